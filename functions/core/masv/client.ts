@@ -1,0 +1,370 @@
+import { type Dispatcher, getGlobalDispatcher } from 'undici';
+import { MasvAuthError, MasvProtocolError, NetworkError, RelayError } from '../errors.js';
+import { redact } from '../redact.js';
+import { type RetryOptions, withRetry } from '../retry.js';
+import { type BlueprintBody, executeBlueprint, headerValue } from './blueprint.js';
+import { masvResponseError } from './response-errors.js';
+import type {
+  AddedFile,
+  AddFileRequest,
+  Blueprint,
+  CreatedPackage,
+  PackageAccess,
+  PackageLink,
+  PackageSpec,
+  PortalPackageRequest,
+  TeamPackageRequest,
+  UploadedPart,
+} from './types.js';
+import { parseUploadId } from './upload-id.js';
+
+export const DEFAULT_MASV_API_URL = 'https://api.massive.app';
+
+export interface MasvClientOptions {
+  /** API base URL; defaults to `https://api.massive.app`. */
+  baseUrl?: string;
+  /** undici dispatcher for API calls and storage blueprints (tests and tuning). */
+  dispatcher?: Dispatcher;
+  /** Retry policy, clock and hooks for API calls. */
+  retry?: RetryOptions;
+  userAgent?: string;
+}
+
+interface CallOptions {
+  headers?: Record<string, string>;
+  json?: unknown;
+  query?: Record<string, string | number>;
+}
+
+/**
+ * Typed client of MASV's upload API. Plain dependencies, no AWS imports: handlers, the local
+ * runner and the benchmarks all use it.
+ *
+ * @example
+ * const masv = new MasvClient({ baseUrl: 'http://127.0.0.1:4590' });
+ * const spec = await masv.getSpec();
+ * const pkg = await masv.createTeamPackage(teamId, apiKey, { name, description, recipients });
+ */
+export class MasvClient {
+  readonly baseUrl: string;
+  private readonly dispatcher: Dispatcher;
+  private readonly retry: RetryOptions;
+  private readonly userAgent: string;
+  private spec?: Promise<PackageSpec>;
+
+  constructor(options: MasvClientOptions = {}) {
+    this.baseUrl = (options.baseUrl ?? DEFAULT_MASV_API_URL).replace(/\/+$/, '');
+    this.dispatcher = options.dispatcher ?? getGlobalDispatcher();
+    this.retry = options.retry ?? {};
+    this.userAgent = options.userAgent ?? 'masv-relay';
+  }
+
+  /** MASV's part limits, fetched once per client and cached. */
+  getSpec(): Promise<PackageSpec> {
+    this.spec ??= this.call<Record<string, unknown>>(
+      'GET /v1/system/packages/spec',
+      'GET',
+      '/v1/system/packages/spec',
+    ).then((body) => {
+      const spec = {
+        maxPartCount: body.max_chunk_count,
+        maxPartSize: body.max_chunk_size,
+        minPartSize: body.min_chunk_size,
+      };
+      for (const [key, value] of Object.entries(spec)) {
+        if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+          throw new MasvProtocolError(
+            `MASV's package spec has no valid ${key}; got ${JSON.stringify(body)}.`,
+          );
+        }
+      }
+      return spec as PackageSpec;
+    });
+    this.spec.catch(() => {
+      this.spec = undefined;
+    });
+    return this.spec;
+  }
+
+  async createTeamPackage(
+    teamId: string,
+    apiKey: string,
+    request: TeamPackageRequest,
+  ): Promise<CreatedPackage> {
+    const body = await this.call<Record<string, unknown>>(
+      'POST /v1/teams/{team_id}/packages',
+      'POST',
+      `/v1/teams/${encodeURIComponent(teamId)}/packages`,
+      {
+        headers: { 'x-api-key': apiKey },
+        json: dropUndefined({
+          name: request.name,
+          description: request.description,
+          recipients: request.recipients,
+          password: request.password,
+          access_limit: request.accessLimit,
+          unlimited_storage: request.unlimitedStorage,
+          chunk_size: request.partSize,
+        }),
+      },
+    );
+    return createdPackage('POST /v1/teams/{team_id}/packages', body);
+  }
+
+  async createPortalPackage(portalId: string, request: PortalPackageRequest): Promise<CreatedPackage> {
+    const headers: Record<string, string> = {};
+    if (request.accessCode !== undefined) headers['x-access-code'] = encodeURIComponent(request.accessCode);
+    const body = await this.call<Record<string, unknown>>(
+      'POST /v1/portals/{portal_id}/packages',
+      'POST',
+      `/v1/portals/${encodeURIComponent(portalId)}/packages`,
+      {
+        headers,
+        json: dropUndefined({
+          name: request.name,
+          description: request.description,
+          sender: request.sender,
+          form_data_id: request.formDataId,
+          chunk_size: request.partSize,
+        }),
+      },
+    );
+    return createdPackage('POST /v1/portals/{portal_id}/packages', body);
+  }
+
+  /** A fresh package token for a Team package (`GET /v1.1/teams/{team}/packages/{id}`). */
+  async refreshPackageToken(teamId: string, apiKey: string, packageId: string): Promise<string> {
+    const route = 'GET /v1.1/teams/{team_id}/packages/{package_id}';
+    const body = await this.call<Record<string, unknown>>(
+      route,
+      'GET',
+      `/v1.1/teams/${encodeURIComponent(teamId)}/packages/${encodeURIComponent(packageId)}`,
+      { headers: { 'x-api-key': apiKey } },
+    );
+    return createdPackage(route, body).accessToken;
+  }
+
+  async addFile(access: PackageAccess, request: AddFileRequest): Promise<AddedFile> {
+    const route = 'POST /v1/packages/{package_id}/files';
+    const body = await this.packageCall<Record<string, unknown>>(access, route, 'POST', '/files', {
+      json: dropUndefined({
+        kind: request.kind,
+        name: request.name,
+        path: request.path,
+        last_modified: request.lastModified.toISOString(),
+        size: request.size,
+        chunk_size: request.partSize,
+      }),
+    });
+    const file = body.file as { id?: unknown } | undefined;
+    if (typeof file?.id !== 'string') {
+      throw new MasvProtocolError(`MASV ${route} returned no file.id; cannot upload "${request.name}".`);
+    }
+    const createBlueprint = body.create_blueprint ?? body.createBlueprint;
+    return {
+      fileId: file.id,
+      createBlueprint: createBlueprint ? checkBlueprint(route, createBlueprint) : undefined,
+    };
+  }
+
+  /** Runs the file's `create_blueprint` (S3 CreateMultipartUpload) and returns its UploadId. */
+  async createUpload(createBlueprint: Blueprint): Promise<string> {
+    const response = await withRetry(
+      () =>
+        executeBlueprint(createBlueprint, 'the create_blueprint request', { dispatcher: this.dispatcher }),
+      this.retry,
+    );
+    return parseUploadId(response.text);
+  }
+
+  /** Blueprints for parts `start+1 … start+count` (`start` is the 0-based part index). */
+  async getPartBlueprints(
+    access: PackageAccess,
+    fileId: string,
+    uploadId: string,
+    start: number,
+    count: number,
+  ): Promise<Blueprint[]> {
+    const route = 'POST /v1/packages/{package_id}/files/{file_id}?start&count';
+    const body = await this.packageCall<unknown>(
+      access,
+      route,
+      'POST',
+      `/files/${encodeURIComponent(fileId)}`,
+      { query: { start, count }, json: { upload_id: uploadId } },
+    );
+    if (!Array.isArray(body) || body.length !== count) {
+      throw new MasvProtocolError(
+        `MASV ${route} returned ${Array.isArray(body) ? `${body.length} blueprints` : 'no array'} for count=${count}.`,
+      );
+    }
+    return body.map((entry) => checkBlueprint(route, entry));
+  }
+
+  /**
+   * Streams one part into its blueprint PUT and returns the ETag exactly as storage sent it.
+   * Not retried here: the caller re-opens the source range for another attempt.
+   */
+  async uploadPart(blueprint: Blueprint, body: BlueprintBody, signal?: AbortSignal): Promise<string> {
+    const response = await executeBlueprint(blueprint, 'the part upload', {
+      dispatcher: this.dispatcher,
+      body,
+      signal,
+    });
+    const etag = headerValue(response.headers.etag);
+    if (!etag) throw new MasvProtocolError('MASV storage accepted a part but sent no ETag header.');
+    return etag;
+  }
+
+  /** Finalizes a file; parts are sent in order with both key spellings MASV's sources use. */
+  async finalizeFile(
+    access: PackageAccess,
+    fileId: string,
+    finalize: { uploadId: string; size: number; partSize: number; parts: UploadedPart[] },
+  ): Promise<void> {
+    const parts = [...finalize.parts].sort((a, b) => a.partNumber - b.partNumber);
+    await this.packageCall(
+      access,
+      'POST /v1/packages/{package_id}/files/{file_id}/finalize',
+      'POST',
+      `/files/${encodeURIComponent(fileId)}/finalize`,
+      {
+        json: {
+          chunk_extras: parts.map((part) => ({
+            part_number: String(part.partNumber),
+            partNumber: String(part.partNumber),
+            etag: part.etag,
+          })),
+          file_extras: { upload_id: finalize.uploadId },
+          size: finalize.size,
+          chunk_size: finalize.partSize,
+        },
+      },
+    );
+  }
+
+  async finalizePackage(access: PackageAccess): Promise<void> {
+    await this.packageCall(access, 'POST /v1/packages/{package_id}/finalize', 'POST', '/finalize');
+  }
+
+  async deletePackage(access: PackageAccess): Promise<void> {
+    await this.packageCall(access, 'DELETE /v1/packages/{package_id}', 'DELETE', '');
+  }
+
+  /** Creates a download link, emailed by MASV when `email` is given. */
+  async createLink(access: PackageAccess, link: { email?: string; password?: string }): Promise<PackageLink> {
+    const body = await this.packageCall<Record<string, unknown>>(
+      access,
+      'POST /v1/packages/{package_id}/links',
+      'POST',
+      '/links',
+      { json: dropUndefined(link) },
+    );
+    return {
+      id: String(body.id),
+      downloadSecret: typeof body.download_secret === 'string' ? body.download_secret : undefined,
+    };
+  }
+
+  async listFiles(access: PackageAccess): Promise<Array<Record<string, unknown>>> {
+    return this.packageCall(access, 'GET /v1/packages/{package_id}/files', 'GET', '/files');
+  }
+
+  /** A package-scoped call; on 401 it refreshes the token once (when it can) and tries again. */
+  private async packageCall<T>(
+    access: PackageAccess,
+    route: string,
+    method: Dispatcher.HttpMethod,
+    subPath: string,
+    options: CallOptions = {},
+  ): Promise<T> {
+    const path = `/v1/packages/${encodeURIComponent(access.packageId)}${subPath}`;
+    const attempt = () =>
+      this.call<T>(route, method, path, {
+        ...options,
+        headers: { ...options.headers, 'x-package-token': access.token },
+      });
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof MasvAuthError) || !access.refresh) throw error;
+      access.token = await access.refresh();
+      return attempt();
+    }
+  }
+
+  private call<T>(route: string, method: Dispatcher.HttpMethod, path: string, options: CallOptions = {}) {
+    const query = options.query
+      ? `?${new URLSearchParams(Object.entries(options.query).map(([k, v]): [string, string] => [k, String(v)])).toString()}`
+      : '';
+    const headers: Record<string, string> = { 'user-agent': this.userAgent, ...options.headers };
+    let body: string | undefined;
+    if (options.json !== undefined) {
+      body = JSON.stringify(options.json);
+      headers['content-type'] = 'application/json';
+    } else if (method === 'POST') {
+      headers['content-type'] = 'application/json';
+    }
+    return withRetry(async () => {
+      let response: Dispatcher.ResponseData;
+      let text: string;
+      try {
+        response = await this.dispatcher.request({
+          origin: this.baseUrl,
+          path: `${path}${query}`,
+          method,
+          headers,
+          body,
+        });
+        text = await response.body.text();
+      } catch (error) {
+        if (error instanceof RelayError) throw error;
+        throw new NetworkError(
+          `MASV ${route} failed before a complete response: ${redact(String((error as Error).message))}. ` +
+            'Retried with backoff; check network access to the MASV API.',
+          { cause: error },
+        );
+      }
+      if (response.statusCode >= 300) {
+        throw masvResponseError(
+          route,
+          response.statusCode,
+          text,
+          headerValue(response.headers['retry-after']),
+        );
+      }
+      if (!text) return undefined as T;
+      try {
+        return JSON.parse(text) as T;
+      } catch (error) {
+        throw new MasvProtocolError(
+          `MASV ${route} answered ${response.statusCode} with a body that is not JSON.`,
+          {
+            cause: error,
+          },
+        );
+      }
+    }, this.retry);
+  }
+}
+
+function createdPackage(route: string, body: Record<string, unknown> | undefined): CreatedPackage {
+  if (typeof body?.id !== 'string' || typeof body.access_token !== 'string') {
+    throw new MasvProtocolError(`MASV ${route} returned no package id and access_token.`);
+  }
+  return { id: body.id, accessToken: body.access_token };
+}
+
+function checkBlueprint(route: string, value: unknown): Blueprint {
+  const bp = value as Partial<Blueprint> | null;
+  if (!bp || typeof bp.url !== 'string' || typeof bp.method !== 'string') {
+    throw new MasvProtocolError(`MASV ${route} returned a blueprint without url and method.`);
+  }
+  const headers: Record<string, string> = {};
+  for (const [name, headerValue] of Object.entries(bp.headers ?? {})) headers[name] = String(headerValue);
+  return { url: bp.url, method: bp.method, headers, body: typeof bp.body === 'string' ? bp.body : '' };
+}
+
+function dropUndefined<T extends Record<string, unknown>>(record: T): Partial<T> {
+  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
