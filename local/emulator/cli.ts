@@ -1,0 +1,69 @@
+import { parseArgs } from 'node:util';
+import { DEFAULT_EMULATOR_PORT, startEmulator } from './server.js';
+
+const USAGE = `Usage: npm run emulator -- [--port N] [--storage-port N] [--min-part-size BYTES] [--seed N] [--quiet]
+
+Starts the MASV API emulator on 127.0.0.1 and prints one JSON line with its URL and credentials.`;
+
+const OPTIONS = {
+  port: { type: 'string', default: String(DEFAULT_EMULATOR_PORT) },
+  'storage-port': { type: 'string', default: '0' },
+  'min-part-size': { type: 'string' },
+  seed: { type: 'string', default: '1' },
+  quiet: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const;
+
+let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
+try {
+  ({ values } = parseArgs({ options: OPTIONS }));
+} catch (error) {
+  console.error(`${(error as Error).message}\n\n${USAGE}`);
+  process.exit(2);
+}
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const number = (name: string, value: string | undefined) => {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) {
+    console.error(`--${name} must be a whole number ≥ 0; got "${value}".\n\n${USAGE}`);
+    process.exit(2);
+  }
+  return n;
+};
+
+const port = number('port', values.port);
+const minPartSize = number('min-part-size', values['min-part-size']);
+const emulator = await startEmulator({
+  port,
+  storagePort: number('storage-port', values['storage-port']),
+  seed: number('seed', values.seed),
+  spec: minPartSize === undefined ? undefined : { min_chunk_size: minPartSize },
+  log: values.quiet ? undefined : (line) => process.stderr.write(`${line}\n`),
+}).catch((error: NodeJS.ErrnoException) => {
+  const hint = error.code === 'EADDRINUSE' ? ` Port ${port} is taken: pass --port 0 for any free port.` : '';
+  console.error(`The MASV emulator could not start: ${error.message}.${hint}`);
+  process.exit(1);
+});
+const a = emulator.accounts;
+console.log(
+  JSON.stringify({
+    url: emulator.url,
+    apiKey: a.apiKey,
+    teamId: a.teamId,
+    portalId: a.portalId,
+    protectedPortalId: a.protectedPortalId,
+    accessCode: a.accessCode,
+    formPortalId: a.formPortalId,
+    storageUrl: emulator.storageUrl,
+    inspectUrl: `${emulator.url}/_emulator`,
+  }),
+);
+const stop = () => {
+  emulator.close().then(() => process.exit(0));
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
