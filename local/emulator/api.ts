@@ -121,14 +121,16 @@ function requireApiKey({ state, req }: ApiContext, teamId: string) {
 }
 
 function mintToken(state: EmulatorState, pkg: EmuPackage): string {
-  const iat = state.now() / 1000;
+  // iat never goes back below the revocation cut-off, so a token minted right after a
+  // token-expiry fault is valid even within the same millisecond.
+  const iat = Math.max(state.now() / 1000, pkg.tokensValidFrom);
   return signPackageToken(state.tokenSecret, {
     typ: 'package',
     sub: pkg.id,
     lvl: 'f',
     imp: false,
     iat,
-    exp: Math.floor(iat + state.settings.tokenTtlSeconds),
+    exp: Math.floor(state.now() / 1000 + state.settings.tokenTtlSeconds),
   });
 }
 
@@ -144,7 +146,7 @@ export function authorizePackage(ctx: ApiContext, expireNow: boolean): EmuPackag
   if (check.claims.lvl !== 'f') throw new ApiError(403, 'token does not allow uploads');
   const pkg = state.packages.get(packageId);
   if (!pkg || pkg.state === 'deleted') throw new ApiError(404, 'package not found');
-  if (expireNow) pkg.tokensValidFrom = state.now() / 1000;
+  if (expireNow) pkg.tokensValidFrom = Math.max(state.now() / 1000, check.claims.iat + 0.001);
   if (check.claims.iat < pkg.tokensValidFrom) throw new ApiError(401, 'token is expired');
   return pkg;
 }

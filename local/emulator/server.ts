@@ -109,7 +109,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   };
   const inspect = createInspector(state);
 
-  const storage = createServer((req, res) => {
+  const storage = createServer({ highWaterMark: 1 << 20 }, (req, res) => {
     const started = Date.now();
     handleStorageRequest(state, req, res)
       .then(({ route, status }) => record(state, req.method ?? '', route, status, started))

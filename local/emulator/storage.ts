@@ -291,6 +291,7 @@ async function uploadPart(
     return { route, status: 400 };
   }
 
+  const socket = req.socket;
   counters.partUploads++;
   counters.concurrentPartUploads++;
   counters.peakConcurrentPartUploads = Math.max(
@@ -304,15 +305,18 @@ async function uploadPart(
   let received = 0;
   const resetAt = resetFault ? (resetFault.afterBytes ?? Math.floor(length / 2)) : Number.POSITIVE_INFINITY;
   try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      received += chunk.length;
-      md5.update(chunk);
-      if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
-      if (received >= resetAt) throw new Error('fault: connection reset mid-body');
-    }
-    await new Promise<void>((resolve, reject) =>
-      out.end((error?: Error | null) => (error ? reject(error) : resolve())),
-    );
+    await new Promise<void>((resolve, reject) => {
+      req.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        md5.update(chunk);
+        if (received >= resetAt) req.destroy(new Error('fault: connection reset mid-body'));
+      });
+      req.once('error', reject);
+      req.once('aborted', () => reject(new Error('client aborted')));
+      out.once('error', reject);
+      out.once('finish', resolve);
+      req.pipe(out);
+    });
     if (received !== length) throw new Error('body shorter than Content-Length');
     if (!state.store.uploads.has(upload.uploadId)) throw new Error('upload purged meanwhile');
     await rename(temp, target);
@@ -320,7 +324,7 @@ async function uploadPart(
     out.destroy();
     await unlink(temp).catch(() => undefined);
     counters.concurrentPartUploads--;
-    req.socket.destroy();
+    socket.destroy();
     return { route, status: 0 };
   }
   counters.concurrentPartUploads--;

@@ -1,0 +1,56 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+
+export const MiB = 1024 * 1024;
+
+/** Peak resident set size of a process (VmHWM), in MiB, as the OS measured it. */
+export function peakRssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]);
+  return kb / 1024;
+}
+
+/** Starts `npm run emulator` as its own process and resolves with its JSON ready line. */
+export async function spawnEmulator(args: string[] = []): Promise<{ child: ChildProcess; ready: Record<string, string> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/emulator/cli.ts', '--port', '0', '--quiet', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const ready = await new Promise<Record<string, string>>((resolve, reject) => {
+    lines.once('line', (line) => resolve(JSON.parse(line)));
+    child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
+  });
+  return { child, ready };
+}
+
+/** A stream of `size` pseudo-random bytes made from one reused 1 MiB block (cheap to generate). */
+export function patternStream(size: number, seed = 1): Readable {
+  const block = Buffer.alloc(MiB);
+  let x = seed;
+  for (let i = 0; i < block.length; i += 4) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    block.writeUInt32LE(x, i);
+  }
+  let sent = 0;
+  return new Readable({
+    highWaterMark: MiB,
+    read() {
+      if (sent >= size) return this.push(null);
+      const n = Math.min(MiB, size - sent);
+      sent += n;
+      this.push(n === MiB ? block : block.subarray(0, n));
+    },
+  });
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export function spread(values: number[]): string {
+  return `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}`;
+}
