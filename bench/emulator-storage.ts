@@ -16,14 +16,26 @@ export async function benchStorage(sizeMiB: number) {
     });
     const access = { packageId: pkg.id, token: pkg.accessToken };
     const size = sizeMiB * MiB;
-    const file = await client.addFile(access, { kind: 'file', name: 'one-part.bin', path: '', lastModified: new Date(), size, partSize: size });
+    const file = await client.addFile(access, {
+      kind: 'file',
+      name: 'one-part.bin',
+      path: '',
+      lastModified: new Date(),
+      size,
+      partSize: size,
+    });
     const uploadId = await client.createUpload(file.createBlueprint!);
     const [blueprint] = await client.getPartBlueprints(access, file.fileId, uploadId, 0, 1);
     const rssBefore = peakRssMiB(child.pid!);
     const started = process.hrtime.bigint();
     await client.uploadPart(blueprint!, { stream: patternStream(size), contentLength: size });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    return { mibps: sizeMiB / seconds, seconds, emulatorPeakRssBeforeMiB: rssBefore, emulatorPeakRssAfterMiB: peakRssMiB(child.pid!) };
+    return {
+      mibps: sizeMiB / seconds,
+      seconds,
+      emulatorPeakRssBeforeMiB: rssBefore,
+      emulatorPeakRssAfterMiB: peakRssMiB(child.pid!),
+    };
   } finally {
     child.kill('SIGTERM');
   }

@@ -13,10 +13,16 @@ export function peakRssMiB(pid: number): number {
 }
 
 /** Starts `npm run emulator` as its own process and resolves with its JSON ready line. */
-export async function spawnEmulator(args: string[] = []): Promise<{ child: ChildProcess; ready: Record<string, string> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/emulator/cli.ts', '--port', '0', '--quiet', ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+export async function spawnEmulator(
+  args: string[] = [],
+): Promise<{ child: ChildProcess; ready: Record<string, string> }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'local/emulator/cli.ts', '--port', '0', '--quiet', ...args],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const lines = createInterface({ input: child.stdout! });
   const ready = await new Promise<Record<string, string>>((resolve, reject) => {
     lines.once('line', (line) => resolve(JSON.parse(line)));

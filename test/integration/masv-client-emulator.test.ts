@@ -21,7 +21,10 @@ let client: MasvClient;
 
 beforeAll(async () => {
   masv = await startEmulator({ port: 0, spec: { min_chunk_size: 4 * KiB, max_chunk_size: 1024 * KiB } });
-  client = new MasvClient({ baseUrl: masv.url, retry: { clock, policy: { maxAttempts: 4, baseDelayMs: 10, maxDelayMs: 5000 } } });
+  client = new MasvClient({
+    baseUrl: masv.url,
+    retry: { clock, policy: { maxAttempts: 4, baseDelayMs: 10, maxDelayMs: 5000 } },
+  });
 });
 afterAll(() => masv.close());
 afterEach(() => {
@@ -31,12 +34,27 @@ afterEach(() => {
 
 async function newPackage(): Promise<PackageAccess> {
   const { teamId, apiKey } = masv.accounts;
-  const pkg = await client.createTeamPackage(teamId, apiKey, { name: 'n', description: 'd', recipients: ['a@example.com'] });
-  return { packageId: pkg.id, token: pkg.accessToken, refresh: () => client.refreshPackageToken(teamId, apiKey, pkg.id) };
+  const pkg = await client.createTeamPackage(teamId, apiKey, {
+    name: 'n',
+    description: 'd',
+    recipients: ['a@example.com'],
+  });
+  return {
+    packageId: pkg.id,
+    token: pkg.accessToken,
+    refresh: () => client.refreshPackageToken(teamId, apiKey, pkg.id),
+  };
 }
 
 async function startFile(access: PackageAccess, size: number, partSize = 4 * KiB) {
-  const file = await client.addFile(access, { kind: 'file', name: 'a.bin', path: '', lastModified: new Date(), size, partSize });
+  const file = await client.addFile(access, {
+    kind: 'file',
+    name: 'a.bin',
+    path: '',
+    lastModified: new Date(),
+    size,
+    partSize,
+  });
   const uploadId = await client.createUpload(file.createBlueprint!);
   return { fileId: file.fileId, uploadId };
 }
@@ -62,7 +80,12 @@ describe('MasvClient against the emulator', () => {
 
   it('rides out a burst of API 5xx with retries', async () => {
     const access = await newPackage();
-    masv.faults.add({ target: 'route:POST /v1/packages/{package_id}/files', kind: 'status', status: 503, times: 2 });
+    masv.faults.add({
+      target: 'route:POST /v1/packages/{package_id}/files',
+      kind: 'status',
+      status: 503,
+      times: 2,
+    });
     await expect(startFile(access, 4 * KiB)).resolves.toMatchObject({ fileId: expect.any(String) });
     expect(sleeps).toHaveLength(2);
   });
@@ -94,7 +117,12 @@ describe('MasvClient against the emulator', () => {
     const data = Buffer.alloc(64 * KiB, 5);
     await expect(client.uploadPart(bp!, bodyOf(data))).rejects.toBeInstanceOf(NetworkError);
     const etag = await client.uploadPart(bp!, bodyOf(data));
-    await client.finalizeFile(access, fileId, { uploadId, size: data.length, partSize: 64 * KiB, parts: [{ partNumber: 1, etag }] });
+    await client.finalizeFile(access, fileId, {
+      uploadId,
+      size: data.length,
+      partSize: 64 * KiB,
+      parts: [{ partNumber: 1, etag }],
+    });
     await expect(masv.inspect.fileSha256(fileId)).resolves.toBe(sha256(data));
   });
 
@@ -113,7 +141,9 @@ describe('MasvClient against the emulator', () => {
     masv.faults.add({ target: 'storage-part', kind: 'expire-url', times: 1 });
     await expect(client.uploadPart(bp!, bodyOf(Buffer.alloc(4 * KiB)))).rejects.toThrow(PartUrlExpiredError);
     const [fresh] = await client.getPartBlueprints(access, fileId, uploadId, 0, 1);
-    await expect(client.uploadPart(fresh!, bodyOf(Buffer.alloc(4 * KiB)))).resolves.toMatch(/^"[0-9a-f]{32}"$/);
+    await expect(client.uploadPart(fresh!, bodyOf(Buffer.alloc(4 * KiB)))).resolves.toMatch(
+      /^"[0-9a-f]{32}"$/,
+    );
   });
 
   it('refreshes an expired package token through the team route', async () => {
@@ -127,7 +157,9 @@ describe('MasvClient against the emulator', () => {
   it('fails with MasvAuthError on an expired token when it cannot refresh', async () => {
     const access = await newPackage();
     masv.faults.add({ target: 'api', kind: 'expire-token', times: 1 });
-    await expect(client.listFiles({ packageId: access.packageId, token: access.token })).rejects.toThrow(MasvAuthError);
+    await expect(client.listFiles({ packageId: access.packageId, token: access.token })).rejects.toThrow(
+      MasvAuthError,
+    );
   });
 
   it('waits out added latency', async () => {
@@ -142,7 +174,12 @@ describe('MasvClient against the emulator', () => {
     const outcomes = async () => {
       masv.faults.clear();
       masv.faults.seed(42);
-      masv.faults.add({ target: 'route:GET /v1/system/packages/spec', kind: 'status', status: 500, probability: 0.5 });
+      masv.faults.add({
+        target: 'route:GET /v1/system/packages/spec',
+        kind: 'status',
+        status: 500,
+        probability: 0.5,
+      });
       const seen: number[] = [];
       for (let i = 0; i < 12; i++) {
         const res = await fetch(`${masv.url}/v1/system/packages/spec`);
@@ -163,7 +200,10 @@ describe('MasvClient against the emulator', () => {
       sender: 's@example.com',
       accessCode: masv.accounts.accessCode,
     });
-    expect(masv.inspect.package(pkg.id)?.owner).toEqual({ kind: 'portal', portalId: masv.accounts.protectedPortalId });
+    expect(masv.inspect.package(pkg.id)?.owner).toEqual({
+      kind: 'portal',
+      portalId: masv.accounts.protectedPortalId,
+    });
   });
 
   it('counts API calls, parts, retries and peak concurrency', async () => {

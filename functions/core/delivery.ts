@@ -1,0 +1,152 @@
+import { z } from 'zod';
+import { DeliveryRequestError } from './errors.js';
+
+/** One source object of a delivery. */
+export const sourceSchema = z
+  .object({
+    bucket: z.string().min(3).max(63),
+    key: z.string().min(1).max(1024),
+    versionId: z.string().min(1).optional(),
+    /** ETag seen by the trigger; pins the content when the bucket is not versioned. */
+    etag: z.string().min(1).optional(),
+    /** Relative path of the file inside the package (folders end up as MASV `path`). */
+    path: z.string().min(1).max(1024).optional(),
+  })
+  .strict();
+
+export type Source = z.infer<typeof sourceSchema>;
+
+/** What a request may set on the package; secrets (passwords) come only from configuration. */
+export const packageOverridesSchema = z
+  .object({
+    name: z.string().min(1).max(255).optional(),
+    description: z.string().max(4000).optional(),
+    recipients: z.array(z.email()).min(1).max(100).optional(),
+    accessLimit: z.number().int().min(0).optional(),
+    unlimitedStorage: z.boolean().optional(),
+    sender: z.email().optional(),
+    formDataId: z.string().min(1).optional(),
+  })
+  .strict();
+
+export type PackageOverrides = z.infer<typeof packageOverridesSchema>;
+
+/**
+ * The documented request any AWS service can send (EventBridge detail-type "MASV Relay Request",
+ * an SQS message body, or Step Functions StartExecution input). Exactly one of `key`, `keys`,
+ * `prefix` or `files` names the objects; all of them become one package.
+ */
+export const relayRequestSchema = z
+  .object({
+    bucket: z.string().min(3).max(63).optional(),
+    key: z.string().min(1).max(1024).optional(),
+    versionId: z.string().min(1).optional(),
+    keys: z.array(z.string().min(1).max(1024)).min(1).max(1000).optional(),
+    prefix: z.string().min(1).max(1024).optional(),
+    files: z.array(sourceSchema).min(1).max(1000).optional(),
+    package: packageOverridesSchema.optional(),
+    link: z.object({ email: z.email() }).strict().optional(),
+    /** Caller's idempotency key: the same requestId never makes a second package. */
+    requestId: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,64}$/)
+      .optional(),
+    deliveryId: z.string().optional(),
+  })
+  .strict();
+
+export type RelayRequest = z.infer<typeof relayRequestSchema>;
+
+/** The normalized delivery request that starts a workflow execution. */
+export interface DeliveryRequest {
+  deliveryId?: string;
+  files?: Source[];
+  prefix?: { bucket: string; prefix: string };
+  package?: PackageOverrides;
+  link?: { email: string };
+  requestId?: string;
+}
+
+/** Validates a direct request and turns it into a delivery request. */
+export function normalizeRelayRequest(input: unknown): DeliveryRequest {
+  const parsed = relayRequestSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues
+      .map(
+        (i) =>
+          `${i.path.join('.') || '(root)'}: ${i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}` : i.message}`,
+      )
+      .join('; ');
+    throw new DeliveryRequestError(
+      `The delivery request is invalid: ${problems}. Send {"bucket","key"}, {"bucket","keys":[…]}, {"bucket","prefix"} or {"files":[{"bucket","key"}]} (see README "Triggering from other services").`,
+    );
+  }
+  const r = parsed.data;
+  const selectors = [r.key, r.keys, r.prefix, r.files].filter((v) => v !== undefined).length;
+  if (selectors !== 1) {
+    throw new DeliveryRequestError(
+      `The delivery request must name its objects with exactly one of key, keys, prefix or files; it has ${selectors}.`,
+    );
+  }
+  if (!r.files && !r.bucket) {
+    throw new DeliveryRequestError('The delivery request needs "bucket" with key, keys or prefix.');
+  }
+  const base: DeliveryRequest = {
+    ...(r.deliveryId ? { deliveryId: r.deliveryId } : {}),
+    ...(r.package ? { package: r.package } : {}),
+    ...(r.link ? { link: r.link } : {}),
+    ...(r.requestId ? { requestId: r.requestId } : {}),
+  };
+  if (r.prefix) return { ...base, prefix: { bucket: r.bucket!, prefix: r.prefix } };
+  const files: Source[] =
+    r.files ??
+    (r.keys ?? [r.key!]).map((key) => ({
+      bucket: r.bucket!,
+      key,
+      ...(r.versionId ? { versionId: r.versionId } : {}),
+    }));
+  const seen = new Set<string>();
+  for (const file of files) {
+    const id = `${file.bucket}/${file.key}/${file.versionId ?? ''}`;
+    if (seen.has(id))
+      throw new DeliveryRequestError(`The delivery request names s3://${file.bucket}/${file.key} twice.`);
+    seen.add(id);
+  }
+  return { ...base, files };
+}
+
+/** A file of a prepared delivery, as the transfer and finalize steps need it (no secrets). */
+export interface DeliveryFile {
+  index: number;
+  bucket: string;
+  key: string;
+  versionId?: string;
+  etag: string;
+  name: string;
+  path: string;
+  size: number;
+  partSize: number;
+  partCount: number;
+  fileId: string;
+  uploadId: string;
+}
+
+export interface PackageRef {
+  id: string;
+  owner: 'team' | 'portal';
+}
+
+/** One Map item: a contiguous window of parts of one file. */
+export interface BatchItem {
+  file: number;
+  start: number;
+  count: number;
+}
+
+export interface PreparedDelivery {
+  deliveryId: string;
+  package: PackageRef;
+  files: DeliveryFile[];
+  batches: BatchItem[];
+  link?: { email: string };
+}

@@ -1,0 +1,29 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { RelayConfig } from './config.js';
+import type { EventPublisher } from './events.js';
+import type { MasvClient } from './masv/client.js';
+import type { DeliveryStore } from './parts-ledger.js';
+import type { RetryClock } from './retry.js';
+
+export interface Logger {
+  info(message: string, ...extra: Array<Record<string, unknown>>): void;
+  warn(message: string, ...extra: Array<Record<string, unknown>>): void;
+  error(message: string, ...extra: Array<Record<string, unknown>>): void;
+}
+
+/** Everything the workflow steps need, passed in so tests and the local runner wire their own. */
+export interface RelayDeps {
+  config: RelayConfig;
+  masv: MasvClient;
+  /** Client for the source buckets (reads and tags). */
+  s3: S3Client;
+  store: DeliveryStore;
+  /** Reads a secret by name (Secrets Manager in AWS). */
+  secret: (name: string) => Promise<string>;
+  events: EventPublisher;
+  log: Logger;
+  clock?: RetryClock;
+  now?: () => Date;
+}
+
+export const silentLogger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };

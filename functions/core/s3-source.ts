@@ -1,0 +1,198 @@
+import type { Readable } from 'node:stream';
+import {
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectTaggingCommand,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import type { Source } from './delivery.js';
+import { NetworkError, SourceChangedError, SourceNotFoundError } from './errors.js';
+
+/**
+ * An S3 client for the relay: checksums only when required, because the default CRC32 trailers
+ * corrupt streamed bodies on S3-compatible servers and add nothing for ranged GETs we MD5 ourselves.
+ */
+export function createS3Client(config: S3ClientConfig = {}): S3Client {
+  return new S3Client({
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    ...config,
+  });
+}
+
+export interface SourceObject {
+  bucket: string;
+  key: string;
+  versionId?: string;
+  /** ETag without quotes. */
+  etag: string;
+  size: number;
+  lastModified: Date;
+  /** User metadata (`x-amz-meta-*`), keys lower-case without the prefix. */
+  metadata: Record<string, string>;
+}
+
+const statusOf = (error: unknown) =>
+  (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+
+function s3Url(source: { bucket: string; key: string }) {
+  return `s3://${source.bucket}/${source.key}`;
+}
+
+/** Reads size, ETag, version and metadata of a source, pinned to the trigger's version or ETag. */
+export async function headSource(s3: S3Client, source: Source): Promise<SourceObject> {
+  try {
+    const head = await s3.send(
+      new HeadObjectCommand({
+        Bucket: source.bucket,
+        Key: source.key,
+        VersionId: source.versionId,
+        IfMatch: source.versionId || !source.etag ? undefined : `"${source.etag}"`,
+      }),
+    );
+    return {
+      bucket: source.bucket,
+      key: source.key,
+      versionId:
+        source.versionId ?? (head.VersionId && head.VersionId !== 'null' ? head.VersionId : undefined),
+      etag: (head.ETag ?? '').replace(/"/g, ''),
+      size: head.ContentLength ?? 0,
+      lastModified: head.LastModified ?? new Date(0),
+      metadata: head.Metadata ?? {},
+    };
+  } catch (error) {
+    throw sourceError(error, source, 'read');
+  }
+}
+
+function sourceError(error: unknown, source: { bucket: string; key: string }, action: string) {
+  const status = statusOf(error);
+  const name = (error as Error).name;
+  if (status === 412 || name === 'PreconditionFailed') {
+    return new SourceChangedError(
+      `${s3Url(source)} changed after the delivery started (its ETag no longer matches). The delivery was stopped so versions are never mixed; the new version is delivered by its own event.`,
+      { cause: error },
+    );
+  }
+  if (
+    status === 404 ||
+    name === 'NoSuchKey' ||
+    name === 'NotFound' ||
+    name === 'NoSuchBucket' ||
+    name === 'NoSuchVersion'
+  ) {
+    return new SourceNotFoundError(
+      `Could not ${action} ${s3Url(source)}: the bucket, object or version does not exist (${name}). Check the bucket and key; an object deleted before delivery cannot be sent.`,
+      { cause: error },
+    );
+  }
+  if (status === 403) {
+    return new SourceNotFoundError(
+      `Access to ${s3Url(source)} was denied. Grant the relay read access to this bucket and prefix (and kms:Decrypt for its key).`,
+      { cause: error },
+    );
+  }
+  if (status === undefined || status >= 500) {
+    return new NetworkError(`Reading ${s3Url(source)} failed: ${(error as Error).message}.`, {
+      cause: error,
+    });
+  }
+  return new SourceNotFoundError(`Could not ${action} ${s3Url(source)}: ${(error as Error).message}.`, {
+    cause: error,
+  });
+}
+
+/** Objects under a prefix, folder markers skipped, in key order. */
+export async function listPrefix(s3: S3Client, bucket: string, prefix: string): Promise<Source[]> {
+  const sources: Source[] = [];
+  let token: string | undefined;
+  try {
+    do {
+      const page = await s3.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      for (const object of page.Contents ?? []) {
+        if (object.Key && !object.Key.endsWith('/')) sources.push({ bucket, key: object.Key });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  } catch (error) {
+    throw sourceError(error, { bucket, key: prefix }, 'list');
+  }
+  return sources;
+}
+
+export interface PinnedObject {
+  bucket: string;
+  key: string;
+  versionId?: string;
+  etag: string;
+}
+
+/**
+ * Opens a ranged GET of `[first, last]`, pinned by version id, else by `If-Match` on the ETag, so a
+ * source overwritten mid-delivery fails with SourceChangedError instead of mixing versions.
+ */
+export async function openRange(
+  s3: S3Client,
+  object: PinnedObject,
+  first: number,
+  last: number,
+  signal?: AbortSignal,
+): Promise<Readable> {
+  const expected = last - first + 1;
+  try {
+    const response = await s3.send(
+      new GetObjectCommand({
+        Bucket: object.bucket,
+        Key: object.key,
+        Range: `bytes=${first}-${last}`,
+        VersionId: object.versionId,
+        IfMatch: object.versionId ? undefined : `"${object.etag}"`,
+      }),
+      { abortSignal: signal },
+    );
+    const body = response.Body as Readable;
+    if (response.ContentLength !== expected) {
+      body.destroy();
+      throw new NetworkError(
+        `The ranged GET of ${s3Url(object)} bytes ${first}-${last} returned ${response.ContentLength} bytes instead of ${expected}.`,
+      );
+    }
+    return body;
+  } catch (error) {
+    if (error instanceof NetworkError) throw error;
+    const mapped = sourceError(error, object, 'read');
+    // A pinned object that vanishes mid-delivery was replaced or deleted: that is a change.
+    if (mapped instanceof SourceNotFoundError && statusOf(error) === 404) {
+      throw new SourceChangedError(`${s3Url(object)} was deleted or replaced during the delivery.`, {
+        cause: error,
+      });
+    }
+    throw mapped;
+  }
+}
+
+/** Adds (or replaces) tags on a source object, keeping its other tags. */
+export async function tagSource(
+  s3: S3Client,
+  object: { bucket: string; key: string; versionId?: string },
+  tags: Record<string, string>,
+) {
+  const current = await s3.send(
+    new GetObjectTaggingCommand({ Bucket: object.bucket, Key: object.key, VersionId: object.versionId }),
+  );
+  const merged = new Map((current.TagSet ?? []).map((t) => [t.Key!, t.Value ?? '']));
+  for (const [k, v] of Object.entries(tags)) merged.set(k, v.slice(0, 256));
+  await s3.send(
+    new PutObjectTaggingCommand({
+      Bucket: object.bucket,
+      Key: object.key,
+      VersionId: object.versionId,
+      Tagging: { TagSet: [...merged].slice(0, 10).map(([Key, Value]) => ({ Key, Value })) },
+    }),
+  );
+}

@@ -1,0 +1,131 @@
+import type { DeliveryFile, DeliveryRequest, PreparedDelivery, Source } from '../delivery.js';
+import type { RelayDeps } from '../deps.js';
+import { DeliveryRequestError } from '../errors.js';
+import { createPackage } from '../masv-target.js';
+import { resolvePackage } from '../package-settings.js';
+import { MiB, type PartPlan, planParts } from '../part-plan.js';
+import { runPool } from '../pool.js';
+import { headSource, listPrefix, type SourceObject } from '../s3-source.js';
+
+/** Folder (`a/b/`) and name of each file inside the package. */
+export function packagePaths(sources: Source[], prefix?: string): Array<{ path: string; name: string }> {
+  const split = (relative: string) => {
+    const slash = relative.lastIndexOf('/');
+    return { path: slash === -1 ? '' : relative.slice(0, slash + 1), name: relative.slice(slash + 1) };
+  };
+  let base = '';
+  if (prefix !== undefined) base = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+  else if (sources.length > 1) base = commonFolder(sources.map((s) => s.key));
+  return sources.map((s) => {
+    if (s.path) return split(s.path.replace(/^\/+/, ''));
+    if (sources.length === 1 && prefix === undefined)
+      return { path: '', name: s.key.slice(s.key.lastIndexOf('/') + 1) };
+    return split(s.key.slice(base.length));
+  });
+}
+
+function commonFolder(keys: string[]): string {
+  let common = keys[0]!.slice(0, keys[0]!.lastIndexOf('/') + 1);
+  for (const key of keys)
+    while (!key.startsWith(common)) common = common.slice(0, common.slice(0, -1).lastIndexOf('/') + 1);
+  return common;
+}
+
+/**
+ * Prepare step: reads every source, plans its parts, creates the package, adds each file and
+ * starts its multipart upload. Nothing is created when a source is unreadable or too large; a
+ * package created before a failure is deleted again, so a retry never leaves a second package.
+ */
+export async function prepareDelivery(
+  deps: RelayDeps,
+  request: DeliveryRequest & { deliveryId: string },
+): Promise<PreparedDelivery> {
+  const { config, masv, log } = deps;
+  const sources =
+    request.files ?? (await listPrefix(deps.s3, request.prefix!.bucket, request.prefix!.prefix));
+  if (sources.length === 0) {
+    throw new DeliveryRequestError(
+      `s3://${request.prefix?.bucket}/${request.prefix?.prefix} holds no objects to deliver (folder markers are skipped).`,
+    );
+  }
+  const objects: SourceObject[] = new Array(sources.length);
+  await runPool([...sources.keys()], 8, async (i) => {
+    objects[i] = await headSource(deps.s3, sources[i]!);
+  });
+
+  const spec = await masv.getSpec();
+  const requestedPartSize = config.transfer.partSizeMiB * MiB;
+  const plans: PartPlan[] = objects.map((o) =>
+    planParts(o.size, spec, { requestedPartSize, partsPerBatch: config.transfer.partsPerBatch }),
+  );
+  const names = packagePaths(sources, request.prefix?.prefix);
+  const seen = new Set<string>();
+  for (const n of names) {
+    if (!n.name)
+      throw new DeliveryRequestError(`A file in the delivery has an empty name (path "${n.path}").`);
+    if (seen.has(n.path + n.name))
+      throw new DeliveryRequestError(`Two files would both be "${n.path}${n.name}" in the package.`);
+    seen.add(n.path + n.name);
+  }
+  const settings = resolvePackage(config, objects, request.package, deps.now?.() ?? new Date());
+  const record = await createPackage(deps, settings, plans[0]!.partSize);
+  log.info('Created the MASV package', {
+    deliveryId: request.deliveryId,
+    packageId: record.packageId,
+    files: objects.length,
+  });
+  try {
+    await deps.store.savePackage(request.deliveryId, record);
+    const access = { packageId: record.packageId, token: record.token };
+    const files: DeliveryFile[] = [];
+    for (const [index, object] of objects.entries()) {
+      const plan = plans[index]!;
+      const added = await masv.addFile(access, {
+        kind: 'file',
+        name: names[index]!.name,
+        path: names[index]!.path,
+        lastModified: object.lastModified,
+        size: object.size,
+        partSize: plan.partSize,
+      });
+      if (!added.createBlueprint)
+        throw new DeliveryRequestError(`MASV returned no create_blueprint for ${names[index]!.name}.`);
+      const uploadId = await masv.createUpload(added.createBlueprint);
+      files.push({
+        index,
+        bucket: object.bucket,
+        key: object.key,
+        ...(object.versionId ? { versionId: object.versionId } : {}),
+        etag: object.etag,
+        name: names[index]!.name,
+        path: names[index]!.path,
+        size: object.size,
+        partSize: plan.partSize,
+        partCount: plan.partCount,
+        fileId: added.fileId,
+        uploadId,
+      });
+    }
+    const link = request.link ?? (settings.linkEmail ? { email: settings.linkEmail } : undefined);
+    return {
+      deliveryId: request.deliveryId,
+      package: { id: record.packageId, owner: record.owner },
+      files,
+      batches: plans.flatMap((plan, file) =>
+        plan.batches.map((b) => ({ file, start: b.start, count: b.count })),
+      ),
+      ...(link ? { link } : {}),
+    };
+  } catch (error) {
+    await masv
+      .deletePackage({ packageId: record.packageId, token: record.token })
+      .catch((cleanupError: unknown) =>
+        log.warn('Could not delete the package after a failed prepare', {
+          packageId: record.packageId,
+          error: (cleanupError as Error).message,
+        }),
+      );
+    await deps.store.clear(request.deliveryId).catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,87 @@
+import type { DeliveryRequest } from '../delivery.js';
+import type { Logger } from '../deps.js';
+import { DeliveryRequestError } from '../errors.js';
+import { outcomesFromPayload } from '../triggers.js';
+
+/** Starts one workflow execution; resolves `false` when one with that name already exists. */
+export type StartExecution = (name: string, input: DeliveryRequest) => Promise<boolean>;
+
+export interface StartSummary {
+  started: string[];
+  duplicates: string[];
+  skipped: string[];
+}
+
+/**
+ * Start step for one trigger payload: every object becomes a delivery started under its
+ * deterministic name; an execution that already exists means "already done or running".
+ */
+export async function startFromPayload(
+  payload: unknown,
+  startExecution: StartExecution,
+  log: Logger,
+): Promise<StartSummary> {
+  const summary: StartSummary = { started: [], duplicates: [], skipped: [] };
+  for (const outcome of outcomesFromPayload(payload)) {
+    if (outcome.kind === 'skip') {
+      log.info(`Skipped: ${outcome.reason}`);
+      summary.skipped.push(outcome.reason);
+      continue;
+    }
+    const input = { ...outcome.request, deliveryId: outcome.executionName };
+    if (await startExecution(outcome.executionName, input)) summary.started.push(outcome.executionName);
+    else {
+      log.info('Delivery already started (duplicate event)', { executionName: outcome.executionName });
+      summary.duplicates.push(outcome.executionName);
+    }
+  }
+  return summary;
+}
+
+interface SqsRecordLike {
+  messageId: string;
+  body: string;
+  eventSource?: string;
+}
+
+/**
+ * Start step for an SQS batch: each message is one trigger payload. A message that fails is
+ * reported back (partial batch failure), so SQS retries it and finally moves it to the DLQ —
+ * a bad or unlucky message is never silently dropped.
+ */
+export async function startFromSqs(
+  records: SqsRecordLike[],
+  startExecution: StartExecution,
+  log: Logger,
+): Promise<{ batchItemFailures: Array<{ itemIdentifier: string }> }> {
+  const batchItemFailures: Array<{ itemIdentifier: string }> = [];
+  for (const record of records) {
+    try {
+      let payload: unknown;
+      try {
+        payload = JSON.parse(record.body);
+      } catch {
+        throw new DeliveryRequestError(
+          `SQS message ${record.messageId} is not JSON; send an S3 notification, an EventBridge event or a relay request.`,
+        );
+      }
+      await startFromPayload(payload, startExecution, log);
+    } catch (error) {
+      log.error(
+        'Could not start a delivery from an SQS message; it stays on the queue for retry and then the DLQ',
+        {
+          messageId: record.messageId,
+          error: (error as Error).name,
+          reason: (error as Error).message,
+        },
+      );
+      batchItemFailures.push({ itemIdentifier: record.messageId });
+    }
+  }
+  return { batchItemFailures };
+}
+
+export function isSqsEvent(event: unknown): event is { Records: SqsRecordLike[] } {
+  const records = (event as { Records?: Array<{ eventSource?: string }> } | null)?.Records;
+  return Array.isArray(records) && records.length > 0 && records.every((r) => r.eventSource === 'aws:sqs');
+}

@@ -1,0 +1,172 @@
+import { createHash } from 'node:crypto';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import type { BatchItem, DeliveryFile } from '../delivery.js';
+import type { RelayDeps } from '../deps.js';
+import { isRetryable, PartIntegrityError, PartUrlExpiredError } from '../errors.js';
+import type { Blueprint } from '../masv/types.js';
+import { packageAccess } from '../masv-target.js';
+import { partRange } from '../part-plan.js';
+import { runPool } from '../pool.js';
+import { backoffDelay, DEFAULT_RETRY_POLICY, realClock } from '../retry.js';
+import { openRange } from '../s3-source.js';
+
+export interface TransferInput {
+  deliveryId: string;
+  file: DeliveryFile;
+  batch: BatchItem;
+}
+
+export interface TransferResult {
+  /** False when the batch stopped early for lack of Lambda time; the workflow runs it again. */
+  done: boolean;
+  partsUploaded: number;
+  partsSkipped: number;
+  bytes: number;
+}
+
+export interface TransferOptions {
+  partConcurrency: number;
+  /** Milliseconds this invocation has left (Lambda's `getRemainingTimeInMillis`). */
+  remainingMs: () => number;
+  /** Attempts per part (each re-opens the source range). */
+  partAttempts?: number;
+  /** Called after every finished part (progress and tests). */
+  onPart?: (part: { partNumber: number; bytes: number }) => void;
+}
+
+/** Throughput assumed when deciding whether another part still fits in the remaining time. */
+const SAFE_BYTES_PER_MS = 20_000;
+const SAFETY_MARGIN_MS = 30_000;
+
+/** Hashes bytes as they stream through, so the part's MD5 is known when the PUT completes. */
+class Md5Stream extends Transform {
+  private readonly hash = createHash('md5');
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
+    this.hash.update(chunk);
+    callback(null, chunk);
+  }
+  digestHex() {
+    return this.hash.digest('hex');
+  }
+}
+
+/**
+ * Transfer step for one batch: asks MASV once for the batch's part blueprints, then streams each
+ * part's ranged GET straight into its PUT with bounded concurrency, checks the ETag against the
+ * MD5 computed in-stream and records the part in the ledger. Finished parts are skipped, so a
+ * retried or resumed batch continues where it stopped.
+ */
+export async function transferBatch(
+  deps: RelayDeps,
+  input: TransferInput,
+  options: TransferOptions,
+): Promise<TransferResult> {
+  const { file, batch, deliveryId } = input;
+  const { masv, store, log } = deps;
+  const clock = deps.clock ?? realClock;
+  const record = await store.requirePackage(deliveryId);
+  const access = packageAccess(deps, deliveryId, record);
+  const finished = await store.listParts(deliveryId, file.index);
+  const pending: number[] = [];
+  for (let n = batch.start + 1; n <= batch.start + batch.count; n++) if (!finished.has(n)) pending.push(n);
+  const result: TransferResult = {
+    done: true,
+    partsUploaded: 0,
+    partsSkipped: batch.count - pending.length,
+    bytes: 0,
+  };
+  if (pending.length === 0) return result;
+
+  const blueprints = new Map<number, Blueprint>();
+  const first = pending[0]! - 1;
+  const window = await masv.getPartBlueprints(
+    access,
+    file.fileId,
+    file.uploadId,
+    first,
+    pending.at(-1)! - first,
+  );
+  window.forEach((bp, i) => blueprints.set(first + i + 1, bp));
+
+  const abort = new AbortController();
+  const attempts = options.partAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts;
+  let stoppedEarly = false;
+
+  const sendPart = async (partNumber: number) => {
+    const range = partRange(partNumber, file.partSize, file.size);
+    for (let attempt = 1; ; attempt++) {
+      let source: Readable | undefined;
+      const hasher = new Md5Stream();
+      try {
+        let blueprint = blueprints.get(partNumber);
+        if (!blueprint) {
+          [blueprint] = await masv.getPartBlueprints(access, file.fileId, file.uploadId, partNumber - 1, 1);
+          blueprints.set(partNumber, blueprint!);
+        }
+        source =
+          range.length === 0
+            ? Readable.from([])
+            : await openRange(deps.s3, file, range.first, range.last, abort.signal);
+        source.once('error', (error) => hasher.destroy(error));
+        source.pipe(hasher);
+        const etag = await masv.uploadPart(
+          blueprint!,
+          { stream: hasher, contentLength: range.length },
+          abort.signal,
+        );
+        const md5 = hasher.digestHex();
+        const received = etag.replace(/^W\//, '').replace(/"/g, '');
+        if (/^[0-9a-f]{32}$/i.test(received) && received.toLowerCase() !== md5) {
+          throw new PartIntegrityError(
+            `Part ${partNumber} of ${file.name}: storage's ETag ${received} differs from the MD5 ${md5} of the bytes sent.`,
+          );
+        }
+        await store.recordPart(deliveryId, file.index, { partNumber, etag });
+        result.partsUploaded++;
+        result.bytes += range.length;
+        options.onPart?.({ partNumber, bytes: range.length });
+        return;
+      } catch (error) {
+        source?.destroy();
+        hasher.destroy();
+        if (abort.signal.aborted) throw error;
+        if (error instanceof PartUrlExpiredError) blueprints.delete(partNumber);
+        if (!isRetryable(error) || attempt >= attempts) {
+          abort.abort();
+          throw error;
+        }
+        const delayMs = backoffDelay(
+          attempt,
+          DEFAULT_RETRY_POLICY,
+          clock,
+          (error as { retryAfterMs?: number }).retryAfterMs,
+        );
+        log.warn('Retrying a part', {
+          deliveryId,
+          file: file.index,
+          partNumber,
+          attempt,
+          delayMs,
+          error: (error as Error).name,
+        });
+        await clock.sleep(delayMs);
+      }
+    }
+  };
+
+  const estimateMs = file.partSize / SAFE_BYTES_PER_MS + SAFETY_MARGIN_MS;
+  const { started } = await runPool(pending, options.partConcurrency, sendPart, () => {
+    if (options.remainingMs() > estimateMs) return true;
+    stoppedEarly = true;
+    return false;
+  });
+  if (stoppedEarly && started < pending.length) {
+    log.info('Stopping the batch early to stay inside the Lambda time limit; it resumes from the ledger', {
+      deliveryId,
+      file: file.index,
+      partsLeft: pending.length - started,
+    });
+    result.done = false;
+  }
+  return result;
+}

@@ -1,0 +1,25 @@
+import type { Context } from 'aws-lambda';
+import { type DeliveryRequest, normalizeRelayRequest } from '../core/delivery.js';
+import type { RelayDeps } from '../core/deps.js';
+import { DeliveryRequestError } from '../core/errors.js';
+import { prepareDelivery } from '../core/steps/prepare.js';
+import { type Observability, wrapHandler } from '../handler-kit.js';
+
+export interface PrepareEvent {
+  deliveryId: string;
+  request: unknown;
+}
+
+export function createPrepareHandler(deps: () => Promise<RelayDeps>, observability: Observability) {
+  return wrapHandler(observability, async (event: PrepareEvent, _context: Context) => {
+    if (!event?.deliveryId)
+      throw new DeliveryRequestError('Prepare needs deliveryId (the execution name) and request.');
+    const raw = event.request as DeliveryRequest;
+    // The normalized form (files or prefix) passes through; anything else is a direct request.
+    const request =
+      raw && typeof raw === 'object' && (raw.files || raw.prefix) && !('bucket' in raw)
+        ? normalizeRelayRequest({ ...raw, prefix: raw.prefix?.prefix, bucket: raw.prefix?.bucket })
+        : normalizeRelayRequest(raw);
+    return prepareDelivery(await deps(), { ...request, deliveryId: event.deliveryId });
+  });
+}

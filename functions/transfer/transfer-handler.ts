@@ -1,0 +1,17 @@
+import type { Context } from 'aws-lambda';
+import type { RelayDeps } from '../core/deps.js';
+import { type TransferInput, transferBatch } from '../core/steps/transfer.js';
+import { type Observability, wrapHandler } from '../handler-kit.js';
+
+export function createTransferHandler(deps: () => Promise<RelayDeps>, observability: Observability) {
+  return wrapHandler(observability, async (event: TransferInput, context: Context) => {
+    const d = await deps();
+    const result = await transferBatch(d, event, {
+      partConcurrency: d.config.transfer.partConcurrency,
+      remainingMs: () => context.getRemainingTimeInMillis(),
+    });
+    observability.metrics?.addMetric('BytesRelayed', 'Bytes', result.bytes);
+    observability.metrics?.addMetric('PartsUploaded', 'Count', result.partsUploaded);
+    return result;
+  });
+}

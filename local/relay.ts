@@ -1,0 +1,305 @@
+import './polyfills.js';
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { createAbortHandler } from '../functions/abort/abort-handler.js';
+import { parseConfig, type RelayConfig, type RelayConfigInput } from '../functions/core/config.js';
+import type { DeliveryRequest, PreparedDelivery } from '../functions/core/delivery.js';
+import type { RelayDeps } from '../functions/core/deps.js';
+import { LocalEventSink } from '../functions/core/events.js';
+import { MasvClient } from '../functions/core/masv/client.js';
+import type { UploadedPart } from '../functions/core/masv/types.js';
+import { DeliveryStore } from '../functions/core/parts-ledger.js';
+import type { RetryClock } from '../functions/core/retry.js';
+import { createS3Client } from '../functions/core/s3-source.js';
+import type { StartExecution } from '../functions/core/steps/start.js';
+import { createFinalizeHandler } from '../functions/finalize/finalize-handler.js';
+import type { Observability } from '../functions/handler-kit.js';
+import { createPrepareHandler } from '../functions/prepare/prepare-handler.js';
+import { createStartHandler } from '../functions/start/start-handler.js';
+import { createTransferHandler } from '../functions/transfer/transfer-handler.js';
+import { renderDefinition, substituteArns } from '../statemachines/definition.js';
+import { type EmulatorOptions, type RunningEmulator, startEmulator } from './emulator/server.js';
+import { lambdaContext } from './lambda-context.js';
+import { LOCAL_S3_CREDENTIALS, type LocalS3, startLocalS3 } from './s3-server.js';
+
+export const SOURCE_BUCKET = 'source';
+export const STATE_BUCKET = 'relay-state';
+const API_KEY_SECRET = 'local/masv-api-key';
+
+/** Lambda timeouts the local runner gives each step (the stack deploys the same). */
+export const STEP_TIMEOUT_MS = {
+  Prepare: 300_000,
+  'Transfer Batch': 900_000,
+  Finalize: 300_000,
+  Abort: 120_000,
+};
+
+export interface LocalRelayOptions {
+  /** Options of the embedded MASV emulator, or `false` to use `masv` below. */
+  emulator?: EmulatorOptions | false;
+  /** A real (or already running) MASV API instead of the embedded emulator. */
+  masv?: { url: string; apiKey: string; teamId: string; recipients?: string[] };
+  /** Overrides of the relay configuration (transfer settings, package defaults, prefix rules…). */
+  config?: Partial<RelayConfigInput>;
+  /** Directory for the source and state buckets' files (temporary by default). */
+  s3Directory?: string;
+  s3Port?: number;
+  /** Zero the workflow's retry waits (tests). */
+  fastRetries?: boolean;
+  /** Retry clock of the MASV client and the part retries (tests zero the waits). */
+  clock?: RetryClock;
+  /** Shortens the transfer Lambda's deadline (tests of the early stop). */
+  transferTimeoutMs?: number;
+  /** Runs before each transfer invocation; throwing here simulates a Lambda that dies. */
+  beforeTransfer?: (event: unknown, invocation: number) => void | Promise<void>;
+  /** Called after each recorded part. */
+  onPart?: (deliveryId: string, fileIndex: number, part: UploadedPart) => void;
+  /** Where the handlers' JSON logs go; silent by default. */
+  logSink?: (line: string) => void;
+}
+
+/** One event of the local engine's execution log. */
+export type EventLog = {
+  type: string;
+  state?: { name: string; output?: unknown };
+  index?: number;
+  Error?: string;
+  Cause?: unknown;
+};
+
+export interface DeliveryRun {
+  executionName: string;
+  input: DeliveryRequest;
+  prepared?: PreparedDelivery;
+  result: Promise<
+    { status: 'SUCCEEDED'; output: unknown } | { status: 'FAILED'; error: string; cause: string }
+  >;
+  events: EventLog[];
+}
+
+/** A parts ledger that also reports each part as it is recorded (progress). */
+class ObservedDeliveryStore extends DeliveryStore {
+  constructor(
+    s3: S3Client,
+    bucket: string,
+    private readonly onPart?: LocalRelayOptions['onPart'],
+  ) {
+    super(s3, bucket);
+  }
+  override async recordPart(deliveryId: string, fileIndex: number, part: UploadedPart) {
+    await super.recordPart(deliveryId, fileIndex, part);
+    this.onPart?.(deliveryId, fileIndex, part);
+  }
+}
+
+/**
+ * The whole relay on local stand-ins: s3rver as the source and state buckets, the MASV emulator
+ * (or a real MASV API), and the real state machine definition run by aws-local-stepfunctions
+ * with every Task bound to the real handler.
+ */
+export class LocalRelay {
+  readonly deliveries = new Map<string, DeliveryRun>();
+  readonly events: LocalEventSink;
+  readonly config: RelayConfig;
+  transferInvocations = 0;
+
+  private constructor(
+    readonly s3: LocalS3,
+    readonly sourceClient: S3Client,
+    readonly emulator: RunningEmulator | undefined,
+    readonly masvUrl: string,
+    private readonly deps: RelayDeps,
+    private readonly options: LocalRelayOptions,
+    private readonly machine: StateMachine,
+    private readonly handlers: Record<string, (input: unknown) => Promise<unknown>>,
+  ) {
+    this.events = deps.events as LocalEventSink;
+    this.config = deps.config;
+  }
+
+  static async start(options: LocalRelayOptions = {}): Promise<LocalRelay> {
+    const s3 = await startLocalS3({
+      buckets: [SOURCE_BUCKET, STATE_BUCKET],
+      port: options.s3Port,
+      directory: options.s3Directory,
+    });
+    const emulator =
+      options.emulator === false ? undefined : await startEmulator({ port: 0, ...options.emulator });
+    const masv = options.masv ?? {
+      url: emulator!.url,
+      apiKey: emulator!.accounts.apiKey,
+      teamId: emulator!.accounts.teamId,
+    };
+    const base = options.config ?? {};
+    const config = parseConfig({
+      ...base,
+      masv: {
+        apiUrl: masv.url,
+        target: { kind: 'team', teamId: masv.teamId, apiKeySecretName: API_KEY_SECRET },
+        ...base.masv,
+      },
+      package: { recipients: options.masv?.recipients ?? ['recipient@example.com'], ...base.package },
+    });
+    const client = createS3Client({
+      endpoint: s3.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: LOCAL_S3_CREDENTIALS,
+    });
+    const logger = new Logger({
+      serviceName: 'masv-relay-local',
+      logLevel: options.logSink ? 'DEBUG' : 'SILENT',
+    });
+    if (options.logSink) {
+      const sink = options.logSink;
+      (logger as unknown as { console: { info: (l: string) => void } }).console = {
+        ...console,
+        info: sink,
+        warn: sink,
+        error: sink,
+        debug: sink,
+        log: sink,
+      } as unknown as { info: (l: string) => void };
+    }
+    const secrets: Record<string, string> = { [API_KEY_SECRET]: masv.apiKey };
+    const deps: RelayDeps = {
+      config,
+      masv: new MasvClient({ baseUrl: masv.url, retry: options.clock ? { clock: options.clock } : {} }),
+      s3: client,
+      store: new ObservedDeliveryStore(client, STATE_BUCKET, options.onPart),
+      secret: async (name) => {
+        const value = secrets[name];
+        if (value === undefined) throw new Error(`No local secret named ${name}.`);
+        return value;
+      },
+      events: new LocalEventSink(),
+      log: logger,
+      clock: options.clock,
+    };
+    const observability: Observability = { logger };
+    const getDeps = async () => deps;
+    const prepare = createPrepareHandler(getDeps, observability);
+    const transfer = createTransferHandler(getDeps, observability);
+    const finalize = createFinalizeHandler(getDeps, observability);
+    const abort = createAbortHandler(getDeps, observability);
+    const definition = substituteArns(renderDefinition({ MapConcurrency: config.transfer.mapConcurrency }), {
+      PrepareFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:masv-relay-prepare',
+      TransferFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:masv-relay-transfer',
+      FinalizeFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:masv-relay-finalize',
+      AbortFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:masv-relay-abort',
+    });
+    const machine = new StateMachine(JSON.parse(definition));
+    const relay: LocalRelay = new LocalRelay(s3, client, emulator, masv.url, deps, options, machine, {
+      Prepare: (input) =>
+        prepare(input as never, lambdaContext('masv-relay-prepare', STEP_TIMEOUT_MS.Prepare)),
+      'Transfer Batch': async (input) => {
+        const invocation = ++relay.transferInvocations;
+        await options.beforeTransfer?.(input, invocation);
+        const timeout = options.transferTimeoutMs ?? STEP_TIMEOUT_MS['Transfer Batch'];
+        return transfer(input as never, lambdaContext('masv-relay-transfer', timeout));
+      },
+      Finalize: (input) =>
+        finalize(input as never, lambdaContext('masv-relay-finalize', STEP_TIMEOUT_MS.Finalize)),
+      Abort: (input) => abort(input as never, lambdaContext('masv-relay-abort', STEP_TIMEOUT_MS.Abort)),
+    });
+    return relay;
+  }
+
+  /** StartExecution against the local engine: `false` when the name was already used. */
+  readonly startExecution: StartExecution = async (name, input) => {
+    if (this.deliveries.has(name)) return false;
+    const events: EventLog[] = [];
+    const fast = this.options.fastRetries
+      ? { Prepare: 0, 'Transfer Batch': 0, Finalize: 0, Abort: 0 }
+      : undefined;
+    const execution = this.machine.run(input as never, {
+      overrides: {
+        taskResourceLocalHandlers: this.handlers as never,
+        ...(fast ? { retryIntervalOverrides: fast } : {}),
+      },
+      context: { Execution: { Name: name, Input: input as never, StartTime: new Date().toISOString() } },
+    });
+    const run: DeliveryRun = { executionName: name, input, events, result: undefined as never };
+    run.result = (async () => {
+      const collector = (async () => {
+        for await (const event of execution.eventLogs) {
+          const entry = event as EventLog;
+          events.push(entry);
+          if (entry.type === 'StateExited' && entry.state?.name === 'Prepare') {
+            run.prepared = (entry.state.output as { prepared?: PreparedDelivery }).prepared;
+          }
+        }
+      })();
+      try {
+        const output = await execution.result;
+        return { status: 'SUCCEEDED' as const, output };
+      } catch (error) {
+        const cause = (error as { cause?: { name?: string; message?: string } }).cause;
+        return {
+          status: 'FAILED' as const,
+          error: cause?.name ?? (error as Error).name,
+          cause: cause?.message ?? String(error),
+        };
+      } finally {
+        await collector.catch(() => undefined);
+      }
+    })();
+    this.deliveries.set(name, run);
+    return true;
+  };
+
+  /** Runs the real start handler on a trigger payload (S3 notification, EventBridge event, request or SQS batch). */
+  async trigger(payload: unknown) {
+    const start = createStartHandler(async () => this.startExecution, { logger: this.deps.log as Logger });
+    return start(payload, lambdaContext('masv-relay-start', 60_000));
+  }
+
+  /** An EventBridge "Object Created" event for an object in the local source bucket. */
+  objectCreatedEvent(key: string, etag: string, size: number, sequencer = Date.now().toString(16)) {
+    return {
+      version: '0',
+      id: createHash('sha256').update(`${key}${sequencer}`).digest('hex').slice(0, 36),
+      'detail-type': 'Object Created',
+      source: 'aws.s3',
+      account: '000000000000',
+      time: new Date().toISOString(),
+      region: 'us-east-1',
+      resources: [`arn:aws:s3:::${SOURCE_BUCKET}`],
+      detail: {
+        version: '0',
+        bucket: { name: SOURCE_BUCKET },
+        object: { key, size, etag: etag.replace(/"/g, ''), sequencer },
+        'request-id': 'local',
+        requester: 'local',
+        reason: 'PutObject',
+      },
+    };
+  }
+
+  /** SHA-256 of a source object, read back through S3. */
+  async sourceSha256(key: string, bucket = SOURCE_BUCKET): Promise<string> {
+    const response = await this.sourceClient.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const hash = createHash('sha256');
+    for await (const chunk of response.Body as Readable) hash.update(chunk as Buffer);
+    return hash.digest('hex');
+  }
+
+  /** Waits for every started delivery to end. */
+  async settle() {
+    let count = -1;
+    while (count !== this.deliveries.size) {
+      count = this.deliveries.size;
+      await Promise.all([...this.deliveries.values()].map((d) => d.result));
+    }
+  }
+
+  async close() {
+    await this.settle().catch(() => undefined);
+    this.sourceClient.destroy();
+    await this.emulator?.close();
+    await this.s3.close();
+  }
+}

@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { expect } from 'vitest';
+import { type LocalRelay, type LocalRelayOptions, SOURCE_BUCKET } from '../../local/relay.js';
+
+export const KiB = 1024;
+
+/** Small MASV limits so tests exercise many parts quickly. */
+export const TINY_SPEC = { min_chunk_size: 64 * KiB, max_chunk_size: 256 * KiB, max_chunk_count: 200 };
+
+export const zeroWaitClock = { sleep: async () => undefined, random: () => 0 };
+
+export function testRelayOptions(overrides: LocalRelayOptions = {}): LocalRelayOptions {
+  return {
+    emulator: { spec: TINY_SPEC, ...(overrides.emulator || {}) },
+    fastRetries: true,
+    clock: zeroWaitClock,
+    ...overrides,
+    config: {
+      transfer: { partSizeMiB: 5, mapConcurrency: 4, partConcurrency: 3, partsPerBatch: 4 },
+      ...overrides.config,
+    },
+  };
+}
+
+/** Puts an object into the local source bucket and returns its bytes and ETag. */
+export async function putSource(
+  relay: LocalRelay,
+  key: string,
+  size: number,
+  metadata?: Record<string, string>,
+) {
+  const body = randomBytes(size);
+  const put = await relay.sourceClient.send(
+    new PutObjectCommand({ Bucket: SOURCE_BUCKET, Key: key, Body: body, Metadata: metadata }),
+  );
+  return { body, etag: put.ETag!.replace(/"/g, '') };
+}
+
+/** Drops an object and relays it through the EventBridge "Object Created" path; waits for the end. */
+export async function relayObject(
+  relay: LocalRelay,
+  key: string,
+  size: number,
+  metadata?: Record<string, string>,
+) {
+  const { body, etag } = await putSource(relay, key, size, metadata);
+  const summary = (await relay.trigger(relay.objectCreatedEvent(key, etag, size))) as { started: string[] };
+  expect(summary.started).toHaveLength(1);
+  const run = relay.deliveries.get(summary.started[0]!)!;
+  return { body, run, outcome: await run.result };
+}
+
+/** The emulator's package and file for a finished delivery. */
+export function deliveredPackage(relay: LocalRelay, packageId: string) {
+  const pkg = relay.emulator!.inspect.package(packageId);
+  if (!pkg) throw new Error(`package ${packageId} not found in the emulator`);
+  return pkg;
+}
