@@ -86,7 +86,7 @@ export async function transferBatch(
     first,
     pending.at(-1)! - first,
   );
-  window.forEach((bp, i) => blueprints.set(first + i + 1, bp));
+  for (const [i, bp] of window.entries()) blueprints.set(first + i + 1, bp);
 
   const abort = new AbortController();
   const attempts = options.partAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts;
