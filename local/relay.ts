@@ -53,6 +53,8 @@ export interface LocalRelayOptions {
   clock?: RetryClock;
   /** Shortens the transfer Lambda's deadline (tests of the early stop). */
   transferTimeoutMs?: number;
+  /** Replaces the transfer context's remaining-time clock, made anew per invocation (early-stop tests). */
+  transferRemainingMs?: () => () => number;
   /** Runs before each transfer invocation; throwing here simulates a Lambda that dies. */
   beforeTransfer?: (event: unknown, invocation: number) => void | Promise<void>;
   /** Called after each recorded part. */
@@ -199,7 +201,9 @@ export class LocalRelay {
         const invocation = ++relay.transferInvocations;
         await options.beforeTransfer?.(input, invocation);
         const timeout = options.transferTimeoutMs ?? STEP_TIMEOUT_MS['Transfer Batch'];
-        return transfer(input as never, lambdaContext('masv-relay-transfer', timeout));
+        const context = lambdaContext('masv-relay-transfer', timeout);
+        if (options.transferRemainingMs) context.getRemainingTimeInMillis = options.transferRemainingMs();
+        return transfer(input as never, context);
       },
       Finalize: (input) =>
         finalize(input as never, lambdaContext('masv-relay-finalize', STEP_TIMEOUT_MS.Finalize)),

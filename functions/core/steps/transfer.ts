@@ -155,8 +155,10 @@ export async function transferBatch(
   };
 
   const estimateMs = file.partSize / SAFE_BYTES_PER_MS + SAFETY_MARGIN_MS;
+  let starts = 0;
   const { started } = await runPool(pending, options.partConcurrency, sendPart, () => {
-    if (options.remainingMs() > estimateMs) return true;
+    // The first part always starts, so every invocation makes progress even on a tight deadline.
+    if (starts++ === 0 || options.remainingMs() > estimateMs) return true;
     stoppedEarly = true;
     return false;
   });
