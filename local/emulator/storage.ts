@@ -3,8 +3,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, unlink } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import type { FaultRule } from './faults.js';
 import type { EmulatorState } from './model.js';
 import { verifyPresigned } from './signing.js';
@@ -95,12 +94,12 @@ export class MultipartStore {
 
   /** The bytes of a finalized file, streamed part after part. */
   openFile(parts: StoredPart[]): Readable {
-    const out = new PassThrough({ highWaterMark: 1 << 20 });
-    (async () => {
-      for (const part of parts) await pipeline(createReadStream(part.file), out, { end: false });
-      out.end();
-    })().catch((error: unknown) => out.destroy(error as Error));
-    return out;
+    return Readable.from(
+      (async function* () {
+        for (const part of parts) yield* createReadStream(part.file, { highWaterMark: 1 << 20 });
+      })(),
+      { objectMode: false },
+    );
   }
 
   async sha256(parts: StoredPart[]): Promise<string> {

@@ -1,0 +1,296 @@
+import './polyfills.js';
+import { parseArgs } from 'node:util';
+import cliProgress from 'cli-progress';
+import { uploadRandomObject } from './demo-upload.js';
+import { type DeliveryRun, LocalRelay, SOURCE_BUCKET } from './relay.js';
+import { LOCAL_S3_CREDENTIALS } from './s3-server.js';
+
+const USAGE = `Usage: npm start -- [options]
+
+Runs masv-relay end to end on local stand-ins (s3rver as the source bucket, the MASV emulator,
+the real state machine and handlers), relays a demo file, then relays every object dropped into
+the local bucket until Ctrl-C.
+
+Options:
+  --once               exit after the demo delivery (status 0 only if the bytes verified)
+  --json               one JSON object per line instead of progress bars
+  --size-mib N         size of the demo file (default 256)
+  --part-size-mib N    part size (default 16; MASV's own default is 100)
+  --s3-port N          port of the local S3 endpoint (default 4568; 0 = any free port)
+  --masv-port N        port of the MASV emulator (default 4590; 0 = any free port)
+  --help               this text
+
+Environment: MASV_API_URL, MASV_API_KEY, MASV_TEAM_ID and MASV_RECIPIENTS (comma-separated)
+send the deliveries to a real MASV team instead of the emulator.`;
+
+const OPTIONS = {
+  once: { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  'size-mib': { type: 'string', default: '256' },
+  'part-size-mib': { type: 'string', default: '16' },
+  's3-port': { type: 'string', default: '4568' },
+  'masv-port': { type: 'string', default: '4590' },
+  help: { type: 'boolean', default: false },
+} as const;
+
+function fail(message: string): never {
+  console.error(`${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+let args: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>['values'];
+try {
+  ({ values: args } = parseArgs({ options: OPTIONS }));
+} catch (error) {
+  fail((error as Error).message);
+}
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const whole = (name: string, value: string, min: number) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) fail(`--${name} must be a whole number ≥ ${min}; got "${value}".`);
+  return n;
+};
+const sizeMiB = whole('size-mib', args['size-mib'], 1);
+const partSizeMiB = whole('part-size-mib', args['part-size-mib'], 5);
+const s3Port = whole('s3-port', args['s3-port'], 0);
+const masvPort = whole('masv-port', args['masv-port'], 0);
+
+const realMasv = process.env.MASV_API_URL
+  ? {
+      url: process.env.MASV_API_URL,
+      apiKey: process.env.MASV_API_KEY ?? fail('MASV_API_URL is set, so MASV_API_KEY must be set too.'),
+      teamId: process.env.MASV_TEAM_ID ?? fail('MASV_API_URL is set, so MASV_TEAM_ID must be set too.'),
+      recipients: (
+        process.env.MASV_RECIPIENTS ?? fail('MASV_API_URL is set, so MASV_RECIPIENTS must be set too.')
+      )
+        .split(',')
+        .map((r) => r.trim()),
+    }
+  : undefined;
+
+const json = args.json;
+const emit = (line: Record<string, unknown>) => console.log(JSON.stringify(line));
+const say = (text: string) => {
+  if (json) return;
+  if (bars) bars.log(`${text}\n`);
+  else console.log(text);
+};
+
+const bars =
+  json || !process.stdout.isTTY
+    ? undefined
+    : new cliProgress.MultiBar(
+        {
+          format: ' {key} |{bar}| {value}/{total} parts | {mibps} MiB/s | {status}',
+          hideCursor: true,
+          clearOnComplete: false,
+          noTTYOutput: false,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+const progress = new Map<
+  string,
+  { done: number; bytes: number; started: number; bar?: cliProgress.SingleBar }
+>();
+
+let relay: LocalRelay;
+try {
+  relay = await LocalRelay.start({
+    emulator: realMasv ? false : { port: masvPort },
+    masv: realMasv,
+    s3Port,
+    config: { transfer: { partSizeMiB, mapConcurrency: 4, partConcurrency: 2, partsPerBatch: 4 } },
+    onPart: (deliveryId, _file, part) => {
+      const p = progress.get(deliveryId);
+      if (p) p.done++;
+    },
+  });
+} catch (error) {
+  const e = error as NodeJS.ErrnoException;
+  const hint =
+    e.code === 'EADDRINUSE'
+      ? ' A port is taken (another `npm start`?): pass --s3-port 0 --masv-port 0 for free ports.'
+      : '';
+  console.error(`Could not start the local stand-ins: ${e.message}.${hint}`);
+  process.exit(1);
+}
+
+function describe(run: DeliveryRun) {
+  const file = run.input.files?.[0];
+  return file ? file.key : (run.input.prefix?.prefix ?? run.executionName);
+}
+
+async function follow(run: DeliveryRun, expectedSha256?: string): Promise<boolean> {
+  const started = Date.now();
+  const state: { done: number; bytes: number; started: number; bar?: cliProgress.SingleBar } = {
+    done: 0,
+    bytes: 0,
+    started,
+  };
+  progress.set(run.executionName, state);
+  const key = describe(run);
+  if (!bars) say(`relaying ${key} …`);
+  const timer = setInterval(() => {
+    if (!run.prepared || !bars) return;
+    const total = run.prepared.files.reduce((n, f) => n + f.partCount, 0);
+    const bytes = Math.min(
+      run.prepared.files.reduce((n, f) => n + f.size, 0),
+      state.done * run.prepared.files[0]!.partSize,
+    );
+    const mibps = (bytes / 1048576 / ((Date.now() - started) / 1000)).toFixed(0);
+    state.bar ??= bars.create(total, 0, { key: key.slice(-40), mibps: '0', status: 'relaying' });
+    state.bar.update(Math.min(state.done, total), { mibps, status: 'relaying' });
+  }, 200);
+  const outcome = await run.result;
+  clearInterval(timer);
+  const seconds = (Date.now() - started) / 1000;
+  const bytes = run.prepared?.files.reduce((n, f) => n + f.size, 0) ?? 0;
+  const mibps = bytes / 1048576 / seconds;
+  let sha256Match: boolean | null = null;
+  let packageId: string | undefined;
+  if (outcome.status === 'SUCCEEDED') {
+    packageId = (outcome.output as { packageId: string }).packageId;
+    if (relay.emulator && run.prepared) {
+      sha256Match = true;
+      for (const file of run.prepared.files) {
+        const source =
+          file.index === 0 && expectedSha256
+            ? expectedSha256
+            : await relay.sourceSha256(file.key, file.bucket);
+        const stored = await relay.emulator.inspect.fileSha256(file.fileId);
+        if (source !== stored) sha256Match = false;
+      }
+    }
+  }
+  state.bar?.update(state.bar.getTotal(), {
+    mibps: mibps.toFixed(0),
+    status: outcome.status === 'SUCCEEDED' ? 'delivered' : 'FAILED',
+  });
+  state.bar?.stop();
+  if (json) {
+    emit({
+      type: 'delivery',
+      key,
+      status: outcome.status,
+      packageId: packageId ?? run.prepared?.package.id ?? null,
+      bytes,
+      seconds: Number(seconds.toFixed(3)),
+      sha256Match,
+      ...(outcome.status === 'FAILED' ? { error: outcome.error, reason: outcome.cause } : {}),
+    });
+  } else {
+    if (outcome.status === 'SUCCEEDED') {
+      const verified =
+        sha256Match === null
+          ? 'bytes not verifiable against a real MASV'
+          : sha256Match
+            ? 'sha256 verified: source = bytes stored by the MASV emulator'
+            : 'SHA256 MISMATCH between source and stored bytes';
+      say(
+        `✔ ${key} → MASV package ${packageId}: ${(bytes / 1048576).toFixed(1)} MiB in ${seconds.toFixed(1)} s (${mibps.toFixed(0)} MiB/s); ${verified}`,
+      );
+    } else {
+      say(`✘ ${key}: ${outcome.error}: ${outcome.cause}`);
+    }
+  }
+  return outcome.status === 'SUCCEEDED' && sha256Match !== false;
+}
+
+const followers = new Set<Promise<boolean>>();
+async function triggerAndFollow(payload: unknown, expectedSha256?: string) {
+  const summary = (await relay.trigger(payload)) as { started: string[]; skipped: string[] };
+  for (const reason of summary.skipped) say(`skipped: ${reason}`);
+  const results = await Promise.all(
+    summary.started.map((name) => {
+      const f = follow(relay.deliveries.get(name)!, expectedSha256);
+      followers.add(f);
+      return f;
+    }),
+  );
+  return results.every(Boolean) && summary.started.length > 0;
+}
+
+let demoKey = '';
+let demoStarted = false;
+relay.s3.server.on(
+  'event',
+  (event: {
+    Records: Array<{
+      eventName: string;
+      s3: {
+        bucket: { name: string };
+        object: { key: string; eTag?: string; size?: number; sequencer?: string };
+      };
+    }>;
+  }) => {
+    for (const record of event.Records) {
+      const { bucket, object } = record.s3;
+      if (
+        bucket.name !== SOURCE_BUCKET ||
+        !record.eventName.startsWith('ObjectCreated') ||
+        object.key === demoKey
+      )
+        continue;
+      const payload = relay.objectCreatedEvent(
+        object.key,
+        object.eTag ?? '',
+        object.size ?? 0,
+        object.sequencer,
+      );
+      triggerAndFollow(payload).catch((error: unknown) =>
+        say(`could not relay ${object.key}: ${(error as Error).message}`),
+      );
+    }
+  },
+);
+
+const ready = {
+  type: 'ready',
+  s3Endpoint: relay.s3.endpoint,
+  bucket: SOURCE_BUCKET,
+  region: 'us-east-1',
+  accessKeyId: LOCAL_S3_CREDENTIALS.accessKeyId,
+  secretAccessKey: LOCAL_S3_CREDENTIALS.secretAccessKey,
+  masvUrl: relay.masvUrl,
+  emulator: relay.emulator !== undefined,
+};
+if (json) emit(ready);
+else {
+  say(`masv-relay local run`);
+  say(`  source bucket  s3://${SOURCE_BUCKET} at ${relay.s3.endpoint} (s3rver)`);
+  say(`  MASV           ${relay.masvUrl}${relay.emulator ? ' (emulator)' : ''}`);
+  say(`  workflow       statemachines/relay.asl.json on aws-local-stepfunctions, real handlers\n`);
+  say(`Uploading a ${sizeMiB} MiB demo file of random bytes…`);
+}
+
+demoKey = `demo/sample-${sizeMiB}MiB-${Date.now()}.bin`;
+const demo = await uploadRandomObject(relay.sourceClient, SOURCE_BUCKET, demoKey, sizeMiB);
+demoStarted = true;
+const head = await relay.sourceClient.send(
+  new (await import('@aws-sdk/client-s3')).HeadObjectCommand({ Bucket: SOURCE_BUCKET, Key: demoKey }),
+);
+const demoOk = await triggerAndFollow(
+  relay.objectCreatedEvent(demoKey, head.ETag ?? '', demo.size),
+  demo.sha256,
+);
+
+const shutdown = async (code: number) => {
+  bars?.stop();
+  await Promise.allSettled([...followers]);
+  await relay.close();
+  process.exit(code);
+};
+
+if (args.once) await shutdown(demoOk && demoStarted ? 0 : 1);
+
+say(`
+Drop files into the local bucket and each one is relayed the same way:
+  npm run drop -- ./my-footage.mov                  (uploads to ${relay.s3.endpoint})
+  aws --endpoint-url ${relay.s3.endpoint} s3 cp ./my-footage.mov s3://${SOURCE_BUCKET}/incoming/
+     (credentials: AWS_ACCESS_KEY_ID=${ready.accessKeyId} AWS_SECRET_ACCESS_KEY=${ready.secretAccessKey} AWS_REGION=us-east-1)
+Press Ctrl-C to stop.`);
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));

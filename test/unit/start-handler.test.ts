@@ -1,0 +1,91 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { DeliveryRequest } from '../../functions/core/delivery.js';
+import { sfnStarter } from '../../functions/runtime.js';
+import { createStartHandler } from '../../functions/start/start-handler.js';
+import { lambdaContext } from '../../local/lambda-context.js';
+
+const logger = new Logger({ logLevel: 'SILENT' });
+const objectCreated = (key: string) =>
+  JSON.stringify({
+    source: 'aws.s3',
+    'detail-type': 'Object Created',
+    detail: { bucket: { name: 'footage' }, object: { key, etag: 'e1', sequencer: '01' } },
+  });
+const sqsEvent = (...bodies: string[]) => ({
+  Records: bodies.map((body, i) => ({ messageId: `m${i + 1}`, body, eventSource: 'aws:sqs' })),
+});
+
+describe('start handler', () => {
+  it('reports only the failed SQS messages, so they are retried and then reach the DLQ', async () => {
+    const started: Array<[string, DeliveryRequest]> = [];
+    const handler = createStartHandler(
+      async () => async (name, input) => {
+        if (input.files?.[0]?.key === 'flaky.mov') throw new Error('StartExecution throttled');
+        started.push([name, input]);
+        return true;
+      },
+      { logger },
+    );
+    const result = await handler(
+      sqsEvent(objectCreated('good.mov'), '{not json', objectCreated('flaky.mov'), objectCreated('folder/')),
+      lambdaContext('start', 10_000),
+    );
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm2' }, { itemIdentifier: 'm3' }] });
+    expect(started).toHaveLength(1);
+    expect(started[0]![1]).toMatchObject({
+      files: [{ bucket: 'footage', key: 'good.mov' }],
+      deliveryId: started[0]![0],
+    });
+  });
+
+  it('counts an already existing execution as success', async () => {
+    const handler = createStartHandler(async () => async () => false, { logger });
+    const result = await handler(sqsEvent(objectCreated('again.mov')), lambdaContext('start', 10_000));
+    expect(result).toEqual({ batchItemFailures: [] });
+  });
+
+  it('throws on a bad direct invocation so the caller sees why', async () => {
+    const handler = createStartHandler(async () => async () => true, { logger });
+    await expect(handler({ bucket: 'footage' }, lambdaContext('start', 10_000))).rejects.toThrow(
+      /exactly one of key/,
+    );
+  });
+});
+
+describe('sfnStarter', () => {
+  const sfn = mockClient(SFNClient);
+  beforeEach(() => {
+    sfn.reset();
+    vi.stubEnv('STATE_MACHINE_ARN', 'arn:aws:states:us-east-1:123456789012:stateMachine:relay');
+  });
+  afterEach(() => vi.unstubAllEnvs());
+
+  it('starts the execution with the deterministic name and the request as input', async () => {
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:x', startDate: new Date() });
+    const start = await sfnStarter();
+    await expect(start('clip-abc', { files: [{ bucket: 'bkt', key: 'k' }] })).resolves.toBe(true);
+    expect(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input).toEqual({
+      stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:relay',
+      name: 'clip-abc',
+      input: JSON.stringify({ files: [{ bucket: 'bkt', key: 'k' }] }),
+    });
+  });
+
+  it('returns false for ExecutionAlreadyExists and rethrows anything else', async () => {
+    const start = await sfnStarter();
+    sfn
+      .on(StartExecutionCommand)
+      .rejectsOnce(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }))
+      .rejectsOnce(new Error('AccessDenied'));
+    await expect(start('dup', {})).resolves.toBe(false);
+    await expect(start('x', {})).rejects.toThrow('AccessDenied');
+  });
+
+  it('says which environment variable is missing', async () => {
+    vi.stubEnv('STATE_MACHINE_ARN', '');
+    await expect(sfnStarter()).rejects.toThrow(/STATE_MACHINE_ARN is not set/);
+  });
+});

@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs';
+import aslValidator from 'asl-validator';
+import { describe, expect, it } from 'vitest';
+import { RETRYABLE_ERROR_NAMES } from '../../functions/core/errors.js';
+import {
+  ARN_PLACEHOLDERS,
+  DEFINITION_PATH,
+  renderDefinition,
+  substituteArns,
+} from '../../statemachines/definition.js';
+
+const raw = readFileSync(DEFINITION_PATH, 'utf8');
+const arns = Object.fromEntries(
+  ARN_PLACEHOLDERS.map((p) => [p, `arn:aws:lambda:us-east-1:123456789012:function:${p}`]),
+) as Record<(typeof ARN_PLACEHOLDERS)[number], string>;
+const definition = JSON.parse(substituteArns(renderDefinition({ MapConcurrency: 10 }, raw), arns));
+
+function allTasks(states: Record<string, any>): Array<[string, any]> {
+  const found: Array<[string, any]> = [];
+  for (const [name, state] of Object.entries(states)) {
+    if (state.Type === 'Task') found.push([name, state]);
+    if (state.Type === 'Map') found.push(...allTasks(state.ItemProcessor.States));
+  }
+  return found;
+}
+
+describe('statemachines/relay.asl.json', () => {
+  it('is valid ASL with the ARN placeholders as written, and once substituted', () => {
+    const rawResult = aslValidator(JSON.parse(renderDefinition({ MapConcurrency: 10 }, raw)));
+    expect(rawResult.errorsText()).toBe('');
+    const result = aslValidator(definition);
+    expect(result.errorsText()).toBe('');
+    expect(result.isValid).toBe(true);
+  });
+
+  it('uses JSONPath, an inline Map with MaxConcurrency from the substitution, and small items', () => {
+    expect(definition.QueryLanguage ?? 'JSONPath').toBe('JSONPath');
+    const map = definition.States.Transfer;
+    expect(map.ItemProcessor.ProcessorConfig.Mode).toBe('INLINE');
+    expect(map.MaxConcurrency).toBe(10);
+    expect(map.ResultPath).toBeNull();
+    expect(Object.keys(map.ItemSelector).sort()).toEqual(['batch.$', 'deliveryId.$', 'file.$']);
+  });
+
+  it('gives every Task a function ARN as Resource and an explicit TimeoutSeconds', () => {
+    const tasks = allTasks(definition.States);
+    expect(tasks.map(([n]) => n).sort()).toEqual(['Abort', 'Finalize', 'Prepare', 'Transfer Batch']);
+    for (const [, task] of tasks) {
+      expect(task.Resource).toMatch(/^arn:aws:lambda:us-east-1:123456789012:function:\w+FunctionArn$/);
+      expect(task.TimeoutSeconds).toBeGreaterThan(0);
+    }
+  });
+
+  it('retries transfers on every retryable relay error with backoff and full jitter', () => {
+    const retry = definition.States.Transfer.ItemProcessor.States['Transfer Batch'].Retry[0];
+    for (const name of RETRYABLE_ERROR_NAMES.filter((n) => n !== 'BatchTimeBudgetError'))
+      expect(retry.ErrorEquals).toContain(name);
+    expect(retry).toMatchObject({ BackoffRate: 2, JitterStrategy: 'FULL' });
+  });
+
+  it('sends every failure of Prepare, Transfer and Finalize to Abort, then to a Fail state', () => {
+    for (const state of ['Prepare', 'Transfer', 'Finalize']) {
+      expect(definition.States[state].Catch).toEqual([
+        { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Abort' },
+      ]);
+    }
+    expect(definition.States.Abort.Next).toBe('Delivery Failed');
+    expect(definition.States['Delivery Failed'].Type).toBe('Fail');
+  });
+
+  it('refuses a definition with an unfilled placeholder', () => {
+    expect(() => substituteArns(raw, { ...arns, AbortFunctionArn: '${Other}' })).toThrow(/placeholder/);
+  });
+});
