@@ -3,18 +3,16 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { parseConfig } from './core/config.js';
 import type { RelayDeps } from './core/deps.js';
 import { EventBridgePublisher } from './core/events.js';
 import { MasvClient } from './core/masv/client.js';
 import { DeliveryStore } from './core/parts-ledger.js';
 import { createS3Client } from './core/s3-source.js';
-import type { StartExecution } from './core/steps/start.js';
 import type { Observability } from './handler-kit.js';
 
 /** Wiring for the Lambda runtime: configuration and clients from the environment the stack sets. */
-function requiredEnv(name: string): string {
+export function requiredEnv(name: string): string {
   const value = process.env[name];
   if (!value)
     throw new Error(
@@ -65,18 +63,4 @@ export function awsDeps(log: Logger): Promise<RelayDeps> {
     };
   })();
   return deps as Promise<RelayDeps>;
-}
-
-export async function sfnStarter(): Promise<StartExecution> {
-  const sfn = new SFNClient({});
-  const stateMachineArn = requiredEnv('STATE_MACHINE_ARN');
-  return async (name, input) => {
-    try {
-      await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }));
-      return true;
-    } catch (error) {
-      if (error instanceof ExecutionAlreadyExists) return false;
-      throw error;
-    }
-  };
 }

@@ -70,6 +70,8 @@ export const relayConfigSchema = z
         partConcurrency: z.number().int().min(1).max(16).default(4),
         partsPerBatch: z.number().int().min(1).max(1000).default(16),
         transferMemoryMiB: z.number().int().min(256).max(10240).default(1024),
+        /** Reserved concurrency of the transfer function: caps parallel transfers account-wide. */
+        transferReservedConcurrency: z.number().int().min(1).max(1000).default(20),
       })
       .strict()
       .default({
@@ -78,6 +80,7 @@ export const relayConfigSchema = z
         partConcurrency: 4,
         partsPerBatch: 16,
         transferMemoryMiB: 1024,
+        transferReservedConcurrency: 20,
       }),
     notifications: z
       .object({ alarmEmail: z.email().optional(), snsTopicArn: z.string().startsWith('arn:').optional() })
@@ -106,6 +109,8 @@ const FIXES: Array<[RegExp, string]> = [
   [/^transfer\.partSizeMiB$/, 'use a whole number of MiB between 5 and 5120 (MASV/S3 part limits)'],
   [/^transfer\.mapConcurrency$/, 'use 1 to 40 (the inline Map limit)'],
   [/^transfer\.partConcurrency$/, 'use 1 to 16 parts in flight per transfer Lambda'],
+  [/^transfer\.transferReservedConcurrency$/, "use 1 to 1000, below your account's Lambda concurrency limit"],
+  [/^transfer\.transferMemoryMiB$/, 'use 256 to 10240 MiB'],
   [/^source\.existingBucketName$/, 'use the bucket name only (no s3:// and no ARN)'],
 ];
 

@@ -37,8 +37,9 @@ export async function createPackage(
 }
 
 /**
- * Package credentials for a step. Team package tokens can be refreshed with the API key; the
- * fresh token is written back so later steps start with it.
+ * Package credentials for a step. Team package tokens can be refreshed with the API key. The
+ * fresh token stays in memory: only Prepare writes the package record, so the transfer
+ * function's write access stays limited to the parts ledger.
  */
 export function packageAccess(deps: RelayDeps, deliveryId: string, record: PackageRecord): PackageAccess {
   const target = deps.config.masv.target;
@@ -47,8 +48,7 @@ export function packageAccess(deps: RelayDeps, deliveryId: string, record: Packa
     access.refresh = async () => {
       const apiKey = await deps.secret(target.apiKeySecretName);
       const token = await deps.masv.refreshPackageToken(target.teamId, apiKey, record.packageId);
-      await deps.store.savePackage(deliveryId, { ...record, token });
-      deps.log.info('Refreshed the package token', { packageId: record.packageId });
+      deps.log.info('Refreshed the package token', { deliveryId, packageId: record.packageId });
       return token;
     };
   }

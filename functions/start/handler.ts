@@ -1,4 +1,5 @@
-import { observability, sfnStarter } from '../runtime.js';
+import { observability } from '../runtime.js';
+import { sfnStarter } from './sfn-starter.js';
 import { createStartHandler } from './start-handler.js';
 
 export const handler = createStartHandler(sfnStarter, observability('start'));

@@ -12,6 +12,7 @@ export function createTransferHandler(deps: () => Promise<RelayDeps>, observabil
     });
     observability.metrics?.addMetric('BytesRelayed', 'Bytes', result.bytes);
     observability.metrics?.addMetric('PartsUploaded', 'Count', result.partsUploaded);
+    observability.metrics?.addMetric('PartRetries', 'Count', result.partRetries);
     return result;
   });
 }

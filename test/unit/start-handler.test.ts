@@ -3,7 +3,7 @@ import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-s
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { DeliveryRequest } from '../../functions/core/delivery.js';
-import { sfnStarter } from '../../functions/runtime.js';
+import { sfnStarter } from '../../functions/start/sfn-starter.js';
 import { createStartHandler } from '../../functions/start/start-handler.js';
 import { lambdaContext } from '../../local/lambda-context.js';
 

@@ -21,6 +21,8 @@ export interface TransferResult {
   done: boolean;
   partsUploaded: number;
   partsSkipped: number;
+  /** Part attempts that failed and were tried again. */
+  partRetries: number;
   bytes: number;
 }
 
@@ -73,6 +75,7 @@ export async function transferBatch(
     done: true,
     partsUploaded: 0,
     partsSkipped: batch.count - pending.length,
+    partRetries: 0,
     bytes: 0,
   };
   if (pending.length === 0) return result;
@@ -141,6 +144,7 @@ export async function transferBatch(
           clock,
           (error as { retryAfterMs?: number }).retryAfterMs,
         );
+        result.partRetries++;
         log.warn('Retrying a part', {
           deliveryId,
           file: file.index,

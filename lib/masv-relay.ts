@@ -1,0 +1,353 @@
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { parseConfig, type RelayConfig, type RelayConfigInput } from '../functions/core/config.js';
+import { RELAY_REQUEST_DETAIL_TYPE } from '../functions/core/triggers.js';
+import { renderDefinition } from '../statemachines/definition.js';
+import { RelayMonitoring } from './monitoring.js';
+
+/** Properties of the {@link MasvRelay} construct. */
+export interface MasvRelayProps {
+  /**
+   * The relay configuration (validated here; invalid values fail synthesis with a message that
+   * names the field and the fix). See `docs/configuration.md`.
+   */
+  readonly config: RelayConfigInput | RelayConfig;
+  /**
+   * A source bucket from the embedding app. When omitted, the bucket named by
+   * `config.source.existingBucketName` is imported, or a new one is created.
+   * An existing bucket must have EventBridge notifications turned on.
+   */
+  readonly sourceBucket?: s3.IBucket;
+  /** Days the state bucket keeps a delivery's records (package token, parts ledger). @default 14 */
+  readonly stateRetentionDays?: number;
+  /** Retention of the workflow and function logs. @default one month */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/** The five functions of the relay. */
+export interface RelayFunctions {
+  readonly start: nodejs.NodejsFunction;
+  readonly prepare: nodejs.NodejsFunction;
+  readonly transfer: nodejs.NodejsFunction;
+  readonly finalize: nodejs.NodejsFunction;
+  readonly abort: nodejs.NodejsFunction;
+}
+
+const FUNCTION_DIR = fileURLToPath(new URL('../functions/', import.meta.url));
+const PROJECT_ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+/**
+ * masv-relay as a reusable construct: objects created in the source bucket (or "MASV Relay
+ * Request" events from any service) become MASV packages through a Step Functions workflow.
+ *
+ * @example
+ * new MasvRelay(this, 'Relay', {
+ *   config: {
+ *     masv: { target: { kind: 'team', teamId: '01ENX…', apiKeySecretName: 'masv-relay/api-key' } },
+ *     package: { recipients: ['editor@example.com'] },
+ *   },
+ * });
+ */
+export class MasvRelay extends Construct {
+  /** The validated configuration in force. */
+  readonly config: RelayConfig;
+  /** Customer-managed key for execution data, the queues, the state bucket and the logs. */
+  readonly key: kms.Key;
+  readonly sourceBucket: s3.IBucket;
+  /** The relay's own bucket: package records and the parts ledger, expiring by lifecycle rule. */
+  readonly stateBucket: s3.Bucket;
+  readonly queue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly stateMachine: sfn.StateMachine;
+  readonly functions: RelayFunctions;
+  readonly monitoring: RelayMonitoring;
+
+  constructor(scope: Construct, id: string, props: MasvRelayProps) {
+    super(scope, id);
+    const config = parseConfig(props.config);
+    this.config = config;
+    const stack = Stack.of(this);
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+
+    this.key = new kms.Key(this, 'Key', {
+      description: 'masv-relay: execution data, queues, state bucket and logs',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+        resources: ['*'],
+        conditions: {
+          ArnLike: {
+            'kms:EncryptionContext:aws:logs:arn': `arn:${stack.partition}:logs:${stack.region}:${stack.account}:*`,
+          },
+        },
+      }),
+    );
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+      }),
+    );
+
+    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ expiration: Duration.days(90) }],
+    });
+
+    this.stateBucket = new s3.Bucket(this, 'StateBucket', {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.key,
+      bucketKeyEnabled: true,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'state/',
+      lifecycleRules: [
+        { prefix: 'deliveries/', expiration: Duration.days(props.stateRetentionDays ?? 14) },
+        { abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+    });
+
+    this.sourceBucket =
+      props.sourceBucket ??
+      (config.source.existingBucketName
+        ? s3.Bucket.fromBucketName(this, 'SourceBucket', config.source.existingBucketName)
+        : new s3.Bucket(this, 'SourceBucket', {
+            eventBridgeEnabled: true,
+            encryption: s3.BucketEncryption.S3_MANAGED,
+            enforceSSL: true,
+            versioned: true,
+            blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+            serverAccessLogsBucket: accessLogs,
+            serverAccessLogsPrefix: 'source/',
+            removalPolicy: RemovalPolicy.RETAIN,
+          }));
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: this.key,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.queue = new sqs.Queue(this, 'TriggerQueue', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: this.key,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(180),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
+    });
+
+    const env = {
+      RELAY_CONFIG: JSON.stringify(config),
+      STATE_BUCKET: this.stateBucket.bucketName,
+      EVENT_BUS_NAME: 'default',
+      POWERTOOLS_METRICS_NAMESPACE: 'MasvRelay',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    };
+    const fn = (
+      name: keyof RelayFunctions,
+      memoryMiB: number,
+      timeout: Duration,
+      extra: Partial<nodejs.NodejsFunctionProps> = {},
+    ) =>
+      new nodejs.NodejsFunction(this, `${name[0]!.toUpperCase()}${name.slice(1)}Function`, {
+        entry: `${FUNCTION_DIR}${name}/handler.ts`,
+        handler: 'handler',
+        projectRoot: PROJECT_ROOT,
+        depsLockFilePath: `${PROJECT_ROOT}package-lock.json`,
+        runtime: lambda.Runtime.NODEJS_22_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: memoryMiB,
+        timeout,
+        tracing: lambda.Tracing.ACTIVE,
+        loggingFormat: lambda.LoggingFormat.JSON,
+        logGroup: new logs.LogGroup(this, `${name}Logs`, {
+          retention: logRetention,
+          encryptionKey: this.key,
+        }),
+        environment: { ...env, POWERTOOLS_SERVICE_NAME: `masv-relay-${name}` },
+        bundling: {
+          format: nodejs.OutputFormat.ESM,
+          target: 'node22',
+          minify: true,
+          sourceMap: true,
+          mainFields: ['module', 'main'],
+          banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+          externalModules: [],
+        },
+        ...extra,
+      });
+
+    this.functions = {
+      start: fn('start', 256, Duration.seconds(30)),
+      prepare: fn('prepare', 512, Duration.minutes(5)),
+      transfer: fn('transfer', config.transfer.transferMemoryMiB, Duration.minutes(15), {
+        reservedConcurrentExecutions: config.transfer.transferReservedConcurrency,
+      }),
+      finalize: fn('finalize', 512, Duration.minutes(5)),
+      abort: fn('abort', 256, Duration.minutes(2)),
+    };
+    this.grantLeastPrivilege(config);
+
+    const workflowLogs = new logs.LogGroup(this, 'WorkflowLogs', {
+      retention: logRetention,
+      encryptionKey: this.key,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'Workflow', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromString(
+        renderDefinition({ MapConcurrency: config.transfer.mapConcurrency }),
+      ),
+      definitionSubstitutions: {
+        PrepareFunctionArn: this.functions.prepare.functionArn,
+        TransferFunctionArn: this.functions.transfer.functionArn,
+        FinalizeFunctionArn: this.functions.finalize.functionArn,
+        AbortFunctionArn: this.functions.abort.functionArn,
+      },
+      logs: { destination: workflowLogs, level: sfn.LogLevel.ALL, includeExecutionData: true },
+      tracingEnabled: true,
+      encryptionConfiguration: new sfn.CustomerManagedEncryptionConfiguration(this.key, Duration.minutes(5)),
+    });
+    for (const step of ['prepare', 'transfer', 'finalize', 'abort'] as const) {
+      this.functions[step].grantInvoke(this.stateMachine);
+    }
+    this.stateMachine.grantStartExecution(this.functions.start);
+    this.functions.start.addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
+    this.functions.start.addEventSource(
+      new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 5 }),
+    );
+
+    const objectKey = keyFilter(config.source.prefix, config.source.suffix);
+    new events.Rule(this, 'ObjectCreatedRule', {
+      description: 'masv-relay: objects created in the source bucket',
+      eventPattern: {
+        source: ['aws.s3'],
+        detailType: ['Object Created'],
+        detail: {
+          bucket: { name: [this.sourceBucket.bucketName] },
+          ...(objectKey ? { object: { key: objectKey } } : {}),
+        },
+      },
+      targets: [new targets.SqsQueue(this.queue, { deadLetterQueue: this.deadLetterQueue })],
+    });
+    new events.Rule(this, 'RelayRequestRule', {
+      description: 'masv-relay: delivery requests from any service',
+      eventPattern: { detailType: [RELAY_REQUEST_DETAIL_TYPE] },
+      targets: [new targets.SqsQueue(this.queue, { deadLetterQueue: this.deadLetterQueue })],
+    });
+
+    this.monitoring = new RelayMonitoring(this, 'Monitoring', {
+      stateMachine: this.stateMachine,
+      functions: Object.values(this.functions),
+      transferFunction: this.functions.transfer,
+      deadLetterQueue: this.deadLetterQueue,
+      key: this.key,
+      alarmEmail: config.notifications.alarmEmail,
+      alarmTopic: config.notifications.snsTopicArn
+        ? sns.Topic.fromTopicArn(this, 'AlarmTopic', config.notifications.snsTopicArn)
+        : undefined,
+    });
+  }
+
+  /** Each function gets exactly what its step does, on exactly the resources it touches. */
+  private grantLeastPrivilege(config: RelayConfig) {
+    const { prepare, transfer, finalize, abort } = this.functions;
+    const sourceObjects = this.sourceBucket.arnForObjects(`${config.source.prefix ?? ''}*`);
+    const stateObjects = (pattern: string) => this.stateBucket.arnForObjects(`deliveries/${pattern}`);
+    const statement = (actions: string[], resources: string[], conditions?: Record<string, unknown>) =>
+      new iam.PolicyStatement({ actions, resources, conditions });
+
+    for (const f of [prepare, transfer]) {
+      f.addToRolePolicy(statement(['s3:GetObject', 's3:GetObjectVersion'], [sourceObjects]));
+    }
+    prepare.addToRolePolicy(
+      statement(['s3:ListBucket'], [this.sourceBucket.bucketArn], {
+        StringLike: { 's3:prefix': [`${config.source.prefix ?? ''}*`] },
+      }),
+    );
+    for (const f of [finalize, abort]) {
+      f.addToRolePolicy(
+        statement(
+          [
+            's3:GetObjectTagging',
+            's3:GetObjectVersionTagging',
+            's3:PutObjectTagging',
+            's3:PutObjectVersionTagging',
+          ],
+          [sourceObjects],
+        ),
+      );
+    }
+
+    prepare.addToRolePolicy(statement(['s3:PutObject', 's3:GetObject'], [stateObjects('*/package.json')]));
+    prepare.addToRolePolicy(statement(['s3:DeleteObject'], [stateObjects('*')]));
+    transfer.addToRolePolicy(statement(['s3:GetObject'], [stateObjects('*/package.json')]));
+    transfer.addToRolePolicy(statement(['s3:PutObject'], [stateObjects('*/parts/*')]));
+    finalize.addToRolePolicy(statement(['s3:GetObject'], [stateObjects('*/package.json')]));
+    finalize.addToRolePolicy(statement(['s3:PutObject'], [stateObjects('*/finalized/*')]));
+    for (const f of [finalize, abort]) {
+      f.addToRolePolicy(statement(['s3:GetObject', 's3:DeleteObject'], [stateObjects('*')]));
+    }
+    for (const f of [prepare, transfer, finalize, abort]) {
+      f.addToRolePolicy(
+        statement(['s3:ListBucket'], [this.stateBucket.bucketArn], {
+          StringLike: { 's3:prefix': ['deliveries/*'] },
+        }),
+      );
+      this.key.grantEncryptDecrypt(f);
+    }
+
+    const secretNames = new Set<string>();
+    if (config.masv.target.kind === 'team') secretNames.add(config.masv.target.apiKeySecretName);
+    else if (config.masv.target.accessCodeSecretName)
+      secretNames.add(config.masv.target.accessCodeSecretName);
+    const passwordSecrets = [config.package, ...config.prefixRules.map((r) => r.package)]
+      .map((p) => p.passwordSecretName)
+      .filter((name): name is string => Boolean(name));
+    // The API key: Prepare creates packages; Transfer and Finalize refresh expired package tokens.
+    for (const [index, name] of [...secretNames].entries()) {
+      const secret = secretsmanager.Secret.fromSecretNameV2(this, `MasvSecret${index}`, name);
+      for (const f of config.masv.target.kind === 'team' ? [prepare, transfer, finalize] : [prepare])
+        secret.grantRead(f);
+    }
+    for (const [index, name] of [...new Set(passwordSecrets)].entries()) {
+      secretsmanager.Secret.fromSecretNameV2(this, `PasswordSecret${index}`, name).grantRead(prepare);
+    }
+
+    const defaultBus = events.EventBus.fromEventBusName(this, 'DefaultBus', 'default');
+    for (const f of [finalize, abort]) defaultBus.grantPutEventsTo(f);
+  }
+}
+
+/** EventBridge pattern for the object key: prefix, suffix, or both through a wildcard. */
+export function keyFilter(prefix?: string, suffix?: string): unknown[] | undefined {
+  if (prefix && suffix) {
+    const escape = (s: string) => s.replace(/[\\*]/g, (c) => `\\${c}`);
+    return [{ wildcard: `${escape(prefix)}*${escape(suffix)}` }];
+  }
+  if (prefix) return [{ prefix }];
+  if (suffix) return [{ suffix }];
+  return undefined;
+}

@@ -1,0 +1,107 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+
+export interface RelayMonitoringProps {
+  readonly stateMachine: sfn.StateMachine;
+  readonly functions: lambda.IFunction[];
+  readonly transferFunction: lambda.IFunction;
+  readonly deadLetterQueue: sqs.IQueue;
+  readonly key: kms.IKey;
+  /** Creates an encrypted topic with this email subscribed. */
+  readonly alarmEmail?: string;
+  /** Sends alarms to an existing topic. */
+  readonly alarmTopic?: sns.ITopic;
+}
+
+/** The relay's dashboard and alarms (executions, bytes, retries, DLQ, Lambda errors and throttles). */
+export class RelayMonitoring extends Construct {
+  readonly dashboard: cloudwatch.Dashboard;
+  readonly alarms: cloudwatch.Alarm[] = [];
+  readonly topic?: sns.ITopic;
+
+  constructor(scope: Construct, id: string, props: RelayMonitoringProps) {
+    super(scope, id);
+    const period = Duration.minutes(5);
+    const relayMetric = (metricName: string, serviceName: string, statistic = 'Sum') =>
+      new cloudwatch.Metric({
+        namespace: 'MasvRelay',
+        metricName,
+        dimensionsMap: { service: serviceName },
+        statistic,
+        period,
+      });
+    const started = props.stateMachine.metricStarted({ period });
+    const succeeded = props.stateMachine.metricSucceeded({ period });
+    const failed = props.stateMachine.metricFailed({ period });
+    const dlqDepth = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+      period: Duration.minutes(1),
+    });
+    const concurrency = new cloudwatch.Metric({
+      namespace: 'AWS/Lambda',
+      metricName: 'ConcurrentExecutions',
+      dimensionsMap: { FunctionName: props.transferFunction.functionName },
+      statistic: 'Maximum',
+      period: Duration.minutes(1),
+    });
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      widgets: [
+        [
+          new cloudwatch.GraphWidget({ title: 'Deliveries', left: [started, succeeded, failed], width: 12 }),
+          new cloudwatch.GraphWidget({
+            title: 'Bytes relayed',
+            left: [relayMetric('BytesRelayed', 'masv-relay-transfer')],
+            width: 12,
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Part retries',
+            left: [relayMetric('PartRetries', 'masv-relay-transfer')],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({ title: 'Trigger DLQ depth', left: [dlqDepth], width: 8 }),
+          new cloudwatch.GraphWidget({ title: 'Transfer concurrency', left: [concurrency], width: 8 }),
+        ],
+      ],
+    });
+
+    this.topic = props.alarmTopic;
+    if (!this.topic && props.alarmEmail) {
+      const topic = new sns.Topic(this, 'AlarmTopic', { masterKey: props.key, enforceSSL: true });
+      topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+      this.topic = topic;
+    }
+
+    const alarm = (name: string, metric: cloudwatch.IMetric, description: string) => {
+      const a = new cloudwatch.Alarm(this, name, {
+        metric,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      if (this.topic) a.addAlarmAction(new actions.SnsAction(this.topic));
+      this.alarms.push(a);
+    };
+    alarm('ExecutionsFailed', failed, 'A delivery failed; its failure event and the workflow logs say why.');
+    alarm(
+      'DeadLetterQueueNotEmpty',
+      dlqDepth,
+      'Trigger messages could not start deliveries; inspect the DLQ.',
+    );
+    for (const [index, fn] of props.functions.entries()) {
+      alarm(`LambdaErrors${index}`, fn.metricErrors({ period }), 'A relay function reported errors.');
+      alarm(`LambdaThrottles${index}`, fn.metricThrottles({ period }), 'A relay function was throttled.');
+    }
+  }
+}

@@ -1,0 +1,103 @@
+import { Stack, Validations } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+import type { MasvRelay } from './masv-relay.js';
+
+const ack = (scope: IConstruct, id: string, reason: string) =>
+  Validations.of(scope).acknowledge({ id, reason });
+
+/**
+ * The cdk-nag findings masv-relay accepts, each by its exact id with the reason it is right here.
+ * Anything not listed fails synthesis and the infrastructure tests.
+ */
+export function acknowledgeNagFindings(relay: MasvRelay) {
+  const { functions, stateBucket, sourceBucket, config } = relay;
+  const prefix = config.source.prefix ?? '';
+  for (const fn of Object.values(functions)) {
+    ack(
+      fn,
+      'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      'AWSLambdaBasicExecutionRole grants only CloudWatch Logs writes; the function logs to its own KMS-encrypted log group.',
+    );
+    ack(
+      fn,
+      'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+      'X-Ray PutTraceSegments and PutTelemetryRecords do not support resource-level permissions.',
+    );
+    ack(
+      fn,
+      'AwsSolutions::AwsSolutions-L1',
+      'nodejs22.x is the runtime masv-relay is built and tested for (Node 20–24 dependency policy); upgrade with the dependencies.',
+    );
+    ack(
+      fn,
+      'Serverless::Serverless-LambdaLatestVersion',
+      'nodejs22.x is the runtime masv-relay is built and tested for (Node 20–24 dependency policy); upgrade with the dependencies.',
+    );
+    ack(
+      fn,
+      'Serverless::Serverless-LambdaDLQ',
+      'Invoked synchronously (by Step Functions, or by the SQS event source whose queue has its own DLQ); an async DLQ would never receive anything.',
+    );
+    ack(
+      fn,
+      'AwsSolutions::AwsSolutions-IAM5[Action::kms:ReEncrypt*]',
+      "CDK's grantEncryptDecrypt on the relay's single customer-managed key (state bucket objects).",
+    );
+    ack(
+      fn,
+      'AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+      "CDK's grantEncryptDecrypt on the relay's single customer-managed key (state bucket objects).",
+    );
+  }
+  const sourceId = Stack.of(relay).getLogicalId(sourceBucket.node.defaultChild as never);
+  for (const fn of [functions.prepare, functions.transfer, functions.finalize, functions.abort]) {
+    if (sourceBucket.node.defaultChild) {
+      ack(
+        fn,
+        `AwsSolutions::AwsSolutions-IAM5[Resource::<${sourceId}.Arn>/${prefix}*]`,
+        'Deliveries read (and tag) any object under the configured source prefix; keys are known only at run time.',
+      );
+    }
+  }
+  const stateId = Stack.of(relay).getLogicalId(stateBucket.node.defaultChild as never);
+  for (const pattern of ['*', '*/package.json', '*/parts/*', '*/finalized/*']) {
+    ack(
+      relay,
+      `AwsSolutions::AwsSolutions-IAM5[Resource::<${stateId}.Arn>/deliveries/${pattern}]`,
+      "Scoped to the relay's own state bucket; the delivery id in the key is the execution name, known only at run time.",
+    );
+  }
+  for (const step of ['prepare', 'transfer', 'finalize', 'abort'] as const) {
+    const fnId = Stack.of(relay).getLogicalId(functions[step].node.defaultChild as never);
+    ack(
+      relay.stateMachine,
+      `AwsSolutions::AwsSolutions-IAM5[Resource::<${fnId}.Arn>:*]`,
+      "lambda:InvokeFunction on the relay's own function and its versions, as CDK's grantInvoke writes it.",
+    );
+  }
+  ack(
+    relay.stateMachine,
+    'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+    'X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery and friends) do not support resource-level permissions.',
+  );
+  // CDK's singleton that turns on EventBridge notifications for a created source bucket.
+  for (const child of Stack.of(relay).node.children) {
+    if (child.node.id.startsWith('BucketNotificationsHandler')) {
+      ack(
+        child,
+        'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        "CDK's own bucket-notifications custom resource; it only writes its logs with this managed policy.",
+      );
+    }
+  }
+  ack(
+    relay.deadLetterQueue,
+    'Serverless::Serverless-SQSRedrivePolicy',
+    'This queue is the dead-letter queue of the trigger queue; it has nowhere further to redrive.',
+  );
+  ack(
+    functions.start,
+    'Serverless::Serverless-LambdaEventSourceMappingDestination',
+    'Failed messages are reported as partial batch failures and reach the trigger queue’s DLQ through its redrive policy.',
+  );
+}
