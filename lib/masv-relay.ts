@@ -344,8 +344,8 @@ export class MasvRelay extends Construct {
 /** EventBridge pattern for the object key: prefix, suffix, or both through a wildcard. */
 export function keyFilter(prefix?: string, suffix?: string): unknown[] | undefined {
   if (prefix && suffix) {
-    const escape = (s: string) => s.replace(/[\\*]/g, (c) => `\\${c}`);
-    return [{ wildcard: `${escape(prefix)}*${escape(suffix)}` }];
+    const escapeWildcard = (s: string) => s.replace(/[\\*]/g, (c) => `\\${c}`);
+    return [{ wildcard: `${escapeWildcard(prefix)}*${escapeWildcard(suffix)}` }];
   }
   if (prefix) return [{ prefix }];
   if (suffix) return [{ suffix }];
