@@ -1,93 +1,89 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { DEFAULT_MASV_API_URL } from './masv/client.js';
+import { text, whole } from './zod.js';
 
 /** Package settings that config defaults, prefix rules, object metadata and requests can set. */
-export const packageSettingsSchema = z
-  .object({
-    /** Package name; placeholders `{key}`, `{basename}`, `{prefix}`, `{date}`. */
-    nameTemplate: z.string().min(1).max(255).optional(),
-    description: z.string().max(4000).optional(),
-    recipients: z.array(z.email()).max(100).optional(),
-    /** Secrets Manager name of a download password. */
-    passwordSecretName: z.string().min(1).optional(),
-    accessLimit: z.number().int().min(0).optional(),
-    unlimitedStorage: z.boolean().optional(),
-    /** Email a download link to this address after the package is finalized. */
-    linkEmail: z.email().optional(),
-  })
-  .strict();
+export const packageSettingsSchema = z.strictObject({
+  /** Package name; placeholders `{key}`, `{basename}`, `{prefix}`, `{date}`. */
+  nameTemplate: z.optional(text(1, 255)),
+  description: z.optional(text(0, 4000)),
+  recipients: z.optional(z.array(z.email()).check(z.maxLength(100))),
+  /** Secrets Manager name of a download password. */
+  passwordSecretName: z.optional(text(1, 2048)),
+  accessLimit: z.optional(whole(0, 1_000_000)),
+  unlimitedStorage: z.optional(z.boolean()),
+  /** Email a download link to this address after the package is finalized. */
+  linkEmail: z.optional(z.email()),
+});
 
 export type PackageSettings = z.infer<typeof packageSettingsSchema>;
 
-const teamTarget = z
-  .object({
-    kind: z.literal('team'),
-    teamId: z.string().min(1),
-    /** Secrets Manager name (or ARN) holding the MASV API key. */
-    apiKeySecretName: z.string().min(1),
-  })
-  .strict();
+const teamTarget = z.strictObject({
+  kind: z.literal('team'),
+  teamId: text(1, 64),
+  /** Secrets Manager name (or ARN) holding the MASV API key. */
+  apiKeySecretName: text(1, 2048),
+});
 
-const portalTarget = z
-  .object({
-    kind: z.literal('portal'),
-    portalId: z.string().min(1),
-    accessCodeSecretName: z.string().min(1).optional(),
-    sender: z.email(),
-    formDataId: z.string().min(1).optional(),
-  })
-  .strict();
+const portalTarget = z.strictObject({
+  kind: z.literal('portal'),
+  portalId: text(1, 64),
+  accessCodeSecretName: z.optional(text(1, 2048)),
+  sender: z.email(),
+  formDataId: z.optional(text(1, 256)),
+});
+
+const DEFAULT_TRANSFER = {
+  partSizeMiB: 100,
+  mapConcurrency: 10,
+  partConcurrency: 4,
+  partsPerBatch: 16,
+  transferMemoryMiB: 1024,
+  transferReservedConcurrency: 20,
+};
 
 /** The relay's whole configuration: validated at synth time, and again by each Lambda at start. */
-export const relayConfigSchema = z
-  .object({
-    masv: z
-      .object({
-        apiUrl: z.url({ protocol: /^https?$/ }).default(DEFAULT_MASV_API_URL),
-        target: z.discriminatedUnion('kind', [teamTarget, portalTarget]),
-      })
-      .strict(),
-    package: packageSettingsSchema.default({}),
-    prefixRules: z
-      .array(z.object({ prefix: z.string().min(1), package: packageSettingsSchema }).strict())
-      .default([]),
-    source: z
-      .object({
-        /** Import this existing bucket; when absent the stack creates one. */
-        existingBucketName: z
-          .string()
-          .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name')
-          .optional(),
-        prefix: z.string().optional(),
-        suffix: z.string().optional(),
-      })
-      .strict()
-      .default({}),
-    transfer: z
-      .object({
-        partSizeMiB: z.number().int().min(5).max(5120).default(100),
-        mapConcurrency: z.number().int().min(1).max(40).default(10),
-        partConcurrency: z.number().int().min(1).max(16).default(4),
-        partsPerBatch: z.number().int().min(1).max(1000).default(16),
-        transferMemoryMiB: z.number().int().min(256).max(10240).default(1024),
-        /** Reserved concurrency of the transfer function: caps parallel transfers account-wide. */
-        transferReservedConcurrency: z.number().int().min(1).max(1000).default(20),
-      })
-      .strict()
-      .default({
-        partSizeMiB: 100,
-        mapConcurrency: 10,
-        partConcurrency: 4,
-        partsPerBatch: 16,
-        transferMemoryMiB: 1024,
-        transferReservedConcurrency: 20,
-      }),
-    notifications: z
-      .object({ alarmEmail: z.email().optional(), snsTopicArn: z.string().startsWith('arn:').optional() })
-      .strict()
-      .default({}),
-  })
-  .strict();
+export const relayConfigSchema = z.strictObject({
+  masv: z.strictObject({
+    apiUrl: z._default(z.url({ protocol: /^https?$/ }), DEFAULT_MASV_API_URL),
+    target: z.discriminatedUnion('kind', [teamTarget, portalTarget]),
+  }),
+  package: z._default(packageSettingsSchema, {}),
+  prefixRules: z._default(
+    z.array(z.strictObject({ prefix: text(1, 1024), package: packageSettingsSchema })),
+    [],
+  ),
+  source: z._default(
+    z.strictObject({
+      /** Import this existing bucket; when absent the stack creates one. */
+      existingBucketName: z.optional(
+        z.string().check(z.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name')),
+      ),
+      prefix: z.optional(text(1, 1024)),
+      suffix: z.optional(text(1, 1024)),
+    }),
+    {},
+  ),
+  transfer: z._default(
+    z.strictObject({
+      partSizeMiB: z._default(whole(5, 5120), DEFAULT_TRANSFER.partSizeMiB),
+      mapConcurrency: z._default(whole(1, 40), DEFAULT_TRANSFER.mapConcurrency),
+      partConcurrency: z._default(whole(1, 16), DEFAULT_TRANSFER.partConcurrency),
+      partsPerBatch: z._default(whole(1, 1000), DEFAULT_TRANSFER.partsPerBatch),
+      transferMemoryMiB: z._default(whole(256, 10240), DEFAULT_TRANSFER.transferMemoryMiB),
+      /** Reserved concurrency of the transfer function: caps parallel transfers account-wide. */
+      transferReservedConcurrency: z._default(whole(1, 1000), DEFAULT_TRANSFER.transferReservedConcurrency),
+    }),
+    DEFAULT_TRANSFER,
+  ),
+  notifications: z._default(
+    z.strictObject({
+      alarmEmail: z.optional(z.email()),
+      snsTopicArn: z.optional(z.string().check(z.startsWith('arn:'))),
+    }),
+    {},
+  ),
+});
 
 export type RelayConfig = z.infer<typeof relayConfigSchema>;
 export type RelayConfigInput = z.input<typeof relayConfigSchema>;
@@ -123,7 +119,7 @@ export class ConfigError extends Error {
 
 /** Validates a configuration; every problem names the field, the value given and the fix. */
 export function parseConfig(input: unknown): RelayConfig {
-  const result = relayConfigSchema.safeParse(input);
+  const result = z.safeParse(relayConfigSchema, input);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const field = issue.path.join('.') || '(root)';

@@ -1,33 +1,30 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { DeliveryRequestError } from './errors.js';
+import { describeIssues, text, whole } from './zod.js';
 
 /** One source object of a delivery. */
-export const sourceSchema = z
-  .object({
-    bucket: z.string().min(3).max(63),
-    key: z.string().min(1).max(1024),
-    versionId: z.string().min(1).optional(),
-    /** ETag seen by the trigger; pins the content when the bucket is not versioned. */
-    etag: z.string().min(1).optional(),
-    /** Relative path of the file inside the package (folders end up as MASV `path`). */
-    path: z.string().min(1).max(1024).optional(),
-  })
-  .strict();
+export const sourceSchema = z.strictObject({
+  bucket: text(3, 63),
+  key: text(1, 1024),
+  versionId: z.optional(text(1, 1024)),
+  /** ETag seen by the trigger; pins the content when the bucket is not versioned. */
+  etag: z.optional(text(1, 128)),
+  /** Relative path of the file inside the package (folders end up as MASV `path`). */
+  path: z.optional(text(1, 1024)),
+});
 
 export type Source = z.infer<typeof sourceSchema>;
 
 /** What a request may set on the package; secrets (passwords) come only from configuration. */
-export const packageOverridesSchema = z
-  .object({
-    name: z.string().min(1).max(255).optional(),
-    description: z.string().max(4000).optional(),
-    recipients: z.array(z.email()).min(1).max(100).optional(),
-    accessLimit: z.number().int().min(0).optional(),
-    unlimitedStorage: z.boolean().optional(),
-    sender: z.email().optional(),
-    formDataId: z.string().min(1).optional(),
-  })
-  .strict();
+export const packageOverridesSchema = z.strictObject({
+  name: z.optional(text(1, 255)),
+  description: z.optional(text(0, 4000)),
+  recipients: z.optional(z.array(z.email()).check(z.minLength(1), z.maxLength(100))),
+  accessLimit: z.optional(whole(0, 1_000_000)),
+  unlimitedStorage: z.optional(z.boolean()),
+  sender: z.optional(z.email()),
+  formDataId: z.optional(text(1, 256)),
+});
 
 export type PackageOverrides = z.infer<typeof packageOverridesSchema>;
 
@@ -36,24 +33,19 @@ export type PackageOverrides = z.infer<typeof packageOverridesSchema>;
  * an SQS message body, or Step Functions StartExecution input). Exactly one of `key`, `keys`,
  * `prefix` or `files` names the objects; all of them become one package.
  */
-export const relayRequestSchema = z
-  .object({
-    bucket: z.string().min(3).max(63).optional(),
-    key: z.string().min(1).max(1024).optional(),
-    versionId: z.string().min(1).optional(),
-    keys: z.array(z.string().min(1).max(1024)).min(1).max(1000).optional(),
-    prefix: z.string().min(1).max(1024).optional(),
-    files: z.array(sourceSchema).min(1).max(1000).optional(),
-    package: packageOverridesSchema.optional(),
-    link: z.object({ email: z.email() }).strict().optional(),
-    /** Caller's idempotency key: the same requestId never makes a second package. */
-    requestId: z
-      .string()
-      .regex(/^[A-Za-z0-9_.:-]{1,64}$/)
-      .optional(),
-    deliveryId: z.string().optional(),
-  })
-  .strict();
+export const relayRequestSchema = z.strictObject({
+  bucket: z.optional(text(3, 63)),
+  key: z.optional(text(1, 1024)),
+  versionId: z.optional(text(1, 1024)),
+  keys: z.optional(z.array(text(1, 1024)).check(z.minLength(1), z.maxLength(1000))),
+  prefix: z.optional(text(1, 1024)),
+  files: z.optional(z.array(sourceSchema).check(z.minLength(1), z.maxLength(1000))),
+  package: z.optional(packageOverridesSchema),
+  link: z.optional(z.strictObject({ email: z.email() })),
+  /** Caller's idempotency key: the same requestId never makes a second package. */
+  requestId: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_.:-]{1,64}$/))),
+  deliveryId: z.optional(z.string()),
+});
 
 export type RelayRequest = z.infer<typeof relayRequestSchema>;
 
@@ -69,14 +61,9 @@ export interface DeliveryRequest {
 
 /** Validates a direct request and turns it into a delivery request. */
 export function normalizeRelayRequest(input: unknown): DeliveryRequest {
-  const parsed = relayRequestSchema.safeParse(input);
+  const parsed = z.safeParse(relayRequestSchema, input);
   if (!parsed.success) {
-    const problems = parsed.error.issues
-      .map(
-        (i) =>
-          `${i.path.join('.') || '(root)'}: ${i.code === 'unrecognized_keys' ? `unknown field(s) ${i.keys.join(', ')}` : i.message}`,
-      )
-      .join('; ');
+    const problems = describeIssues(parsed.error.issues).join('; ');
     throw new DeliveryRequestError(
       `The delivery request is invalid: ${problems}. Send {"bucket","key"}, {"bucket","keys":[…]}, {"bucket","prefix"} or {"files":[{"bucket","key"}]} (see README "Triggering from other services").`,
     );
