@@ -1,4 +1,4 @@
-import { Stack, Validations } from 'aws-cdk-lib';
+import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import type { MasvRelay } from './masv-relay.js';
 
@@ -49,15 +49,16 @@ export function acknowledgeNagFindings(relay: MasvRelay) {
       "CDK's grantEncryptDecrypt on the relay's single customer-managed key (state bucket objects).",
     );
   }
-  const sourceId = Stack.of(relay).getLogicalId(sourceBucket.node.defaultChild as never);
+  const created = sourceBucket.node.defaultChild as CfnElement | undefined;
+  const sourceArn = created
+    ? `<${Stack.of(relay).getLogicalId(created)}.Arn>`
+    : `arn:<AWS::Partition>:s3:::${sourceBucket.bucketName}`;
   for (const fn of [functions.prepare, functions.transfer, functions.finalize, functions.abort]) {
-    if (sourceBucket.node.defaultChild) {
-      ack(
-        fn,
-        `AwsSolutions::AwsSolutions-IAM5[Resource::<${sourceId}.Arn>/${prefix}*]`,
-        'Deliveries read (and tag) any object under the configured source prefix; keys are known only at run time.',
-      );
-    }
+    ack(
+      fn,
+      `AwsSolutions::AwsSolutions-IAM5[Resource::${sourceArn}/${prefix}*]`,
+      'Deliveries read (and tag) any object under the configured source prefix; keys are known only at run time.',
+    );
   }
   const stateId = Stack.of(relay).getLogicalId(stateBucket.node.defaultChild as never);
   for (const pattern of ['*', '*/package.json', '*/parts/*', '*/finalized/*']) {
@@ -89,6 +90,14 @@ export function acknowledgeNagFindings(relay: MasvRelay) {
         "CDK's own bucket-notifications custom resource; it only writes its logs with this managed policy.",
       );
     }
+  }
+  const topic = relay.monitoring.topic;
+  if (topic?.node.defaultChild) {
+    ack(
+      topic,
+      'Serverless::Serverless-SNSRedrivePolicy',
+      'The email subscription only carries alarm notifications; the alarms themselves stay in ALARM and on the dashboard if an email is lost.',
+    );
   }
   ack(
     relay.deadLetterQueue,
