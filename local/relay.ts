@@ -82,6 +82,70 @@ export interface DeliveryRun {
   events: EventLog[];
 }
 
+export interface LocalDepsOptions {
+  s3Endpoint: string;
+  masv: { url: string; apiKey: string; teamId: string; recipients?: string[] };
+  config?: Partial<RelayConfigInput>;
+  clock?: RetryClock;
+  onPart?: LocalRelayOptions['onPart'];
+  logSink?: (line: string) => void;
+}
+
+/**
+ * The relay's dependencies wired to local stand-ins: s3rver for the source and state buckets, a
+ * MASV API (the emulator or real), the API key as a local secret, events to a local sink.
+ */
+export function createLocalDeps(options: LocalDepsOptions): { deps: RelayDeps; logger: Logger } {
+  const { masv } = options;
+  const base = options.config ?? {};
+  const config = parseConfig({
+    ...base,
+    masv: {
+      apiUrl: masv.url,
+      target: { kind: 'team', teamId: masv.teamId, apiKeySecretName: API_KEY_SECRET },
+      ...base.masv,
+    },
+    package: { recipients: masv.recipients ?? ['recipient@example.com'], ...base.package },
+  });
+  const client = createS3Client({
+    endpoint: options.s3Endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: LOCAL_S3_CREDENTIALS,
+  });
+  const logger = new Logger({
+    serviceName: 'masv-relay-local',
+    logLevel: options.logSink ? 'DEBUG' : 'SILENT',
+  });
+  if (options.logSink) {
+    const sink = options.logSink;
+    (logger as unknown as { console: unknown }).console = {
+      ...console,
+      info: sink,
+      warn: sink,
+      error: sink,
+      debug: sink,
+      log: sink,
+    };
+  }
+  const secrets: Record<string, string> = { [API_KEY_SECRET]: masv.apiKey };
+  const deps: RelayDeps = {
+    config,
+    masv: new MasvClient({ baseUrl: masv.url, retry: options.clock ? { clock: options.clock } : {} }),
+    s3: client,
+    store: new ObservedDeliveryStore(client, STATE_BUCKET, options.onPart),
+    secret: async (name) => {
+      const value = secrets[name];
+      if (value === undefined) throw new Error(`No local secret named ${name}.`);
+      return value;
+    },
+    events: new LocalEventSink(),
+    log: logger,
+    clock: options.clock,
+  };
+  return { deps, logger };
+}
+
 /** A parts ledger that also reports each part as it is recorded (progress). */
 class ObservedDeliveryStore extends DeliveryStore {
   constructor(
@@ -135,52 +199,16 @@ export class LocalRelay {
       apiKey: emulator!.accounts.apiKey,
       teamId: emulator!.accounts.teamId,
     };
-    const base = options.config ?? {};
-    const config = parseConfig({
-      ...base,
-      masv: {
-        apiUrl: masv.url,
-        target: { kind: 'team', teamId: masv.teamId, apiKeySecretName: API_KEY_SECRET },
-        ...base.masv,
-      },
-      package: { recipients: options.masv?.recipients ?? ['recipient@example.com'], ...base.package },
-    });
-    const client = createS3Client({
-      endpoint: s3.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: LOCAL_S3_CREDENTIALS,
-    });
-    const logger = new Logger({
-      serviceName: 'masv-relay-local',
-      logLevel: options.logSink ? 'DEBUG' : 'SILENT',
-    });
-    if (options.logSink) {
-      const sink = options.logSink;
-      (logger as unknown as { console: { info: (l: string) => void } }).console = {
-        ...console,
-        info: sink,
-        warn: sink,
-        error: sink,
-        debug: sink,
-        log: sink,
-      } as unknown as { info: (l: string) => void };
-    }
-    const secrets: Record<string, string> = { [API_KEY_SECRET]: masv.apiKey };
-    const deps: RelayDeps = {
-      config,
-      masv: new MasvClient({ baseUrl: masv.url, retry: options.clock ? { clock: options.clock } : {} }),
-      s3: client,
-      store: new ObservedDeliveryStore(client, STATE_BUCKET, options.onPart),
-      secret: async (name) => {
-        const value = secrets[name];
-        if (value === undefined) throw new Error(`No local secret named ${name}.`);
-        return value;
-      },
-      events: new LocalEventSink(),
-      log: logger,
+    const { deps, logger } = createLocalDeps({
+      s3Endpoint: s3.endpoint,
+      masv,
+      config: options.config,
       clock: options.clock,
-    };
+      onPart: options.onPart,
+      logSink: options.logSink,
+    });
+    const client = deps.s3;
+    const config = deps.config;
     const observability: Observability = { logger };
     const getDeps = async () => deps;
     const prepare = createPrepareHandler(getDeps, observability);

@@ -13,15 +13,39 @@ export interface LocalS3 {
   close(): Promise<void>;
 }
 
+interface StoredObject {
+  key: string;
+  size: number;
+  lastModifiedDate: Date;
+  metadata: { etag: string };
+}
+
 interface KoaContext {
   method: string;
   path: string;
+  query: Record<string, string | undefined>;
   status: number;
   type: string;
   body: unknown;
   get(name: string): string;
-  app: { store: { getMetadata(bucket: string, key: string): Promise<{ etag: string }> } };
+  app: {
+    store: {
+      getMetadata(bucket: string, key: string): Promise<{ etag: string }>;
+      listObjects(
+        bucket: string,
+        options: { prefix?: string; delimiter?: string; startAfter?: string; maxKeys?: number },
+      ): Promise<{ objects: StoredObject[]; commonPrefixes: string[]; isTruncated: boolean }>;
+    };
+  };
 }
+
+type Middleware = (ctx: KoaContext, next: () => Promise<void>) => Promise<void>;
+
+const xml = (value: string) =>
+  value.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!,
+  );
 
 /**
  * s3rver ignores `If-Match`; real S3 answers 412 when the ETag differs. The relay pins ranged
@@ -53,6 +77,56 @@ function ifMatchShim(server: S3rver) {
   });
 }
 
+/**
+ * s3rver builds ListObjectsV2 continuation tokens with DES, which the OpenSSL 3 in Node ≥ 17
+ * refuses, so any listing of more than 1,000 keys fails with InternalError. The parts ledger lists
+ * thousands of keys, so list-type=2 is answered here, from s3rver's own store, with plain tokens.
+ */
+function listObjectsV2Shim(server: S3rver) {
+  const middleware = (server as unknown as { middleware: Middleware[] }).middleware;
+  middleware.unshift(async (ctx, next) => {
+    const segments = ctx.path.split('/').filter(Boolean);
+    if (ctx.method !== 'GET' || segments.length !== 1 || ctx.query['list-type'] !== '2') return next();
+    const bucket = segments[0]!;
+    const token = ctx.query['continuation-token'];
+    const maxKeys = Math.min(1000, Number(ctx.query['max-keys'] ?? 1000));
+    const prefix = ctx.query.prefix ?? '';
+    const delimiter = ctx.query.delimiter ?? '';
+    let result: Awaited<ReturnType<KoaContext['app']['store']['listObjects']>>;
+    try {
+      result = await ctx.app.store.listObjects(bucket, {
+        prefix,
+        delimiter,
+        maxKeys,
+        startAfter: token
+          ? Buffer.from(token, 'base64url').toString('utf8')
+          : (ctx.query['start-after'] ?? ''),
+      });
+    } catch {
+      return next();
+    }
+    const last = result.objects.at(-1)?.key;
+    const next_ = result.isTruncated && last ? Buffer.from(last, 'utf8').toString('base64url') : undefined;
+    ctx.type = 'application/xml';
+    ctx.body = [
+      '<?xml version="1.0" encoding="UTF-8"?>',
+      '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
+      `<Name>${xml(bucket)}</Name><Prefix>${xml(prefix)}</Prefix>`,
+      delimiter ? `<Delimiter>${xml(delimiter)}</Delimiter>` : '',
+      `<KeyCount>${result.objects.length}</KeyCount><MaxKeys>${maxKeys}</MaxKeys>`,
+      `<IsTruncated>${result.isTruncated}</IsTruncated>`,
+      token ? `<ContinuationToken>${xml(token)}</ContinuationToken>` : '',
+      next_ ? `<NextContinuationToken>${next_}</NextContinuationToken>` : '',
+      ...result.objects.map(
+        (o) =>
+          `<Contents><Key>${xml(o.key)}</Key><LastModified>${o.lastModifiedDate.toISOString()}</LastModified><ETag>${xml(o.metadata.etag)}</ETag><Size>${o.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`,
+      ),
+      ...result.commonPrefixes.map((p) => `<CommonPrefixes><Prefix>${xml(p)}</Prefix></CommonPrefixes>`),
+      '</ListBucketResult>',
+    ].join('');
+  });
+}
+
 /** Starts s3rver on loopback with the given buckets (path-style, reached with the real AWS SDK). */
 export async function startLocalS3(options: {
   buckets: string[];
@@ -69,6 +143,7 @@ export async function startLocalS3(options: {
     configureBuckets: options.buckets.map((name) => ({ name, configs: [] })),
   });
   ifMatchShim(server);
+  listObjectsV2Shim(server);
   const address = (await server.run()) as AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${address.port}`,

@@ -1,11 +1,13 @@
 import {
   DeleteObjectsCommand,
   GetObjectCommand,
+  type GetObjectCommandOutput,
   ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { MasvProtocolError } from './errors.js';
+import { MasvProtocolError, NetworkError, StorageError } from './errors.js';
 import type { UploadedPart } from './masv/types.js';
 
 export interface PackageRecord {
@@ -26,12 +28,37 @@ export class DeliveryStore {
     private readonly bucket: string,
   ) {}
 
+  /** Every state-bucket call: transient failures become retryable, the rest say what to check. */
+  private send(command: GetObjectCommand): Promise<GetObjectCommandOutput>;
+  private send(command: ListObjectsV2Command): Promise<ListObjectsV2CommandOutput>;
+  private send(command: PutObjectCommand | DeleteObjectsCommand): Promise<unknown>;
+  private async send(
+    command: GetObjectCommand | ListObjectsV2Command | PutObjectCommand | DeleteObjectsCommand,
+  ) {
+    try {
+      return await this.s3.send(command as GetObjectCommand);
+    } catch (error) {
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      const name = (error as Error).name;
+      if (name === 'NoSuchKey' || status === 404) throw error;
+      if (status === undefined || status >= 500 || name === 'SlowDown') {
+        throw new NetworkError(`The relay's state bucket ${this.bucket} failed transiently: ${name}.`, {
+          cause: error,
+        });
+      }
+      throw new StorageError(
+        `The relay's state bucket ${this.bucket} refused a request (${status} ${name}): check the function's IAM permissions and the bucket's KMS key.`,
+        { cause: error },
+      );
+    }
+  }
+
   private root(deliveryId: string) {
     return `deliveries/${deliveryId}/`;
   }
 
   async savePackage(deliveryId: string, record: PackageRecord) {
-    await this.s3.send(
+    await this.send(
       new PutObjectCommand({
         Bucket: this.bucket,
         Key: `${this.root(deliveryId)}package.json`,
@@ -44,7 +71,7 @@ export class DeliveryStore {
 
   async loadPackage(deliveryId: string): Promise<PackageRecord | undefined> {
     try {
-      const response = await this.s3.send(
+      const response = await this.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: `${this.root(deliveryId)}package.json` }),
       );
       return JSON.parse(await response.Body!.transformToString()) as PackageRecord;
@@ -71,7 +98,7 @@ export class DeliveryStore {
 
   async recordPart(deliveryId: string, fileIndex: number, part: UploadedPart) {
     const key = `${this.root(deliveryId)}parts/${fileIndex}/${String(part.partNumber).padStart(5, '0')}.${encodeURIComponent(part.etag)}`;
-    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: '', ContentLength: 0 }));
+    await this.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: '', ContentLength: 0 }));
   }
 
   /** Finished parts of one file, by part number (the latest record wins if a part was sent twice). */
@@ -89,7 +116,7 @@ export class DeliveryStore {
   }
 
   async markFileFinalized(deliveryId: string, fileIndex: number) {
-    await this.s3.send(
+    await this.send(
       new PutObjectCommand({
         Bucket: this.bucket,
         Key: `${this.root(deliveryId)}finalized/${fileIndex}`,
@@ -108,7 +135,7 @@ export class DeliveryStore {
   async clear(deliveryId: string) {
     const keys = (await this.list(this.root(deliveryId))).map((o) => o.key);
     for (let i = 0; i < keys.length; i += 1000) {
-      await this.s3.send(
+      await this.send(
         new DeleteObjectsCommand({
           Bucket: this.bucket,
           Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true },
@@ -121,7 +148,7 @@ export class DeliveryStore {
     const objects: Array<{ key: string; at: number }> = [];
     let token: string | undefined;
     do {
-      const page = await this.s3.send(
+      const page = await this.send(
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
       );
       for (const o of page.Contents ?? []) objects.push({ key: o.Key!, at: o.LastModified?.getTime() ?? 0 });
