@@ -5,7 +5,7 @@ import { runPool } from '../functions/core/pool.js';
 import { openRange } from '../functions/core/s3-source.js';
 import { uploadRandomObject } from '../local/demo-upload.js';
 import { LocalRelay, SOURCE_BUCKET } from '../local/relay.js';
-import { MiB, median } from './lib.js';
+import { MiB, median, spawnServers, storedSha256 } from './lib.js';
 
 export interface EfficiencyOptions {
   sizeMiB: number;
@@ -22,8 +22,11 @@ export interface EfficiencyOptions {
  */
 export async function benchEfficiency(options: EfficiencyOptions) {
   const parts = Math.ceil(options.sizeMiB / options.partSizeMiB);
+  const servers = await spawnServers();
   const relay = await LocalRelay.start({
-    emulator: { port: 0 },
+    emulator: false,
+    s3Endpoint: servers.ready.s3Endpoint,
+    masv: { url: servers.ready.masvUrl, apiKey: servers.ready.apiKey, teamId: servers.ready.teamId },
     config: {
       transfer: {
         partSizeMiB: options.partSizeMiB,
@@ -40,7 +43,7 @@ export async function benchEfficiency(options: EfficiencyOptions) {
     const etag = (head.ETag ?? '').replace(/"/g, '');
     const size = uploaded.size;
     const masv = new MasvClient({ baseUrl: relay.masvUrl });
-    const { apiKey, teamId } = relay.emulator!.accounts;
+    const { apiKey, teamId } = servers.ready;
 
     const relaySeconds: number[] = [];
     const rawSeconds: number[] = [];
@@ -57,7 +60,7 @@ export async function benchEfficiency(options: EfficiencyOptions) {
       relaySeconds.push(Number(process.hrtime.bigint() - started) / 1e9);
       if (outcome.status !== 'SUCCEEDED')
         throw new Error(`bench delivery failed: ${outcome.error}: ${outcome.cause}`);
-      const stored = await relay.emulator!.inspect.fileSha256(delivery.prepared!.files[0]!.fileId);
+      const stored = await storedSha256(servers.ready.masvUrl, delivery.prepared!.files[0]!.fileId);
       verified &&= stored === uploaded.sha256;
 
       // Raw baseline: the same ranged GETs piped straight into the same storage PUTs.
@@ -115,6 +118,7 @@ export async function benchEfficiency(options: EfficiencyOptions) {
     };
   } finally {
     await relay.close();
+    servers.child.kill('SIGTERM');
   }
 }
 

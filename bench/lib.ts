@@ -31,6 +31,30 @@ export async function spawnEmulator(
   return { child, ready };
 }
 
+/** Starts `bench/servers.ts` (s3rver + emulator) as its own process. */
+export async function spawnServers(): Promise<{
+  child: ChildProcess;
+  ready: { s3Endpoint: string; masvUrl: string; apiKey: string; teamId: string };
+}> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/servers.ts'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const ready = await new Promise<{ s3Endpoint: string; masvUrl: string; apiKey: string; teamId: string }>(
+    (resolve, reject) => {
+      lines.once('line', (line) => resolve(JSON.parse(line)));
+      child.once('exit', (code) => reject(new Error(`bench servers exited with ${code}`)));
+    },
+  );
+  return { child, ready };
+}
+
+/** SHA-256 of a finalized file, from the emulator's inspection API. */
+export async function storedSha256(masvUrl: string, fileId: string): Promise<string> {
+  const response = await fetch(`${masvUrl}/_emulator/files/${fileId}/sha256`);
+  return ((await response.json()) as { sha256: string }).sha256;
+}
+
 /** A stream of `size` pseudo-random bytes made from one reused 1 MiB block (cheap to generate). */
 export function patternStream(size: number, seed = 1): Readable {
   const block = Buffer.alloc(MiB);

@@ -47,6 +47,8 @@ export interface LocalRelayOptions {
   /** Directory for the source and state buckets' files (temporary by default). */
   s3Directory?: string;
   s3Port?: number;
+  /** An S3 endpoint already running (with the source and state buckets) instead of starting s3rver. */
+  s3Endpoint?: string;
   /** Zero the workflow's retry waits (tests). */
   fastRetries?: boolean;
   /** Retry clock of the MASV client and the part retries (tests zero the waits). */
@@ -173,7 +175,7 @@ export class LocalRelay {
   transferInvocations = 0;
 
   private constructor(
-    readonly s3: LocalS3,
+    readonly s3: { endpoint: string; server?: LocalS3['server']; close(): Promise<void> },
     readonly sourceClient: S3Client,
     readonly emulator: RunningEmulator | undefined,
     readonly masvUrl: string,
@@ -187,11 +189,13 @@ export class LocalRelay {
   }
 
   static async start(options: LocalRelayOptions = {}): Promise<LocalRelay> {
-    const s3 = await startLocalS3({
-      buckets: [SOURCE_BUCKET, STATE_BUCKET],
-      port: options.s3Port,
-      directory: options.s3Directory,
-    });
+    const s3: LocalS3 | { endpoint: string; server?: undefined; close(): Promise<void> } = options.s3Endpoint
+      ? { endpoint: options.s3Endpoint, close: async () => undefined }
+      : await startLocalS3({
+          buckets: [SOURCE_BUCKET, STATE_BUCKET],
+          port: options.s3Port,
+          directory: options.s3Directory,
+        });
     const emulator =
       options.emulator === false ? undefined : await startEmulator({ port: 0, ...options.emulator });
     const masv = options.masv ?? {

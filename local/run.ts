@@ -215,7 +215,7 @@ async function triggerAndFollow(payload: unknown, expectedSha256?: string) {
 
 let demoKey = '';
 let demoStarted = false;
-relay.s3.server.on(
+relay.s3.server!.on(
   'event',
   (event: {
     Records: Array<{
