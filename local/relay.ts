@@ -27,7 +27,7 @@ import { LOCAL_S3_CREDENTIALS, type LocalS3, startLocalS3 } from './s3-server.js
 
 export const SOURCE_BUCKET = 'source';
 export const STATE_BUCKET = 'relay-state';
-const API_KEY_SECRET = 'local/masv-api-key';
+export const API_KEY_SECRET = 'local/masv-api-key';
 
 /** Lambda timeouts the local runner gives each step (the stack deploys the same). */
 export const STEP_TIMEOUT_MS = {
@@ -63,6 +63,8 @@ export interface LocalRelayOptions {
   onPart?: (deliveryId: string, fileIndex: number, part: UploadedPart) => void;
   /** Where the handlers' JSON logs go; silent by default. */
   logSink?: (line: string) => void;
+  /** Extra local secrets by name (portal access codes, passwords). */
+  secrets?: Record<string, string>;
 }
 
 /** One event of the local engine's execution log. */
@@ -91,6 +93,7 @@ export interface LocalDepsOptions {
   clock?: RetryClock;
   onPart?: LocalRelayOptions['onPart'];
   logSink?: (line: string) => void;
+  secrets?: Record<string, string>;
 }
 
 /**
@@ -130,7 +133,7 @@ export function createLocalDeps(options: LocalDepsOptions): { deps: RelayDeps; l
       log: sink,
     };
   }
-  const secrets: Record<string, string> = { [API_KEY_SECRET]: masv.apiKey };
+  const secrets: Record<string, string> = { [API_KEY_SECRET]: masv.apiKey, ...options.secrets };
   const deps: RelayDeps = {
     config,
     masv: new MasvClient({ baseUrl: masv.url, retry: options.clock ? { clock: options.clock } : {} }),
@@ -210,6 +213,7 @@ export class LocalRelay {
       clock: options.clock,
       onPart: options.onPart,
       logSink: options.logSink,
+      secrets: options.secrets,
     });
     const client = deps.s3;
     const config = deps.config;

@@ -12,10 +12,10 @@ export const zeroWaitClock = { sleep: async () => undefined, random: () => 0 };
 
 export function testRelayOptions(overrides: LocalRelayOptions = {}): LocalRelayOptions {
   return {
-    emulator: { spec: TINY_SPEC, ...(overrides.emulator || {}) },
     fastRetries: true,
     clock: zeroWaitClock,
     ...overrides,
+    emulator: overrides.emulator === false ? false : { spec: TINY_SPEC, ...overrides.emulator },
     config: {
       transfer: { partSizeMiB: 5, mapConcurrency: 4, partConcurrency: 3, partsPerBatch: 4 },
       ...overrides.config,
