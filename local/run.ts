@@ -1,5 +1,6 @@
 import './polyfills.js';
 import { parseArgs } from 'node:util';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import cliProgress from 'cli-progress';
 import { uploadRandomObject } from './demo-upload.js';
 import { type DeliveryRun, LocalRelay, SOURCE_BUCKET } from './relay.js';
@@ -269,9 +270,7 @@ else {
 demoKey = `demo/sample-${sizeMiB}MiB-${Date.now()}.bin`;
 const demo = await uploadRandomObject(relay.sourceClient, SOURCE_BUCKET, demoKey, sizeMiB);
 demoStarted = true;
-const head = await relay.sourceClient.send(
-  new (await import('@aws-sdk/client-s3')).HeadObjectCommand({ Bucket: SOURCE_BUCKET, Key: demoKey }),
-);
+const head = await relay.sourceClient.send(new HeadObjectCommand({ Bucket: SOURCE_BUCKET, Key: demoKey }));
 const demoOk = await triggerAndFollow(
   relay.objectCreatedEvent(demoKey, head.ETag ?? '', demo.size),
   demo.sha256,

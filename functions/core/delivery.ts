@@ -137,3 +137,18 @@ export interface PreparedDelivery {
   batches: BatchItem[];
   link?: { email: string };
 }
+
+/**
+ * The workflow's input: the normalized request start produced (its prefix is `{bucket, prefix}`),
+ * or a relay request given to StartExecution directly. Both are validated the same way.
+ */
+export function parseWorkflowRequest(input: unknown): DeliveryRequest {
+  if (input && typeof input === 'object' && !('bucket' in input)) {
+    const { prefix, ...rest } = input as Record<string, unknown>;
+    if (prefix && typeof prefix === 'object') {
+      const { bucket, prefix: keyPrefix } = prefix as { bucket?: unknown; prefix?: unknown };
+      return normalizeRelayRequest({ ...rest, bucket, prefix: keyPrefix });
+    }
+  }
+  return normalizeRelayRequest(input);
+}

@@ -1,5 +1,5 @@
 import type { Context } from 'aws-lambda';
-import { type DeliveryRequest, normalizeRelayRequest } from '../core/delivery.js';
+import { parseWorkflowRequest } from '../core/delivery.js';
 import type { RelayDeps } from '../core/deps.js';
 import { DeliveryRequestError } from '../core/errors.js';
 import { prepareDelivery } from '../core/steps/prepare.js';
@@ -14,12 +14,7 @@ export function createPrepareHandler(deps: () => Promise<RelayDeps>, observabili
   return wrapHandler(observability, async (event: PrepareEvent, _context: Context) => {
     if (!event?.deliveryId)
       throw new DeliveryRequestError('Prepare needs deliveryId (the execution name) and request.');
-    const raw = event.request as DeliveryRequest;
-    // The normalized form (files or prefix) passes through; anything else is a direct request.
-    const request =
-      raw && typeof raw === 'object' && (raw.files || raw.prefix) && !('bucket' in raw)
-        ? normalizeRelayRequest({ ...raw, prefix: raw.prefix?.prefix, bucket: raw.prefix?.bucket })
-        : normalizeRelayRequest(raw);
+    const request = parseWorkflowRequest(event.request);
     return prepareDelivery(await deps(), { ...request, deliveryId: event.deliveryId });
   });
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseWorkflowRequest } from '../../functions/core/delivery.js';
 import { DeliveryRequestError } from '../../functions/core/errors.js';
 import {
   decodeS3NotificationKey,
@@ -117,5 +118,28 @@ describe('trigger normalisation', () => {
 
   it('falls back to a generic slug for names without safe characters', () => {
     expect(executionName('日本/', 'x')).toMatch(/^delivery-[0-9a-f]{40}$/);
+  });
+});
+
+describe('parseWorkflowRequest', () => {
+  it('accepts the normalized form start produces, including a prefix object', () => {
+    expect(parseWorkflowRequest({ prefix: { bucket: 'bkt', prefix: 'p/' }, deliveryId: 'd' })).toEqual({
+      deliveryId: 'd',
+      prefix: { bucket: 'bkt', prefix: 'p/' },
+    });
+    expect(parseWorkflowRequest({ files: [{ bucket: 'bkt', key: 'k', etag: 'e' }] })).toEqual({
+      files: [{ bucket: 'bkt', key: 'k', etag: 'e' }],
+    });
+  });
+
+  it('accepts a relay request given to StartExecution directly', () => {
+    expect(parseWorkflowRequest({ bucket: 'bkt', key: 'k' })).toEqual({
+      files: [{ bucket: 'bkt', key: 'k' }],
+    });
+  });
+
+  it('refuses anything else with a DeliveryRequestError', () => {
+    expect(() => parseWorkflowRequest({ prefix: { bucket: 1 } })).toThrow(DeliveryRequestError);
+    expect(() => parseWorkflowRequest('nope')).toThrow(DeliveryRequestError);
   });
 });
