@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -77,6 +78,8 @@ export class RelayMonitoring extends Construct {
     this.topic = props.alarmTopic;
     if (!this.topic && props.alarmEmail) {
       const topic = new sns.Topic(this, 'AlarmTopic', { masterKey: props.key, enforceSSL: true });
+      // CloudWatch alarms publish to an encrypted topic only if the key lets them.
+      props.key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
       topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
       this.topic = topic;
     }
