@@ -79,7 +79,11 @@ export class RelayMonitoring extends Construct {
     if (!this.topic && props.alarmEmail) {
       const topic = new sns.Topic(this, 'AlarmTopic', { masterKey: props.key, enforceSSL: true });
       // CloudWatch alarms publish to an encrypted topic only if the key lets them.
-      props.key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+      props.key.grant(
+        new iam.ServicePrincipal('cloudwatch.amazonaws.com'),
+        'kms:Decrypt',
+        'kms:GenerateDataKey*',
+      );
       topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
       this.topic = topic;
     }

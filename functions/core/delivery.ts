@@ -2,6 +2,12 @@ import * as z from 'zod/mini';
 import { DeliveryRequestError } from './errors.js';
 import { describeIssues, text, whole } from './zod.js';
 
+/** Files one delivery (one package) may hold, so the workflow state stays far below 256 KiB. */
+export const MAX_FILES_PER_DELIVERY = 250;
+
+/** Budget for the prepared delivery in workflow state (Step Functions allows 256 KiB). */
+export const MAX_PREPARED_STATE_BYTES = 180_000;
+
 /** One source object of a delivery. */
 export const sourceSchema = z.strictObject({
   bucket: text(3, 63),
@@ -37,9 +43,9 @@ export const relayRequestSchema = z.strictObject({
   bucket: z.optional(text(3, 63)),
   key: z.optional(text(1, 1024)),
   versionId: z.optional(text(1, 1024)),
-  keys: z.optional(z.array(text(1, 1024)).check(z.minLength(1), z.maxLength(1000))),
+  keys: z.optional(z.array(text(1, 1024)).check(z.minLength(1), z.maxLength(MAX_FILES_PER_DELIVERY))),
   prefix: z.optional(text(1, 1024)),
-  files: z.optional(z.array(sourceSchema).check(z.minLength(1), z.maxLength(1000))),
+  files: z.optional(z.array(sourceSchema).check(z.minLength(1), z.maxLength(MAX_FILES_PER_DELIVERY))),
   package: z.optional(packageOverridesSchema),
   link: z.optional(z.strictObject({ email: z.email() })),
   /** Caller's idempotency key: the same requestId never makes a second package. */

@@ -31,6 +31,8 @@ export interface PlanOptions {
   requestedPartSize?: number;
   /** Parts per batch asked for; defaults to 16. Bounded by the time budget and batch cap. */
   partsPerBatch?: number;
+  /** Parts per batch at least, whatever the time budget (set when a delivery must fit the batch cap). */
+  minPartsPerBatch?: number;
 }
 
 /**
@@ -76,4 +78,29 @@ export function partRange(partNumber: number, partSize: number, size: number) {
   const first = (partNumber - 1) * partSize;
   const length = Math.max(0, Math.min(partSize, size - first));
   return { first, last: first + length - 1, length };
+}
+
+/** Upper bound on Map items per delivery, so one execution stays far below 25,000 history events. */
+export const MAX_BATCHES_PER_DELIVERY = 1000;
+
+/**
+ * Plans every file of a delivery. When the files together would need more than 1,000 batches, the
+ * batches grow (more parts each) until they fit; the time budget per batch then yields to the cap,
+ * and a batch that runs short of time resumes in the next invocation.
+ */
+export function planDelivery(sizes: number[], spec: PackageSpec, options: PlanOptions = {}): PartPlan[] {
+  let partsPerBatch = options.partsPerBatch ?? DEFAULT_PARTS_PER_BATCH;
+  for (;;) {
+    const grown = partsPerBatch > (options.partsPerBatch ?? DEFAULT_PARTS_PER_BATCH);
+    const plans = sizes.map((size) =>
+      planParts(size, spec, {
+        ...options,
+        partsPerBatch,
+        ...(grown ? { minPartsPerBatch: partsPerBatch } : {}),
+      }),
+    );
+    const batches = plans.reduce((sum, plan) => sum + plan.batches.length, 0);
+    if (batches <= MAX_BATCHES_PER_DELIVERY || batches === sizes.length) return plans;
+    partsPerBatch = Math.ceil(partsPerBatch * 1.5);
+  }
 }

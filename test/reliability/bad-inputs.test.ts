@@ -279,6 +279,32 @@ describe('bad-input table: each input gets its exact outcome', () => {
     expect(file.partsStored).toBe(3);
   });
 
+  it('a prefix with more objects than one package holds fails with DeliveryRequestError before any package', async () => {
+    rows++;
+    const r = await start();
+    await Promise.all(
+      Array.from({ length: 251 }, (_, i) => putSource(r, `crowd/${String(i).padStart(4, '0')}.txt`, 1)),
+    );
+    const outcome = await requestOutcome(r, { bucket: SOURCE_BUCKET, prefix: 'crowd/' });
+    expect(outcome).toMatchObject({ status: 'FAILED', error: 'DeliveryRequestError' });
+    expect(causeOf(outcome)).toMatch(/holds 251 objects; one package takes at most 250/);
+    expect(r.emulator!.inspect.packages()).toEqual([]);
+  });
+
+  it('files whose plan would overflow the workflow state fail with DeliveryRequestError before any package', async () => {
+    rows++;
+    const r = await start();
+    const keys = Array.from(
+      { length: 200 },
+      (_, i) => `wide/${'k'.repeat(200)}/${'e'.repeat(200)}/${'y'.repeat(200)}/${i}.bin`,
+    );
+    await Promise.all(keys.map((key) => putSource(r, key, 1)));
+    const outcome = await requestOutcome(r, { bucket: SOURCE_BUCKET, keys });
+    expect(outcome).toMatchObject({ status: 'FAILED', error: 'DeliveryRequestError' });
+    expect(causeOf(outcome)).toMatch(/bytes of workflow state/);
+    expect(r.emulator!.inspect.packages()).toEqual([]);
+  });
+
   it('an invalid config is refused at synth with the field, the value and the fix', () => {
     rows++;
     const bad = {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FileTooLargeError } from '../../functions/core/errors.js';
 import type { PackageSpec } from '../../functions/core/masv/types.js';
-import { MiB, partRange, planParts } from '../../functions/core/part-plan.js';
+import { MiB, partRange, planDelivery, planParts } from '../../functions/core/part-plan.js';
 
 const S3_SPEC: PackageSpec = { maxPartCount: 10_000, maxPartSize: 5 * 1024 * MiB, minPartSize: 5 * MiB };
 
@@ -80,5 +80,32 @@ describe('partRange', () => {
   it('gives the last part only the remaining bytes', () => {
     expect(partRange(3, 10, 25)).toEqual({ first: 20, last: 24, length: 5 });
     expect(partRange(1, 10, 25)).toEqual({ first: 0, last: 9, length: 10 });
+  });
+});
+
+describe('planDelivery', () => {
+  it('keeps the requested batch size while the delivery fits 1,000 batches', () => {
+    const plans = planDelivery([100 * 5 * MiB, 7], S3_SPEC, {
+      requestedPartSize: 5 * MiB,
+      partsPerBatch: 16,
+    });
+    expect(plans.map((p) => p.batches.length)).toEqual([7, 1]);
+  });
+
+  it('grows batches so many files together stay within 1,000 batches', () => {
+    const sizes = Array.from({ length: 300 }, () => 64 * 5 * MiB);
+    const plans = planDelivery(sizes, S3_SPEC, { requestedPartSize: 5 * MiB, partsPerBatch: 16 });
+    const batches = plans.reduce((n, p) => n + p.batches.length, 0);
+    expect(batches).toBeLessThanOrEqual(1000);
+    expect(plans.every((p) => p.batches.reduce((n, b) => n + b.count, 0) === p.partCount)).toBe(true);
+  });
+
+  it('settles on one batch per file when there are more files than the cap allows otherwise', () => {
+    const plans = planDelivery(
+      Array.from({ length: 1200 }, () => 10 * 5 * MiB),
+      S3_SPEC,
+      { requestedPartSize: 5 * MiB },
+    );
+    expect(plans.every((p) => p.batches.length === 1)).toBe(true);
   });
 });

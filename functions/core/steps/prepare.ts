@@ -1,11 +1,41 @@
-import type { DeliveryFile, DeliveryRequest, PreparedDelivery, Source } from '../delivery.js';
+import {
+  type DeliveryFile,
+  type DeliveryRequest,
+  MAX_FILES_PER_DELIVERY,
+  MAX_PREPARED_STATE_BYTES,
+  type PreparedDelivery,
+  type Source,
+} from '../delivery.js';
 import type { RelayDeps } from '../deps.js';
 import { DeliveryRequestError } from '../errors.js';
 import { createPackage } from '../masv-target.js';
 import { resolvePackage } from '../package-settings.js';
-import { MiB, type PartPlan, planParts } from '../part-plan.js';
+import { MiB, type PartPlan, planDelivery } from '../part-plan.js';
 import { runPool } from '../pool.js';
 import { headSource, listPrefix, type SourceObject } from '../s3-source.js';
+
+/** Size of the prepared delivery in workflow state, with ids at their longest, before anything is created. */
+function estimateStateBytes(
+  objects: SourceObject[],
+  names: Array<{ path: string; name: string }>,
+  plans: PartPlan[],
+) {
+  const files = objects.map((o, index) => ({
+    index,
+    bucket: o.bucket,
+    key: o.key,
+    versionId: o.versionId,
+    etag: o.etag,
+    ...names[index],
+    size: o.size,
+    partSize: plans[index]!.partSize,
+    partCount: plans[index]!.partCount,
+    fileId: 'F'.repeat(26),
+    uploadId: 'U'.repeat(256),
+  }));
+  const batches = plans.flatMap((plan, file) => plan.batches.map((b) => ({ file, ...b })));
+  return Buffer.byteLength(JSON.stringify({ files, batches })) + 1024;
+}
 
 /** Folder (`a/b/`) and name of each file inside the package. */
 export function packagePaths(sources: Source[], prefix?: string): Array<{ path: string; name: string }> {
@@ -48,6 +78,11 @@ export async function prepareDelivery(
       `s3://${request.prefix?.bucket}/${request.prefix?.prefix} holds no objects to deliver (folder markers are skipped).`,
     );
   }
+  if (sources.length > MAX_FILES_PER_DELIVERY) {
+    throw new DeliveryRequestError(
+      `s3://${request.prefix?.bucket}/${request.prefix?.prefix} holds ${sources.length} objects; one package takes at most ${MAX_FILES_PER_DELIVERY}. Request narrower prefixes (one package each).`,
+    );
+  }
   const objects: SourceObject[] = new Array(sources.length);
   await runPool([...sources.keys()], 8, async (i) => {
     objects[i] = await headSource(deps.s3, sources[i]!);
@@ -55,10 +90,18 @@ export async function prepareDelivery(
 
   const spec = await masv.getSpec();
   const requestedPartSize = config.transfer.partSizeMiB * MiB;
-  const plans: PartPlan[] = objects.map((o) =>
-    planParts(o.size, spec, { requestedPartSize, partsPerBatch: config.transfer.partsPerBatch }),
+  const plans: PartPlan[] = planDelivery(
+    objects.map((o) => o.size),
+    spec,
+    { requestedPartSize, partsPerBatch: config.transfer.partsPerBatch },
   );
   const names = packagePaths(sources, request.prefix?.prefix);
+  const draftBytes = estimateStateBytes(objects, names, plans);
+  if (draftBytes > MAX_PREPARED_STATE_BYTES) {
+    throw new DeliveryRequestError(
+      `This delivery's plan would need about ${draftBytes} bytes of workflow state (limit ${MAX_PREPARED_STATE_BYTES}): too many files or very long keys for one package. Split it into several requests.`,
+    );
+  }
   const seen = new Set<string>();
   for (const n of names) {
     if (!n.name)
