@@ -14,7 +14,12 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { parseConfig, type RelayConfig, type RelayConfigInput } from '../functions/core/config.js';
+import {
+  ConfigError,
+  parseConfig,
+  type RelayConfig,
+  type RelayConfigInput,
+} from '../functions/core/config.js';
 import { RELAY_REQUEST_DETAIL_TYPE } from '../functions/core/triggers.js';
 import { renderDefinition } from '../statemachines/definition.js';
 import { RelayMonitoring } from './monitoring.js';
@@ -52,6 +57,9 @@ export interface RelayFunctions {
   readonly finalize: nodejs.NodejsFunction;
   readonly abort: nodejs.NodejsFunction;
 }
+
+/** Room left for the configuration in a function's 4 KB of environment variables. */
+export const MAX_CONFIG_ENV_BYTES = 3400;
 
 const FUNCTION_DIR = fileURLToPath(new URL('../functions/', import.meta.url));
 const PROJECT_ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -165,8 +173,15 @@ export class MasvRelay extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
     });
 
+    const relayConfig = JSON.stringify(config);
+    // Lambda allows 4 KB of environment variables per function; the rest of ours take ~0.5 KB.
+    if (Buffer.byteLength(relayConfig) > MAX_CONFIG_ENV_BYTES) {
+      throw new ConfigError([
+        `(root): the configuration is ${Buffer.byteLength(relayConfig)} bytes as JSON, more than the ${MAX_CONFIG_ENV_BYTES} bytes a Lambda environment can carry. Fix: shorten descriptions and merge prefix rules.`,
+      ]);
+    }
     const env = {
-      RELAY_CONFIG: JSON.stringify(config),
+      RELAY_CONFIG: relayConfig,
       STATE_BUCKET: this.stateBucket.bucketName,
       EVENT_BUS_NAME: 'default',
       POWERTOOLS_METRICS_NAMESPACE: 'MasvRelay',

@@ -136,6 +136,11 @@ describe('MasvRelay stack: security', () => {
     for (const fn of Object.values(t.template.findResources('AWS::Lambda::Function'))) {
       const variables = (fn.Properties.Environment?.Variables ?? {}) as Record<string, unknown>;
       expect(Object.keys(variables).filter((k) => /API_?KEY|TOKEN|PASSWORD/i.test(k))).toEqual([]);
+      const envBytes = Object.entries(variables).reduce(
+        (n, [k, v]) => n + k.length + JSON.stringify(v).length,
+        0,
+      );
+      expect(envBytes).toBeLessThan(4096);
       if (typeof variables.RELAY_CONFIG === 'string') {
         expect(JSON.parse(variables.RELAY_CONFIG).masv.target).toEqual({
           kind: 'team',
@@ -368,6 +373,19 @@ describe('configuration at synth time', () => {
     expect(() => new MasvRelay(stack, 'Relay', { config: bad })).toThrow(ConfigError);
     expect(() => new MasvRelay(stack, 'Relay2', { config: bad })).toThrow(
       /transfer\.partSizeMiB: .*\(got 2\)\. Fix: use a whole number of MiB between 5 and 5120/,
+    );
+  });
+
+  it('refuses a configuration too large for a Lambda environment, saying how to shrink it', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const prefixRules = Array.from({ length: 40 }, (_, i) => ({
+      prefix: `client-${i}/`,
+      package: { description: 'x'.repeat(80) },
+    }));
+    expect(
+      () => new MasvRelay(new Stack(app, 'Big'), 'Relay', { config: { ...CONFIG, prefixRules } }),
+    ).toThrow(
+      /more than the 3400 bytes a Lambda environment can carry\. Fix: shorten descriptions and merge prefix rules/,
     );
   });
 
