@@ -5,7 +5,7 @@ import { runPool } from '../functions/core/pool.js';
 import { openRange } from '../functions/core/s3-source.js';
 import { uploadRandomObject } from '../local/demo-upload.js';
 import { LocalRelay, SOURCE_BUCKET } from '../local/relay.js';
-import { MiB, median, spawnServers, storedSha256 } from './lib.js';
+import { median, spawnServers, storedSha256 } from './lib.js';
 
 export interface EfficiencyOptions {
   sizeMiB: number;
@@ -121,5 +121,3 @@ export async function benchEfficiency(options: EfficiencyOptions) {
     servers.child.kill('SIGTERM');
   }
 }
-
-export const bytes = (mib: number) => mib * MiB;

@@ -7,7 +7,7 @@ import { benchApiEconomy } from './api-economy.js';
 import { benchBundles } from './bundles.js';
 import { benchEfficiency } from './efficiency.js';
 import { benchStorage } from './emulator-storage.js';
-import { median, spread } from './lib.js';
+import { spread } from './lib.js';
 import { benchMemory } from './memory.js';
 
 const USAGE = `Usage: npm run bench -- [--quick] [--repeats N]
@@ -158,4 +158,3 @@ for (const [name, value, target, status] of rows) {
 console.log(
   `bytes verified by sha256: ${efficiency.verified ? 'yes' : 'NO'}; results in bench/results/latest.json`,
 );
-void median;

@@ -32,8 +32,6 @@ export interface TransferOptions {
   remainingMs: () => number;
   /** Attempts per part (each re-opens the source range). */
   partAttempts?: number;
-  /** Called after every finished part (progress and tests). */
-  onPart?: (part: { partNumber: number; bytes: number }) => void;
 }
 
 /** Throughput assumed when deciding whether another part still fits in the remaining time. */
@@ -127,7 +125,6 @@ export async function transferBatch(
         await store.recordPart(deliveryId, file.index, { partNumber, etag });
         result.partsUploaded++;
         result.bytes += range.length;
-        options.onPart?.({ partNumber, bytes: range.length });
         return;
       } catch (error) {
         source?.destroy();
