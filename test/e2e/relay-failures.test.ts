@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectTaggingCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalRelay, SOURCE_BUCKET } from '../../local/relay.js';
 import { deliveredPackage, KiB, relayObject, testRelayOptions } from '../helpers/local-relay.js';
@@ -41,6 +41,12 @@ describe('relay workflow failure paths', () => {
       whatToDo: expect.stringContaining('new version'),
     });
     expect(String(failure?.detail.reason)).toContain('changed after the delivery started');
+    const tags = await relay.sourceClient.send(
+      new GetObjectTaggingCommand({ Bucket: SOURCE_BUCKET, Key: 'changing/clip.mov' }),
+    );
+    const byKey = Object.fromEntries(tags.TagSet!.map((t) => [t.Key, t.Value]));
+    expect(byKey['masv-relay:status']).toBe('failed');
+    expect(byKey['masv-relay:reason']).toMatch(/^SourceChangedError: /);
   });
 
   it('retries part uploads through storage resets, SlowDown and expired URLs, and delivers byte-exact', async () => {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { GetObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalRelay } from '../../local/relay.js';
 import { deliveredPackage, KiB, putSource, relayObject, testRelayOptions } from '../helpers/local-relay.js';
@@ -97,10 +98,76 @@ describe('relay workflow on local stand-ins', () => {
     expect(packages).toHaveLength(1);
   });
 
-  it('publishes a success event and tags the source', async () => {
+  it('publishes a success event and tags the source with the status and package id', async () => {
     const { outcome } = await relayObject(relay, 'events/tagged.bin', 10 * KiB);
     const packageId = (outcome as { output: { packageId: string } }).output.packageId;
     const event = relay.events.events.find((e) => e.detail.packageId === packageId);
-    expect(event?.detailType).toBe('MASV Relay Delivery Succeeded');
+    expect(event).toMatchObject({
+      detailType: 'MASV Relay Delivery Succeeded',
+      detail: {
+        bytes: 10 * KiB,
+        files: [{ bucket: 'source', key: 'events/tagged.bin', name: 'tagged.bin' }],
+      },
+    });
+    const tags = await relay.sourceClient.send(
+      new GetObjectTaggingCommand({ Bucket: 'source', Key: 'events/tagged.bin' }),
+    );
+    expect(Object.fromEntries(tags.TagSet!.map((t) => [t.Key, t.Value]))).toEqual({
+      'masv-relay:status': 'delivered',
+      'masv-relay:package-id': packageId,
+    });
+  });
+
+  it('takes recipients, name and description from object metadata', async () => {
+    const { outcome } = await relayObject(relay, 'meta/clip.mov', 10 * KiB, {
+      'masv-recipients': 'a@example.com,b@example.com',
+      'masv-name': 'Rough cut {date}',
+      'masv-description': 'For review',
+    });
+    const pkg = deliveredPackage(relay, (outcome as { output: { packageId: string } }).output.packageId);
+    expect(pkg).toMatchObject({
+      recipients: ['a@example.com', 'b@example.com'],
+      name: `Rough cut ${new Date().toISOString().slice(0, 10)}`,
+      description: 'For review',
+    });
+  });
+
+  it('creates and emails a download link when the request asks for one', async () => {
+    await putSource(relay, 'links/clip.mov', 10 * KiB);
+    const summary = (await relay.trigger({
+      bucket: 'source',
+      key: 'links/clip.mov',
+      link: { email: 'producer@example.com' },
+    })) as {
+      started: string[];
+    };
+    const outcome = await relay.deliveries.get(summary.started[0]!)!.result;
+    const output = (outcome as { output: { packageId: string; linkId: string } }).output;
+    expect(output.linkId).toMatch(/^[0-9A-Z]{26}$/);
+    expect(deliveredPackage(relay, output.packageId).links).toEqual([
+      { id: output.linkId, email: 'producer@example.com' },
+    ]);
+  });
+});
+
+describe('relay configuration on local stand-ins', () => {
+  it('applies the longest matching prefix rule from the configuration', async () => {
+    const own = await LocalRelay.start(
+      testRelayOptions({
+        config: {
+          prefixRules: [
+            { prefix: 'clients/', package: { recipients: ['clients@example.com'] } },
+            {
+              prefix: 'clients/acme/',
+              package: { recipients: ['post@acme.example'], nameTemplate: 'ACME {basename}' },
+            },
+          ],
+        },
+      }),
+    );
+    const { outcome } = await relayObject(own, 'clients/acme/reel.mov', 10 * KiB);
+    const pkg = deliveredPackage(own, (outcome as { output: { packageId: string } }).output.packageId);
+    expect(pkg).toMatchObject({ name: 'ACME reel.mov', recipients: ['post@acme.example'] });
+    await own.close();
   });
 });
