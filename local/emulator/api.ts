@@ -146,6 +146,9 @@ export function authorizePackage(ctx: ApiContext, expireNow: boolean): EmuPackag
   if (check.claims.lvl !== 'f') throw new ApiError(403, 'token does not allow uploads');
   const pkg = state.packages.get(packageId);
   if (!pkg || pkg.state === 'deleted') throw new ApiError(404, 'package not found');
+  if (state.now() > Date.parse(pkg.createdAt) + state.settings.packageTtlSeconds * 1000) {
+    throw new ApiError(410, 'package has expired');
+  }
   if (expireNow) pkg.tokensValidFrom = Math.max(state.now() / 1000, check.claims.iat + 0.001);
   if (check.claims.iat < pkg.tokensValidFrom) throw new ApiError(401, 'token is expired');
   return pkg;
@@ -222,7 +225,7 @@ export function packageView(state: EmulatorState, pkg: EmuPackage, withToken: bo
     unlimited_storage: pkg.unlimitedStorage,
     created_at: pkg.createdAt,
     updated_at: pkg.updatedAt,
-    expiry: isoTime(Date.parse(pkg.createdAt) + 10 * 24 * 3600 * 1000),
+    expiry: isoTime(Date.parse(pkg.createdAt) + state.settings.packageTtlSeconds * 1000),
     custom_expiry: ZERO_TIME,
     extra_storage_days: 0,
     extras: {},
@@ -525,6 +528,11 @@ function partNumberOf(state: EmulatorState, entry: Record<string, unknown>, inde
     );
   }
   const value = camel ?? snake;
+  if (camel === undefined && snake !== undefined && index === 0) {
+    state.log(
+      "finalize used part_number (the upload reference's spelling) without partNumber; accepted leniently",
+    );
+  }
   const accepted = keys === 'both' ? 'partNumber or part_number' : keys;
   if (value === undefined) throw new ApiError(400, `chunk_extras[${index}] needs ${accepted}`);
   const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;

@@ -13,6 +13,8 @@ export interface EmulatorSettings {
   tokenTtlSeconds: number;
   /** Lifetime of presigned storage URLs. */
   urlTtlSeconds: number;
+  /** Lifetime of a package before it expires (MASV's older docs: 10 days). */
+  packageTtlSeconds: number;
   /** Largest `count` one part-blueprint request may ask for. */
   maxBlueprintWindow: number;
   /** Whether a repeated finalize (file or package) answers 204 again or 409. */

@@ -88,6 +88,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       spec: { ...S3_SPEC, ...options.spec },
       tokenTtlSeconds: 7 * 24 * 3600,
       urlTtlSeconds: 3600,
+      packageTtlSeconds: 10 * 24 * 3600,
       maxBlueprintWindow: 1000,
       repeatFinalize: 'idempotent',
       directoryBlueprint: false,

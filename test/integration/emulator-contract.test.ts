@@ -348,6 +348,22 @@ describe('validation rules, one negative case each', () => {
     expect(expired.body).toEqual({ code: 401, message: 'token is expired' });
   });
 
+  it('an expired package refuses further uploads with 410', async () => {
+    const pkg = await teamPackage();
+    const { body } = await call(masv.url, 'GET', `/v1.1/teams/${masv.accounts.teamId}/packages/${pkg.id}`, {
+      headers: key(),
+    });
+    const expiry = Date.parse(body.expiry);
+    expect(expiry - now).toBe(10 * 24 * 3600 * 1000);
+    now = expiry + 1;
+    const fresh = await call(masv.url, 'GET', `/v1.1/teams/${masv.accounts.teamId}/packages/${pkg.id}`, {
+      headers: key(),
+    });
+    const late = await addFile({ id: pkg.id, access_token: fresh.body.access_token });
+    expect(late.status).toBe(410);
+    expect(late.body.message).toBe('package has expired');
+  });
+
   it('the team route returns a fresh token after expiry', async () => {
     const pkg = await teamPackage();
     now += 601_000;
