@@ -13,12 +13,14 @@ import { NetworkError, SourceChangedError, SourceNotFoundError } from './errors.
 
 /**
  * An S3 client for the relay: checksums only when required, because the default CRC32 trailers
- * corrupt streamed bodies on S3-compatible servers and add nothing for ranged GETs we MD5 ourselves.
+ * corrupt streamed bodies on S3-compatible servers and add nothing for ranged GETs we MD5 ourselves;
+ * region redirects followed, so an imported source bucket may live in another region.
  */
 export function createS3Client(config: S3ClientConfig = {}): S3Client {
   return new S3Client({
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    followRegionRedirects: true,
     ...config,
   });
 }
