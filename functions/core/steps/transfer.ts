@@ -7,7 +7,7 @@ import type { Blueprint } from '../masv/types.js';
 import { packageAccess } from '../masv-target.js';
 import { partRange } from '../part-plan.js';
 import { runPool } from '../pool.js';
-import { backoffDelay, DEFAULT_RETRY_POLICY, realClock } from '../retry.js';
+import { DEFAULT_RETRY_POLICY, realClock, withRetry } from '../retry.js';
 import { openRange } from '../s3-source.js';
 
 export interface TransferInput {
@@ -90,68 +90,73 @@ export async function transferBatch(
   for (const [i, bp] of window.entries()) blueprints.set(first + i + 1, bp);
 
   const abort = new AbortController();
-  const attempts = options.partAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts;
   let stoppedEarly = false;
 
-  const sendPart = async (partNumber: number) => {
+  /** One attempt at one part: open the range, stream it through MD5 into the PUT, check, record. */
+  const sendPartOnce = async (partNumber: number) => {
     const range = partRange(partNumber, file.partSize, file.size);
-    for (let attempt = 1; ; attempt++) {
-      let source: Readable | undefined;
-      const hasher = new Md5Stream();
-      try {
-        let blueprint = blueprints.get(partNumber);
-        if (!blueprint) {
-          [blueprint] = await masv.getPartBlueprints(access, file.fileId, file.uploadId, partNumber - 1, 1);
-          blueprints.set(partNumber, blueprint!);
-        }
-        source =
-          range.length === 0
-            ? Readable.from([])
-            : await openRange(deps.s3, file, range.first, range.last, abort.signal);
-        source.once('error', (error) => hasher.destroy(error));
-        source.pipe(hasher);
-        const etag = await masv.uploadPart(
-          blueprint!,
-          { stream: hasher, contentLength: range.length },
-          abort.signal,
-        );
-        const md5 = hasher.digestHex();
-        const received = etag.replace(/^W\//, '').replace(/"/g, '');
-        if (/^[0-9a-f]{32}$/i.test(received) && received.toLowerCase() !== md5) {
-          throw new PartIntegrityError(
-            `Part ${partNumber} of ${file.name}: storage's ETag ${received} differs from the MD5 ${md5} of the bytes sent.`,
-          );
-        }
-        await store.recordPart(deliveryId, file.index, { partNumber, etag });
-        result.partsUploaded++;
-        result.bytes += range.length;
-        return;
-      } catch (error) {
-        source?.destroy();
-        hasher.destroy();
-        if (abort.signal.aborted) throw error;
-        if (error instanceof PartUrlExpiredError) blueprints.delete(partNumber);
-        if (!isRetryable(error) || attempt >= attempts) {
-          abort.abort();
-          throw error;
-        }
-        const delayMs = backoffDelay(
-          attempt,
-          DEFAULT_RETRY_POLICY,
-          clock,
-          (error as { retryAfterMs?: number }).retryAfterMs,
-        );
-        result.partRetries++;
-        log.warn('Retrying a part', {
-          deliveryId,
-          file: file.index,
-          partNumber,
-          attempt,
-          delayMs,
-          error: (error as Error).name,
-        });
-        await clock.sleep(delayMs);
+    let source: Readable | undefined;
+    const hasher = new Md5Stream();
+    try {
+      let blueprint = blueprints.get(partNumber);
+      if (!blueprint) {
+        [blueprint] = await masv.getPartBlueprints(access, file.fileId, file.uploadId, partNumber - 1, 1);
+        blueprints.set(partNumber, blueprint!);
       }
+      source =
+        range.length === 0
+          ? Readable.from([])
+          : await openRange(deps.s3, file, range.first, range.last, abort.signal);
+      source.once('error', (error) => hasher.destroy(error));
+      source.pipe(hasher);
+      const etag = await masv.uploadPart(
+        blueprint!,
+        { stream: hasher, contentLength: range.length },
+        abort.signal,
+      );
+      const md5 = hasher.digestHex();
+      const received = etag.replace(/^W\//, '').replace(/"/g, '');
+      if (/^[0-9a-f]{32}$/i.test(received) && received.toLowerCase() !== md5) {
+        throw new PartIntegrityError(
+          `Part ${partNumber} of ${file.name}: storage's ETag ${received} differs from the MD5 ${md5} of the bytes sent.`,
+        );
+      }
+      await store.recordPart(deliveryId, file.index, { partNumber, etag });
+      result.partsUploaded++;
+      result.bytes += range.length;
+    } catch (error) {
+      source?.destroy();
+      hasher.destroy();
+      throw error;
+    }
+  };
+
+  /** A part with its retries; each retry re-opens the source range (a streamed body cannot be replayed). */
+  const sendPart = async (partNumber: number) => {
+    try {
+      await withRetry(() => sendPartOnce(partNumber), {
+        clock,
+        policy: {
+          ...DEFAULT_RETRY_POLICY,
+          maxAttempts: options.partAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts,
+        },
+        shouldRetry: (error) => !abort.signal.aborted && isRetryable(error),
+        onRetry: ({ attempt, delayMs, error }) => {
+          if (error instanceof PartUrlExpiredError) blueprints.delete(partNumber);
+          result.partRetries++;
+          log.warn('Retrying a part', {
+            deliveryId,
+            file: file.index,
+            partNumber,
+            attempt,
+            delayMs,
+            error: (error as Error).name,
+          });
+        },
+      });
+    } catch (error) {
+      abort.abort();
+      throw error;
     }
   };
 
