@@ -107,6 +107,8 @@ export interface EmulatorState {
   faults: FaultSchedule;
   counters: Counters;
   requestLog: RequestLogEntry[];
+  /** The last request of each route (ids, query, body), to count identical repeats as retries. */
+  lastRequestByRoute: Map<string, string>;
   tokenSecret: Buffer;
   signingKey: Buffer;
   apiUrl: string;

@@ -101,6 +101,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     faults,
     counters: newCounters(),
     requestLog: [],
+    lastRequestByRoute: new Map(),
     tokenSecret: randomBytes(32),
     signingKey: randomBytes(32),
     apiUrl: '',
@@ -198,8 +199,6 @@ async function readBody(req: IncomingMessage, limit = 8 * 1024 * 1024): Promise<
   return Buffer.concat(chunks).toString('utf8');
 }
 
-const lastRequestByRoute = new WeakMap<EmulatorState, Map<string, string>>();
-
 async function handleApiRequest(
   state: EmulatorState,
   inspect: Inspector,
@@ -237,10 +236,8 @@ async function handleApiRequest(
   try {
     const text = await readBody(req);
     const retryKey = `${params.join('/')}|${url.search}|${text}`;
-    const lastByRoute = lastRequestByRoute.get(state) ?? new Map<string, string>();
-    lastRequestByRoute.set(state, lastByRoute);
-    if (method !== 'GET' && lastByRoute.get(r.name) === retryKey) state.counters.apiRetries++;
-    lastByRoute.set(r.name, retryKey);
+    if (method !== 'GET' && state.lastRequestByRoute.get(r.name) === retryKey) state.counters.apiRetries++;
+    state.lastRequestByRoute.set(r.name, retryKey);
 
     const fired = state.faults.match('api', r.name);
     state.counters.faultsApplied += fired.length;
