@@ -78,6 +78,8 @@ export type EventLog = {
 
 export interface DeliveryRun {
   executionName: string;
+  /** Set once the execution has ended. */
+  finished?: boolean;
   input: DeliveryRequest;
   prepared?: PreparedDelivery;
   result: Promise<

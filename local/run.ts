@@ -274,8 +274,13 @@ const demoOk = await triggerAndFollow(
   demo.sha256,
 );
 
+let stopping = false;
 const shutdown = async (code: number) => {
+  if (stopping) process.exit(130);
+  stopping = true;
   bars?.stop();
+  const running = [...relay.deliveries.values()].filter((d) => !d.finished).length;
+  if (running > 0) say(`Waiting for ${running} delivery(ies) to finish (Ctrl-C again to quit now)…`);
   await Promise.allSettled([...followers]);
   await relay.close();
   process.exit(code);

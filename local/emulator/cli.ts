@@ -1,14 +1,28 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_EMULATOR_PORT, startEmulator } from './server.js';
 
-const USAGE = `Usage: npm run emulator -- [--port N] [--storage-port N] [--min-part-size BYTES] [--seed N] [--quiet]
+const USAGE = `Usage: npm run emulator -- [options]
 
-Starts the MASV API emulator on 127.0.0.1 and prints one JSON line with its URL and credentials.`;
+Starts the MASV API emulator on 127.0.0.1 and prints one JSON line with its URL and credentials.
+
+  --port N               API port (default ${DEFAULT_EMULATOR_PORT}; 0 = any free port)
+  --storage-port N       storage port (default: any free port)
+  --min-part-size BYTES  spec min_chunk_size (default 5 MiB)
+  --max-part-size BYTES  spec max_chunk_size (default 5 GiB)
+  --max-part-count N     spec max_chunk_count (default 10000)
+  --token-ttl SECONDS    lifetime of package tokens (default 7 days)
+  --url-ttl SECONDS      lifetime of presigned storage URLs (default 1 hour)
+  --seed N               seed of the fault schedule (default 1)
+  --quiet                no request log on stderr`;
 
 const OPTIONS = {
   port: { type: 'string', default: String(DEFAULT_EMULATOR_PORT) },
   'storage-port': { type: 'string', default: '0' },
   'min-part-size': { type: 'string' },
+  'max-part-size': { type: 'string' },
+  'max-part-count': { type: 'string' },
+  'token-ttl': { type: 'string' },
+  'url-ttl': { type: 'string' },
   seed: { type: 'string', default: '1' },
   quiet: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
@@ -36,12 +50,25 @@ const number = (name: string, value: string | undefined) => {
 };
 
 const port = number('port', values.port);
-const minPartSize = number('min-part-size', values['min-part-size']);
+const spec = Object.fromEntries(
+  [
+    ['min_chunk_size', number('min-part-size', values['min-part-size'])],
+    ['max_chunk_size', number('max-part-size', values['max-part-size'])],
+    ['max_chunk_count', number('max-part-count', values['max-part-count'])],
+  ].filter(([, v]) => v !== undefined),
+);
+const settings = Object.fromEntries(
+  [
+    ['tokenTtlSeconds', number('token-ttl', values['token-ttl'])],
+    ['urlTtlSeconds', number('url-ttl', values['url-ttl'])],
+  ].filter(([, v]) => v !== undefined),
+);
 const emulator = await startEmulator({
   port,
   storagePort: number('storage-port', values['storage-port']),
   seed: number('seed', values.seed),
-  spec: minPartSize === undefined ? undefined : { min_chunk_size: minPartSize },
+  spec,
+  settings,
   log: values.quiet ? undefined : (line) => process.stderr.write(`${line}\n`),
 }).catch((error: NodeJS.ErrnoException) => {
   const hint = error.code === 'EADDRINUSE' ? ` Port ${port} is taken: pass --port 0 for any free port.` : '';
