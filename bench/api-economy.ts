@@ -41,7 +41,8 @@ export async function benchApiEconomy(options: { parts: number; partsPerBatch: n
       partsPerBatch: options.partsPerBatch,
       batches,
       callsPerFile,
-      limit: batches + 4,
+      // The target, as written: parts / batch size + 4.
+      limit: options.parts / options.partsPerBatch + 4,
       byRoute: counters.apiCalls,
       specCallsCached: specCalls,
     };

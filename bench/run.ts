@@ -40,7 +40,7 @@ const efficiency = await benchEfficiency({ sizeMiB, partSizeMiB: 32, inFlight: 4
 log('memory: transfer worker with 8 MiB parts and with 1 GiB parts…');
 const memory = await benchMemory({ sizeMiB: 1024, smallPartMiB: 8, largePartMiB: 1024, partConcurrency: 4 });
 log('api economy: one 1,000-part file…');
-const api = await benchApiEconomy({ parts: 1000, partsPerBatch: 16 });
+const api = await benchApiEconomy({ parts: 1000, partsPerBatch: 20 });
 log('bundles…');
 const bundles = await benchBundles();
 log(`emulator storage: one streamed ${sizeMiB} MiB part…`);

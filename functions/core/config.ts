@@ -37,7 +37,7 @@ const DEFAULT_TRANSFER = {
   partSizeMiB: 100,
   mapConcurrency: 10,
   partConcurrency: 4,
-  partsPerBatch: 16,
+  partsPerBatch: 20,
   transferMemoryMiB: 1024,
   transferReservedConcurrency: 20,
 };

@@ -10,8 +10,8 @@ export const PLANNING_BYTES_PER_SECOND = 40_000_000;
 export const BATCH_TIME_BUDGET_SECONDS = 600;
 /** Upper bound on batches per file, so the Map's item list and history stay small. */
 export const MAX_BATCHES_PER_FILE = 1000;
-/** Parts per batch we aim for: one blueprint call serves this many parts. */
-export const DEFAULT_PARTS_PER_BATCH = 16;
+/** Parts per batch we aim for: one blueprint call serves this many parts (2 GB at the default part size). */
+export const DEFAULT_PARTS_PER_BATCH = 20;
 
 /** A contiguous window of parts of one file: parts `start+1 … start+count`. */
 export interface PartWindow {
@@ -29,7 +29,7 @@ export interface PartPlan {
 export interface PlanOptions {
   /** Part size asked for (configuration); defaults to 100 MiB. */
   requestedPartSize?: number;
-  /** Parts per batch asked for; defaults to 16. Bounded by the time budget and batch cap. */
+  /** Parts per batch asked for; defaults to 20. Bounded by the time budget and batch cap. */
   partsPerBatch?: number;
   /** Parts per batch at least, whatever the time budget (set when a delivery must fit the batch cap). */
   minPartsPerBatch?: number;
