@@ -2,7 +2,9 @@ import type { PreparedDelivery } from '../delivery.js';
 import type { RelayDeps } from '../deps.js';
 import { IncompleteUploadError } from '../errors.js';
 import { DELIVERY_SUCCEEDED } from '../events.js';
+import type { UploadedPart } from '../masv/types.js';
 import { packageAccess } from '../masv-target.js';
+import { runPool } from '../pool.js';
 import { tagSource } from '../s3-source.js';
 
 export interface FinalizeResult {
@@ -25,7 +27,10 @@ export async function finalizeDelivery(deps: RelayDeps, delivery: PreparedDelive
   const access = packageAccess(deps, deliveryId, record);
   const done = await store.finalizedFiles(deliveryId);
 
-  const ledgers = await Promise.all(delivery.files.map((file) => store.listParts(deliveryId, file.index)));
+  const ledgers: Array<Map<number, UploadedPart>> = new Array(delivery.files.length);
+  await runPool(delivery.files, 8, async (file) => {
+    ledgers[file.index] = await store.listParts(deliveryId, file.index);
+  });
   for (const file of delivery.files) {
     const parts = ledgers[file.index]!;
     const missing: number[] = [];
