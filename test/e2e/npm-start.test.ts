@@ -42,7 +42,7 @@ describe('npm start', () => {
       sha256Match: true,
     });
     expect(lines[1].packageId).toMatch(/^[0-9A-Z]{26}$/);
-  });
+  }, 180_000);
 
   it('rejects a bad flag with a specific message and exit status 2', () => {
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'local/run.ts', '--size-mib', 'lots'], {

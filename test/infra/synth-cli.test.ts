@@ -33,5 +33,5 @@ describe('npm run synth', () => {
       .filter((p) => existsSync(p));
     expect(bundles.length).toBeGreaterThanOrEqual(5);
     for (const bundle of bundles) expect(statSync(bundle).size).toBeLessThan(1_000_000);
-  });
+  }, 240_000);
 });
