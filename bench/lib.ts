@@ -12,41 +12,32 @@ export function peakRssMiB(pid: number): number {
   return kb / 1024;
 }
 
-/** Starts `npm run emulator` as its own process and resolves with its JSON ready line. */
-export async function spawnEmulator(
+/** Runs a TypeScript entry point as its own process and resolves with the JSON line it prints when ready. */
+async function spawnReady<T>(
+  script: string,
   args: string[] = [],
-): Promise<{ child: ChildProcess; ready: Record<string, string> }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'local/emulator/cli.ts', '--port', '0', '--quiet', ...args],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
+): Promise<{ child: ChildProcess; ready: T }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines = createInterface({ input: child.stdout! });
-  const ready = await new Promise<Record<string, string>>((resolve, reject) => {
-    lines.once('line', (line) => resolve(JSON.parse(line)));
-    child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
+  const ready = await new Promise<T>((resolve, reject) => {
+    lines.once('line', (line) => resolve(JSON.parse(line) as T));
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
   });
   return { child, ready };
 }
 
+/** Starts `npm run emulator` as its own process. */
+export function spawnEmulator(args: string[] = []) {
+  return spawnReady<Record<string, string>>('local/emulator/cli.ts', ['--port', '0', '--quiet', ...args]);
+}
+
 /** Starts `bench/servers.ts` (s3rver + emulator) as its own process. */
-export async function spawnServers(): Promise<{
-  child: ChildProcess;
-  ready: { s3Endpoint: string; masvUrl: string; apiKey: string; teamId: string };
-}> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/servers.ts'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout! });
-  const ready = await new Promise<{ s3Endpoint: string; masvUrl: string; apiKey: string; teamId: string }>(
-    (resolve, reject) => {
-      lines.once('line', (line) => resolve(JSON.parse(line)));
-      child.once('exit', (code) => reject(new Error(`bench servers exited with ${code}`)));
-    },
+export function spawnServers() {
+  return spawnReady<{ s3Endpoint: string; masvUrl: string; apiKey: string; teamId: string }>(
+    'bench/servers.ts',
   );
-  return { child, ready };
 }
 
 /** SHA-256 of a finalized file, from the emulator's inspection API. */

@@ -21,7 +21,7 @@ import {
   type RelayConfigInput,
 } from '../functions/core/config.js';
 import { RELAY_REQUEST_DETAIL_TYPE } from '../functions/core/triggers.js';
-import { renderDefinition } from '../statemachines/definition.js';
+import { LAMBDA_TIMEOUT_SECONDS, renderDefinition } from '../statemachines/definition.js';
 import { RelayMonitoring } from './monitoring.js';
 
 /** Properties of the {@link MasvRelay} construct. */
@@ -222,13 +222,18 @@ export class MasvRelay extends Construct {
       });
 
     this.functions = {
-      start: fn('start', 256, Duration.seconds(30)),
-      prepare: fn('prepare', 512, Duration.minutes(5)),
-      transfer: fn('transfer', config.transfer.transferMemoryMiB, Duration.minutes(15), {
-        reservedConcurrentExecutions: config.transfer.transferReservedConcurrency,
-      }),
-      finalize: fn('finalize', 512, Duration.minutes(5)),
-      abort: fn('abort', 256, Duration.minutes(2)),
+      start: fn('start', 256, Duration.seconds(LAMBDA_TIMEOUT_SECONDS.start)),
+      prepare: fn('prepare', 512, Duration.seconds(LAMBDA_TIMEOUT_SECONDS.prepare)),
+      transfer: fn(
+        'transfer',
+        config.transfer.transferMemoryMiB,
+        Duration.seconds(LAMBDA_TIMEOUT_SECONDS.transfer),
+        {
+          reservedConcurrentExecutions: config.transfer.transferReservedConcurrency,
+        },
+      ),
+      finalize: fn('finalize', 512, Duration.seconds(LAMBDA_TIMEOUT_SECONDS.finalize)),
+      abort: fn('abort', 256, Duration.seconds(LAMBDA_TIMEOUT_SECONDS.abort)),
     };
     this.grantLeastPrivilege(config);
 

@@ -20,7 +20,7 @@ import type { Observability } from '../functions/handler-kit.js';
 import { createPrepareHandler } from '../functions/prepare/prepare-handler.js';
 import { createStartHandler } from '../functions/start/start-handler.js';
 import { createTransferHandler } from '../functions/transfer/transfer-handler.js';
-import { renderDefinition, substituteArns } from '../statemachines/definition.js';
+import { LAMBDA_TIMEOUT_SECONDS, renderDefinition, substituteArns } from '../statemachines/definition.js';
 import { type EmulatorOptions, type RunningEmulator, startEmulator } from './emulator/server.js';
 import { lambdaContext } from './lambda-context.js';
 import { LOCAL_S3_CREDENTIALS, type LocalS3, startLocalS3 } from './s3-server.js';
@@ -29,13 +29,7 @@ export const SOURCE_BUCKET = 'source';
 export const STATE_BUCKET = 'relay-state';
 export const API_KEY_SECRET = 'local/masv-api-key';
 
-/** Lambda timeouts the local runner gives each step (the stack deploys the same). */
-export const STEP_TIMEOUT_MS = {
-  Prepare: 300_000,
-  'Transfer Batch': 900_000,
-  Finalize: 300_000,
-  Abort: 120_000,
-};
+const timeoutMs = (step: keyof typeof LAMBDA_TIMEOUT_SECONDS) => LAMBDA_TIMEOUT_SECONDS[step] * 1000;
 
 export interface LocalRelayOptions {
   /** Options of the embedded MASV emulator, or `false` to use `masv` below. */
@@ -233,19 +227,18 @@ export class LocalRelay {
     });
     const machine = new StateMachine(JSON.parse(definition));
     const relay: LocalRelay = new LocalRelay(s3, client, emulator, masv.url, deps, options, machine, {
-      Prepare: (input) =>
-        prepare(input as never, lambdaContext('masv-relay-prepare', STEP_TIMEOUT_MS.Prepare)),
+      Prepare: (input) => prepare(input as never, lambdaContext('masv-relay-prepare', timeoutMs('prepare'))),
       'Transfer Batch': async (input) => {
         const invocation = ++relay.transferInvocations;
         await options.beforeTransfer?.(input, invocation);
-        const timeout = options.transferTimeoutMs ?? STEP_TIMEOUT_MS['Transfer Batch'];
+        const timeout = options.transferTimeoutMs ?? timeoutMs('transfer');
         const context = lambdaContext('masv-relay-transfer', timeout);
         if (options.transferRemainingMs) context.getRemainingTimeInMillis = options.transferRemainingMs();
         return transfer(input as never, context);
       },
       Finalize: (input) =>
-        finalize(input as never, lambdaContext('masv-relay-finalize', STEP_TIMEOUT_MS.Finalize)),
-      Abort: (input) => abort(input as never, lambdaContext('masv-relay-abort', STEP_TIMEOUT_MS.Abort)),
+        finalize(input as never, lambdaContext('masv-relay-finalize', timeoutMs('finalize'))),
+      Abort: (input) => abort(input as never, lambdaContext('masv-relay-abort', timeoutMs('abort'))),
     });
     return relay;
   }

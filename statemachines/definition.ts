@@ -9,6 +9,18 @@ export interface NumericSubstitutions {
   MapConcurrency: number;
 }
 
+/**
+ * Lambda timeouts of the steps, in seconds: deployed by the stack, given to the handlers by the local
+ * runner, and kept below each Task's `TimeoutSeconds` in the definition.
+ */
+export const LAMBDA_TIMEOUT_SECONDS = {
+  start: 30,
+  prepare: 300,
+  transfer: 900,
+  finalize: 300,
+  abort: 120,
+} as const;
+
 export const ARN_PLACEHOLDERS = [
   'PrepareFunctionArn',
   'TransferFunctionArn',

@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import { GetObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalRelay } from '../../local/relay.js';
-import { deliveredPackage, KiB, putSource, relayObject, testRelayOptions } from '../helpers/local-relay.js';
+import {
+  deliveredPackage,
+  KiB,
+  putSource,
+  relayObject,
+  relayRequest,
+  testRelayOptions,
+} from '../helpers/local-relay.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 let relay: LocalRelay;
@@ -64,14 +71,11 @@ describe('relay workflow on local stand-ins', () => {
     const a = await putSource(relay, 'shoot/day1/cam-a/a.mov', 300 * KiB);
     const b = await putSource(relay, 'shoot/day1/cam-b/b.mov', 10 * KiB);
     const c = await putSource(relay, 'shoot/day1/notes.txt', 5);
-    const summary = (await relay.trigger({
+    const { outcome } = await relayRequest(relay, {
       bucket: 'source',
       prefix: 'shoot/day1/',
       package: { name: 'Day 1' },
-    })) as {
-      started: string[];
-    };
-    const outcome = await relay.deliveries.get(summary.started[0]!)!.result;
+    });
     expect(outcome.status).toBe('SUCCEEDED');
     const pkg = deliveredPackage(relay, (outcome as { output: { packageId: string } }).output.packageId);
     expect(pkg.name).toBe('Day 1');
@@ -134,14 +138,11 @@ describe('relay workflow on local stand-ins', () => {
 
   it('creates and emails a download link when the request asks for one', async () => {
     await putSource(relay, 'links/clip.mov', 10 * KiB);
-    const summary = (await relay.trigger({
+    const { outcome } = await relayRequest(relay, {
       bucket: 'source',
       key: 'links/clip.mov',
       link: { email: 'producer@example.com' },
-    })) as {
-      started: string[];
-    };
-    const outcome = await relay.deliveries.get(summary.started[0]!)!.result;
+    });
     const output = (outcome as { output: { packageId: string; linkId: string } }).output;
     expect(output.linkId).toMatch(/^[0-9A-Z]{26}$/);
     expect(deliveredPackage(relay, output.packageId).links).toEqual([

@@ -57,3 +57,10 @@ export function deliveredPackage(relay: LocalRelay, packageId: string) {
   if (!pkg) throw new Error(`package ${packageId} not found in the emulator`);
   return pkg;
 }
+
+/** Sends a relay request through the real start handler and waits for its delivery to end. */
+export async function relayRequest(relay: LocalRelay, request: unknown) {
+  const summary = (await relay.trigger(request)) as { started: string[] };
+  const run = relay.deliveries.get(summary.started[0]!)!;
+  return { run, outcome: await run.result };
+}

@@ -5,6 +5,7 @@ import { RETRYABLE_ERROR_NAMES } from '../../functions/core/errors.js';
 import {
   ARN_PLACEHOLDERS,
   DEFINITION_PATH,
+  LAMBDA_TIMEOUT_SECONDS,
   renderDefinition,
   substituteArns,
 } from '../../statemachines/definition.js';
@@ -49,6 +50,17 @@ describe('statemachines/relay.asl.json', () => {
       expect(task.Resource).toMatch(/^arn:aws:lambda:us-east-1:123456789012:function:\w+FunctionArn$/);
       expect(task.TimeoutSeconds).toBeGreaterThan(0);
     }
+  });
+
+  it('gives every Task a timeout longer than its Lambda timeout', () => {
+    const states = definition.States;
+    const tasks: Array<[any, number]> = [
+      [states.Prepare, LAMBDA_TIMEOUT_SECONDS.prepare],
+      [states.Transfer.ItemProcessor.States['Transfer Batch'], LAMBDA_TIMEOUT_SECONDS.transfer],
+      [states.Finalize, LAMBDA_TIMEOUT_SECONDS.finalize],
+      [states.Abort, LAMBDA_TIMEOUT_SECONDS.abort],
+    ];
+    for (const [task, lambdaSeconds] of tasks) expect(task.TimeoutSeconds).toBeGreaterThan(lambdaSeconds);
   });
 
   it('retries transfers on every retryable relay error with backoff and full jitter', () => {
