@@ -77,6 +77,61 @@ function ifMatchShim(server: S3rver) {
   });
 }
 
+const PRECONDITION_FAILED =
+  '<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-None-Match</Condition></Error>';
+
+/**
+ * s3rver ignores `If-None-Match` on PutObject; S3 writes the object only if the key does not
+ * exist (412 PreconditionFailed otherwise, 409 ConditionalRequestConflict when another conditional
+ * write of the key is in flight) and accepts only the value `*` (501 otherwise). The relay's
+ * package record relies on it: two overlapping Prepare invocations must not both record a package.
+ */
+function ifNoneMatchShim(server: S3rver) {
+  const middleware = (server as unknown as { middleware: Middleware[] }).middleware;
+  const inFlight = new Set<string>();
+  middleware.unshift(async (ctx, next) => {
+    const condition = ctx.get('if-none-match');
+    const segments = ctx.path.split('/').filter(Boolean);
+    const isPutObject = ctx.method === 'PUT' && segments.length >= 2 && Object.keys(ctx.query).length === 0;
+    if (!condition || !isPutObject) return next();
+    const reply = (status: number, code: string, message: string) => {
+      ctx.status = status;
+      ctx.type = 'application/xml';
+      ctx.body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`;
+    };
+    if (condition !== '*')
+      return reply(
+        501,
+        'NotImplemented',
+        'A header you provided implies functionality that is not implemented: If-None-Match accepts only *',
+      );
+    const [bucket, ...rest] = segments;
+    const key = `${bucket}/${decodeURIComponent(rest.join('/'))}`;
+    if (inFlight.has(key))
+      return reply(
+        409,
+        'ConditionalRequestConflict',
+        'A conflicting conditional operation is currently in progress against this resource. Please try again.',
+      );
+    inFlight.add(key);
+    try {
+      const exists = await ctx.app.store.getMetadata(bucket!, decodeURIComponent(rest.join('/'))).then(
+        (meta) => Boolean(meta),
+        () => false,
+      );
+      if (exists) {
+        ctx.status = 412;
+        ctx.type = 'application/xml';
+        ctx.body = PRECONDITION_FAILED;
+        return;
+      }
+      await next();
+    } finally {
+      inFlight.delete(key);
+    }
+  });
+}
+
 /**
  * s3rver builds ListObjectsV2 continuation tokens with DES, which the OpenSSL 3 in Node ≥ 17
  * refuses, so any listing of more than 1,000 keys fails with InternalError. The parts ledger lists
@@ -143,6 +198,7 @@ export async function startLocalS3(options: {
     configureBuckets: options.buckets.map((name) => ({ name, configs: [] })),
   });
   ifMatchShim(server);
+  ifNoneMatchShim(server);
   listObjectsV2Shim(server);
   const address = (await server.run()) as AddressInfo;
   return {

@@ -190,11 +190,18 @@ function checkPartSize(state: EmulatorState, value: number | undefined, field = 
   }
 }
 
+function changeState(state: EmulatorState, pkg: EmuPackage, to: EmuPackage['state']) {
+  const at = isoTime(state.now());
+  pkg.stateChanges.push({ at, from: pkg.state, to });
+  pkg.state = to;
+  pkg.updatedAt = at;
+}
+
 function newPackage(
   state: EmulatorState,
   fields: Omit<
     EmuPackage,
-    'id' | 'state' | 'files' | 'links' | 'tokensValidFrom' | 'createdAt' | 'updatedAt'
+    'id' | 'state' | 'stateChanges' | 'files' | 'links' | 'tokensValidFrom' | 'createdAt' | 'updatedAt'
   >,
 ) {
   const now = isoTime(state.now());
@@ -202,6 +209,7 @@ function newPackage(
     ...fields,
     id: ulid(state.now()),
     state: 'new',
+    stateChanges: [{ at: now, from: null, to: 'new' }],
     files: new Map(),
     links: [],
     tokensValidFrom: 0,
@@ -271,20 +279,73 @@ function createTeamPackage(ctx: ApiContext): ApiReply {
   return { status: 201, body: packageView(ctx.state, pkg, true) };
 }
 
+const PACKAGE_STATES = ['new', 'finalized', 'expired', 'archived'];
+
+/** `new`, `finalized` or `expired` as MASV reports it (expiry is derived from the creation time). */
+function reportedState(state: EmulatorState, pkg: EmuPackage) {
+  if (
+    pkg.state !== 'deleted' &&
+    state.now() > Date.parse(pkg.createdAt) + state.settings.packageTtlSeconds * 1000
+  )
+    return 'expired';
+  return pkg.state;
+}
+
+function timeFilter(query: URLSearchParams, field: string): number | undefined {
+  const value = query.get(field);
+  if (value === null || value === '') return undefined;
+  const at = Date.parse(value);
+  if (!ISO_WITH_ZONE.test(value) || Number.isNaN(at))
+    throw new ApiError(400, `${field} must be an ISO 8601 UTC time such as 2020-10-30T17:37:00.998Z`);
+  return at;
+}
+
+/**
+ * `GET /v1.1/teams/{team_id}/packages`: the team's packages, newest first, filtered as MASV's
+ * docs describe (`status` defaults to finalized and expired; `name`, `created_at_start/end`),
+ * paged with `page` (0-based) and `limit` (1–100).
+ */
 function listTeamPackages(ctx: ApiContext): ApiReply {
   requireApiKey(ctx, ctx.params[0]!);
-  const records = [...ctx.state.packages.values()]
-    .filter((p) => p.state !== 'deleted')
-    .map((p) => packageView(ctx.state, p, false));
-  return { status: 200, body: { metadata: { total: records.length }, records } };
+  const { query, state } = ctx;
+  const statuses = query
+    .getAll('status')
+    .flatMap((s) => s.split(','))
+    .filter(Boolean);
+  for (const s of statuses)
+    if (!PACKAGE_STATES.includes(s))
+      throw new ApiError(400, `status ${JSON.stringify(s)} is not one of ${PACKAGE_STATES.join(', ')}`);
+  const wanted = statuses.length > 0 ? statuses : ['finalized', 'expired'];
+  const limit = query.has('limit') ? Number(query.get('limit')) : 25;
+  const page = query.has('page') ? Number(query.get('page')) : 0;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+    throw new ApiError(400, 'limit must be an integer from 1 to 100');
+  if (!Number.isInteger(page) || page < 0) throw new ApiError(400, 'page must be an integer ≥ 0');
+  const name = query.get('name');
+  const from = timeFilter(query, 'created_at_start');
+  const to = timeFilter(query, 'created_at_end');
+  const matching = [...state.packages.values()]
+    .filter((p) => p.owner.kind === 'team' && p.owner.teamId === ctx.params[0])
+    .filter((p) => p.state !== 'deleted' && wanted.includes(reportedState(state, p)))
+    .filter((p) => name === null || name === '' || p.name === name)
+    .filter((p) => from === undefined || Date.parse(p.createdAt) >= from)
+    .filter((p) => to === undefined || Date.parse(p.createdAt) <= to)
+    .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
+  const records = matching
+    .slice(page * limit, page * limit + limit)
+    .map((p) => ({ ...packageView(state, p, false), state: reportedState(state, p) }));
+  return { status: 200, body: { metadata: { total: matching.length }, records } };
 }
 
 function getTeamPackage(ctx: ApiContext): ApiReply {
   requireApiKey(ctx, ctx.params[0]!);
   const pkg = ctx.state.packages.get(ctx.params[1]!);
-  if (!pkg || pkg.state === 'deleted' || pkg.owner.kind !== 'team')
+  if (!pkg || pkg.state === 'deleted' || pkg.owner.kind !== 'team' || pkg.owner.teamId !== ctx.params[0])
     throw new ApiError(404, 'package not found');
-  return { status: 200, body: packageView(ctx.state, pkg, true) };
+  return {
+    status: 200,
+    body: { ...packageView(ctx.state, pkg, true), state: reportedState(ctx.state, pkg) },
+  };
 }
 
 interface PortalInfo {
@@ -610,15 +671,13 @@ function finalizePackage(ctx: ApiContext): ApiReply {
   if (!files.some((f) => f.state === 'finalized')) throw new ApiError(400, 'package has no finalized file');
   const pending = files.find((f) => f.state !== 'finalized');
   if (pending) throw new ApiError(400, `file ${pending.id} (${pending.name}) is not finalized`);
-  pkg.state = 'finalized';
-  pkg.updatedAt = isoTime(ctx.state.now());
+  changeState(ctx.state, pkg, 'finalized');
   return { status: 204 };
 }
 
 async function deletePackage(ctx: ApiContext): Promise<ApiReply> {
   const pkg = ctx.pkg!;
-  pkg.state = 'deleted';
-  pkg.updatedAt = isoTime(ctx.state.now());
+  changeState(ctx.state, pkg, 'deleted');
   await ctx.state.store.purgePackage(pkg.id);
   for (const file of pkg.files.values()) file.finalParts = undefined;
   return { status: 204 };

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { seededRandom } from './ids.js';
 
 /**
@@ -16,7 +17,11 @@ export type FaultKind =
   /** Storage: refuse the part URL as expired (403 AccessDenied). */
   | 'expire-url'
   /** API: the package token in use is expired from now on (401), forcing a refresh. */
-  | 'expire-token';
+  | 'expire-token'
+  /** The request is carried out (committed), then the connection is cut before the answer. */
+  | 'reset-after-commit'
+  /** The request is carried out (committed), then a gateway answers `status` (502 by default). */
+  | 'status-after-commit';
 
 export interface FaultRule {
   target: FaultTarget;
@@ -89,7 +94,48 @@ export class FaultSchedule {
   }
 }
 
-const KINDS = new Set(['status', 'reset', 'latency', 'expire-url', 'expire-token']);
+const KINDS = new Set([
+  'status',
+  'reset',
+  'latency',
+  'expire-url',
+  'expire-token',
+  'reset-after-commit',
+  'status-after-commit',
+]);
+
+/** The fault that loses the answer of a request that succeeded, if one fired. */
+export function lostAnswerFault(fired: FaultRule[]): FaultRule | undefined {
+  return fired.find((f) => f.kind === 'reset-after-commit' || f.kind === 'status-after-commit');
+}
+
+/**
+ * Makes `res` lose a successful answer the way a flaky network or a gateway does: the handler
+ * commits its change, then the connection is cut, or a gateway's 502/504 replaces the answer.
+ * Error answers (nothing committed) pass through unchanged.
+ */
+export function loseAnswerAfterCommit(res: ServerResponse, fault: FaultRule) {
+  const writeHead = res.writeHead.bind(res) as (status: number, headers?: Record<string, string>) => void;
+  const end = res.end.bind(res) as (chunk?: unknown) => void;
+  let lost = false;
+  res.writeHead = ((status: number, ...rest: unknown[]) => {
+    if (status >= 300) return writeHead(status, rest.at(-1) as Record<string, string>);
+    lost = true;
+    if (fault.kind === 'reset-after-commit') {
+      res.socket?.destroy();
+      return res;
+    }
+    const code = fault.status ?? 502;
+    const text = `<html><body><h1>${code} Bad Gateway</h1>The upstream server did not answer in time.</body></html>`;
+    writeHead(code, { 'content-type': 'text/html', 'content-length': String(Buffer.byteLength(text)) });
+    end(text);
+    return res;
+  }) as ServerResponse['writeHead'];
+  res.end = ((...args: unknown[]) => {
+    if (lost) return res;
+    return (end as (...a: unknown[]) => void)(...args);
+  }) as ServerResponse['end'];
+}
 
 function validateRule(rule: FaultRule) {
   if (!rule || typeof rule !== 'object') throw new Error('A fault rule must be an object.');
@@ -105,6 +151,13 @@ function validateRule(rule: FaultRule) {
     !(Number.isInteger(rule.status) && rule.status! >= 400 && rule.status! <= 599)
   ) {
     throw new Error('A status fault needs status between 400 and 599.');
+  }
+  if (
+    rule.kind === 'status-after-commit' &&
+    rule.status !== undefined &&
+    ![502, 503, 504].includes(rule.status)
+  ) {
+    throw new Error('A status-after-commit fault is a gateway answer: status 502, 503 or 504 (default 502).');
   }
   if (rule.kind === 'latency' && !(typeof rule.latencyMs === 'number' && rule.latencyMs >= 0)) {
     throw new Error('A latency fault needs latencyMs ≥ 0.');

@@ -21,6 +21,7 @@ export interface InspectedPackage {
   recipients: string[];
   sender?: string;
   state: EmuPackage['state'];
+  stateChanges: EmuPackage['stateChanges'];
   links: EmuPackage['links'];
   files: InspectedFile[];
 }
@@ -48,6 +49,7 @@ function inspectPackage(state: EmulatorState, pkg: EmuPackage): InspectedPackage
     recipients: pkg.recipients,
     sender: pkg.sender,
     state: pkg.state,
+    stateChanges: pkg.stateChanges,
     links: pkg.links,
     files: [...pkg.files.values()].map((f) => inspectFile(state, f)),
   };

@@ -68,6 +68,8 @@ export interface EmuPackage {
   formDataId?: string;
   partSize: number;
   state: 'new' | 'finalized' | 'deleted';
+  /** Every state change, oldest first, so tests can prove no package went from finalized to deleted. */
+  stateChanges: Array<{ at: string; from: EmuPackage['state'] | null; to: EmuPackage['state'] }>;
   files: Map<string, EmuFile>;
   links: Array<{ id: string; email?: string }>;
   /** Tokens issued before this time (seconds) are treated as expired (token-expiry fault). */

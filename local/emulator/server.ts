@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ApiContext, ApiError, authorizePackage, routes } from './api.js';
-import { type FaultRule, FaultSchedule } from './faults.js';
+import { type FaultRule, FaultSchedule, loseAnswerAfterCommit, lostAnswerFault } from './faults.js';
 import { seededRandom, ulid } from './ids.js';
 import { createInspector, type Inspector } from './inspect.js';
 import {
@@ -241,6 +241,8 @@ async function handleApiRequest(
 
     const fired = state.faults.match('api', r.name);
     state.counters.faultsApplied += fired.length;
+    const lostAnswer = lostAnswerFault(fired);
+    if (lostAnswer) loseAnswerAfterCommit(res, lostAnswer);
     for (const fault of fired.filter((f) => f.kind === 'latency')) await sleep(fault.latencyMs ?? 0);
     if (fired.some((f) => f.kind === 'reset')) {
       status = 0;

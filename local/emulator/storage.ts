@@ -4,7 +4,7 @@ import { mkdir, rename, rm, unlink } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { FaultRule } from './faults.js';
+import { type FaultRule, loseAnswerAfterCommit, lostAnswerFault } from './faults.js';
 import type { EmulatorState } from './model.js';
 import { verifyPresigned } from './signing.js';
 
@@ -161,6 +161,8 @@ export async function handleStorageRequest(
 
   const faults = state.faults.match(isCreate ? 'storage-create' : 'storage-part');
   state.counters.faultsApplied += faults.length;
+  const lostAnswer = lostAnswerFault(faults);
+  if (lostAnswer) loseAnswerAfterCommit(res, lostAnswer);
   for (const fault of faults.filter((f) => f.kind === 'latency')) await sleep(fault.latencyMs ?? 0);
 
   const check = verifyPresigned(state.signingKey, method, url, state.now());
