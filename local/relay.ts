@@ -21,8 +21,17 @@ import { createPrepareHandler } from '../functions/prepare/prepare-handler.js';
 import { createStartHandler } from '../functions/start/start-handler.js';
 import { createTransferHandler } from '../functions/transfer/transfer-handler.js';
 import { LAMBDA_TIMEOUT_SECONDS, renderDefinition, substituteArns } from '../statemachines/definition.js';
+import type { AwsLimits } from './aws-limits.js';
 import { type EmulatorOptions, type RunningEmulator, startEmulator } from './emulator/server.js';
 import { lambdaContext } from './lambda-context.js';
+import {
+  type EventLog,
+  type ExecutionOutcome,
+  type ExecutionUsage,
+  runWithLimits,
+  scaleWaits,
+} from './limited-execution.js';
+import { LocalLambda } from './local-lambda.js';
 import { LOCAL_S3_CREDENTIALS, type LocalS3, startLocalS3 } from './s3-server.js';
 
 export const SOURCE_BUCKET = 'source';
@@ -43,11 +52,18 @@ export interface LocalRelayOptions {
   s3Port?: number;
   /** An S3 endpoint already running (with the source and state buckets) instead of starting s3rver. */
   s3Endpoint?: string;
-  /** Zero the workflow's retry waits (tests). */
+  /** Zero the workflow's retry and Wait durations (tests); same as `waitScale: 0`. */
   fastRetries?: boolean;
+  /**
+   * Multiplies every Retry interval/maximum delay and Wait duration of the definition (e.g. 0.001:
+   * seconds become milliseconds); attempts, backoff and jitter are kept. Wins over `fastRetries`.
+   */
+  waitScale?: number;
+  /** Lower AWS quotas than the real ones (tests that make a quota trip cheaply). */
+  limits?: Partial<AwsLimits>;
   /** Retry clock of the MASV client and the part retries (tests zero the waits). */
   clock?: RetryClock;
-  /** Shortens the transfer Lambda's deadline (tests of the early stop). */
+  /** Shortens the transfer Lambda's timeout (its context deadline and the `Sandbox.Timedout` cut-off). */
   transferTimeoutMs?: number;
   /** Replaces the transfer context's remaining-time clock, made anew per invocation (early-stop tests). */
   transferRemainingMs?: () => () => number;
@@ -61,14 +77,7 @@ export interface LocalRelayOptions {
   secrets?: Record<string, string>;
 }
 
-/** One event of the local engine's execution log. */
-export type EventLog = {
-  type: string;
-  state?: { name: string; output?: unknown };
-  index?: number;
-  Error?: string;
-  Cause?: unknown;
-};
+export type { EventLog } from './limited-execution.js';
 
 export interface DeliveryRun {
   executionName: string;
@@ -76,10 +85,13 @@ export interface DeliveryRun {
   finished?: boolean;
   input: DeliveryRequest;
   prepared?: PreparedDelivery;
-  result: Promise<
-    { status: 'SUCCEEDED'; output: unknown } | { status: 'FAILED'; error: string; cause: string }
-  >;
+  result: Promise<ExecutionOutcome>;
   events: EventLog[];
+  /** History events and peak state size so far, as Step Functions counts them. */
+  usage: ExecutionUsage;
+  /** When the execution started and when its first part was recorded (ms since the epoch). */
+  startedAt: number;
+  firstPartAt?: number;
 }
 
 export interface LocalDepsOptions {
@@ -181,7 +193,8 @@ export class LocalRelay {
     private readonly deps: RelayDeps,
     private readonly options: LocalRelayOptions,
     private readonly machine: StateMachine,
-    private readonly handlers: Record<string, (input: unknown) => Promise<unknown>>,
+    /** The four functions as Lambda runs them: payload quota, timeout, reserved concurrency. */
+    readonly lambdas: Record<'prepare' | 'transfer' | 'finalize' | 'abort', LocalLambda>,
   ) {
     this.events = deps.events as LocalEventSink;
     this.config = deps.config;
@@ -202,12 +215,17 @@ export class LocalRelay {
       apiKey: emulator!.accounts.apiKey,
       teamId: emulator!.accounts.teamId,
     };
+    const onPart: LocalRelayOptions['onPart'] = (deliveryId, fileIndex, part) => {
+      const run = relay.deliveries.get(deliveryId);
+      if (run && run.firstPartAt === undefined) run.firstPartAt = Date.now();
+      options.onPart?.(deliveryId, fileIndex, part);
+    };
     const { deps, logger } = createLocalDeps({
       s3Endpoint: s3.endpoint,
       masv,
       config: options.config,
       clock: options.clock,
-      onPart: options.onPart,
+      onPart,
       logSink: options.logSink,
       secrets: options.secrets,
     });
@@ -225,63 +243,76 @@ export class LocalRelay {
       FinalizeFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:masv-relay-finalize',
       AbortFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:masv-relay-abort',
     });
-    const machine = new StateMachine(JSON.parse(definition));
-    const relay: LocalRelay = new LocalRelay(s3, client, emulator, masv.url, deps, options, machine, {
-      Prepare: (input) => prepare(input as never, lambdaContext('masv-relay-prepare', timeoutMs('prepare'))),
-      'Transfer Batch': async (input) => {
-        const invocation = ++relay.transferInvocations;
-        await options.beforeTransfer?.(input, invocation);
-        const timeout = options.transferTimeoutMs ?? timeoutMs('transfer');
-        const context = lambdaContext('masv-relay-transfer', timeout);
-        if (options.transferRemainingMs) context.getRemainingTimeInMillis = options.transferRemainingMs();
-        return transfer(input as never, context);
-      },
-      Finalize: (input) =>
-        finalize(input as never, lambdaContext('masv-relay-finalize', timeoutMs('finalize'))),
-      Abort: (input) => abort(input as never, lambdaContext('masv-relay-abort', timeoutMs('abort'))),
+    // Validated as deployed; the copy that runs may have its waits scaled to fractions of a second.
+    new StateMachine(JSON.parse(definition));
+    const waitScale = options.waitScale ?? (options.fastRetries ? 0 : 1);
+    const machine = new StateMachine(scaleWaits(JSON.parse(definition), waitScale), {
+      validationOptions: { noValidate: true },
     });
+    let relay: LocalRelay;
+    const lambdas = {
+      prepare: new LocalLambda(
+        { name: 'masv-relay-prepare', timeoutMs: timeoutMs('prepare') },
+        (event, context) => prepare(event as never, context),
+      ),
+      transfer: new LocalLambda(
+        {
+          name: 'masv-relay-transfer',
+          timeoutMs: options.transferTimeoutMs ?? timeoutMs('transfer'),
+          reservedConcurrency: config.transfer.transferReservedConcurrency,
+          remainingMs: options.transferRemainingMs,
+        },
+        async (event, context) => {
+          const invocation = ++relay.transferInvocations;
+          await options.beforeTransfer?.(event, invocation);
+          return transfer(event as never, context);
+        },
+      ),
+      finalize: new LocalLambda(
+        { name: 'masv-relay-finalize', timeoutMs: timeoutMs('finalize') },
+        (event, context) => finalize(event as never, context),
+      ),
+      abort: new LocalLambda({ name: 'masv-relay-abort', timeoutMs: timeoutMs('abort') }, (event, context) =>
+        abort(event as never, context),
+      ),
+    };
+    relay = new LocalRelay(s3, client, emulator, masv.url, deps, options, machine, lambdas);
     return relay;
   }
 
   /** StartExecution against the local engine: `false` when the name was already used. */
   readonly startExecution: StartExecution = async (name, input) => {
     if (this.deliveries.has(name)) return false;
-    const events: EventLog[] = [];
-    const fast = this.options.fastRetries
-      ? { Prepare: 0, 'Transfer Batch': 0, Finalize: 0, Abort: 0 }
-      : undefined;
-    const execution = this.machine.run(input as never, {
-      overrides: {
-        taskResourceLocalHandlers: this.handlers as never,
-        ...(fast ? { retryIntervalOverrides: fast } : {}),
+    const run: DeliveryRun = {
+      executionName: name,
+      input,
+      events: [],
+      result: undefined as never,
+      usage: undefined as never,
+      startedAt: Date.now(),
+    };
+    const execution = runWithLimits(this.machine, input, {
+      lambdas: {
+        Prepare: this.lambdas.prepare,
+        'Transfer Batch': this.lambdas.transfer,
+        Finalize: this.lambdas.finalize,
+        Abort: this.lambdas.abort,
       },
+      limits: this.options.limits,
       context: { Execution: { Name: name, Input: input as never, StartTime: new Date().toISOString() } },
-    });
-    const run: DeliveryRun = { executionName: name, input, events, result: undefined as never };
-    run.result = (async () => {
-      const collector = (async () => {
-        for await (const event of execution.eventLogs) {
-          const entry = event as EventLog;
-          events.push(entry);
-          if (entry.type === 'StateExited' && entry.state?.name === 'Prepare') {
-            run.prepared = (entry.state.output as { prepared?: PreparedDelivery }).prepared;
-          }
+      onEvent: (entry, raw) => {
+        if (entry.type === 'StateExited' && entry.state?.name === 'Prepare') {
+          const output = (raw as { state: { output?: { prepared?: PreparedDelivery } } }).state.output;
+          run.prepared = output?.prepared;
         }
-      })();
-      try {
-        const output = await execution.result;
-        return { status: 'SUCCEEDED' as const, output };
-      } catch (error) {
-        const cause = (error as { cause?: { name?: string; message?: string } }).cause;
-        return {
-          status: 'FAILED' as const,
-          error: cause?.name ?? (error as Error).name,
-          cause: cause?.message ?? String(error),
-        };
-      } finally {
-        await collector.catch(() => undefined);
-      }
-    })();
+      },
+    });
+    run.events = execution.events;
+    run.usage = execution.usage;
+    run.result = execution.result.then((outcome) => {
+      run.finished = true;
+      return outcome;
+    });
     this.deliveries.set(name, run);
     return true;
   };

@@ -63,11 +63,38 @@ describe('statemachines/relay.asl.json', () => {
     for (const [task, lambdaSeconds] of tasks) expect(task.TimeoutSeconds).toBeGreaterThan(lambdaSeconds);
   });
 
-  it('retries transfers on every retryable relay error with backoff and full jitter', () => {
-    const retry = definition.States.Transfer.ItemProcessor.States['Transfer Batch'].Retry[0];
+  it('retries transfers on every retryable relay error and on Lambda timeouts, with backoff and full jitter', () => {
+    const retriers = definition.States.Transfer.ItemProcessor.States['Transfer Batch'].Retry;
+    const transient = retriers.find((r: any) => r.ErrorEquals.includes('MasvServerError'));
     for (const name of RETRYABLE_ERROR_NAMES.filter((n) => n !== 'BatchTimeBudgetError'))
-      expect(retry.ErrorEquals).toContain(name);
-    expect(retry).toMatchObject({ BackoffRate: 2, JitterStrategy: 'FULL' });
+      expect(transient.ErrorEquals).toContain(name);
+    // Lambda's own timeout name on current runtimes, and the Task's own TimeoutSeconds.
+    expect(transient.ErrorEquals).toEqual(expect.arrayContaining(['Sandbox.Timedout', 'States.Timeout']));
+    expect(transient).toMatchObject({ BackoffRate: 2, JitterStrategy: 'FULL' });
+  });
+
+  it('waits out throttles of the transfer function for hours, in a retrier of their own', () => {
+    const retriers = definition.States.Transfer.ItemProcessor.States['Transfer Batch'].Retry;
+    const throttle = retriers[0];
+    expect(throttle.ErrorEquals).toEqual(['Lambda.TooManyRequestsException']);
+    expect(
+      retriers.slice(1).some((r: any) => r.ErrorEquals.includes('Lambda.TooManyRequestsException')),
+    ).toBe(false);
+    // FULL jitter waits uniformly in [0, cap]: once at the 300 s cap, attempts average 150 s.
+    const capped =
+      throttle.MaxAttempts - Math.ceil(Math.log2(throttle.MaxDelaySeconds / throttle.IntervalSeconds));
+    expect((capped * throttle.MaxDelaySeconds) / 2 / 3600).toBeGreaterThan(24);
+    // Two history events per throttled attempt (scheduled, start failed); mapConcurrency 10 waiting
+    // iterations stay under the 25,000-event quota for a day of waiting.
+    expect(10 * 2 * (3600 / (throttle.MaxDelaySeconds / 2)) * 24).toBeLessThan(25_000 * 0.8);
+  });
+
+  it('ends each Map iteration with an empty output and pauses before each transfer invocation', () => {
+    const processor = definition.States.Transfer.ItemProcessor;
+    expect(processor.StartAt).toBe('Take Turn');
+    expect(processor.States['Take Turn']).toMatchObject({ Type: 'Wait', Next: 'Transfer Batch' });
+    expect(processor.States['Batch Finished?'].Choices[0].Next).toBe('Take Turn');
+    expect(processor.States['Batch Done']).toMatchObject({ Type: 'Pass', Result: {}, End: true });
   });
 
   it('sends every failure of Prepare, Transfer and Finalize to Abort, then to a Fail state', () => {
