@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
+import { taggingShim } from './s3-tagging.js';
 
 /** s3rver's built-in credentials: it refuses any other access key. */
 export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -92,7 +93,9 @@ function ifNoneMatchShim(server: S3rver) {
   middleware.unshift(async (ctx, next) => {
     const condition = ctx.get('if-none-match');
     const segments = ctx.path.split('/').filter(Boolean);
-    const isPutObject = ctx.method === 'PUT' && segments.length >= 2 && Object.keys(ctx.query).length === 0;
+    // The SDK sends `?x-id=PutObject`: that names no subresource.
+    const isPutObject =
+      ctx.method === 'PUT' && segments.length >= 2 && Object.keys(ctx.query).every((name) => name === 'x-id');
     if (!condition || !isPutObject) return next();
     const reply = (status: number, code: string, message: string) => {
       ctx.status = status;
@@ -200,6 +203,7 @@ export async function startLocalS3(options: {
   ifMatchShim(server);
   ifNoneMatchShim(server);
   listObjectsV2Shim(server);
+  taggingShim(server);
   const address = (await server.run()) as AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${address.port}`,

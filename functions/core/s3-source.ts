@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Source } from './delivery.js';
 import { NetworkError, SourceChangedError, SourceNotFoundError } from './errors.js';
+import { type MergedTags, mergeTags } from './s3-tags.js';
 
 /**
  * An S3 client for the relay: checksums only when required, because the default CRC32 trailers
@@ -107,8 +108,13 @@ function sourceError(error: unknown, source: { bucket: string; key: string }, ac
   });
 }
 
-/** Objects under a prefix, folder markers skipped, in key order. */
-export async function listPrefix(s3: S3Client, bucket: string, prefix: string): Promise<Source[]> {
+/** Objects under a prefix, folder markers (and keys `skip` names, e.g. `_MASV_READY`) left out, in key order. */
+export async function listPrefix(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  skip: (key: string) => boolean = () => false,
+): Promise<Source[]> {
   const sources: Source[] = [];
   let token: string | undefined;
   try {
@@ -117,7 +123,8 @@ export async function listPrefix(s3: S3Client, bucket: string, prefix: string): 
         new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
       );
       for (const object of page.Contents ?? []) {
-        if (object.Key && !object.Key.endsWith('/')) sources.push({ bucket, key: object.Key });
+        if (object.Key && !object.Key.endsWith('/') && !skip(object.Key))
+          sources.push({ bucket, key: object.Key });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -178,23 +185,29 @@ export async function openRange(
   }
 }
 
-/** Adds (or replaces) tags on a source object, keeping its other tags. */
+/**
+ * Writes the relay's tags on a source object, merged with the object's own tags by the rule of
+ * `mergeTags` (`s3-tags.ts`): values reduced to what S3 accepts, `masv-relay:status` always kept,
+ * the object's own tags before the relay's informational ones. Returns what was written and what
+ * had to be left out, so callers can log it; the full failure reason stays in events and logs.
+ */
 export async function tagSource(
   s3: S3Client,
   object: { bucket: string; key: string; versionId?: string },
   tags: Record<string, string>,
-) {
+): Promise<MergedTags> {
   const current = await s3.send(
     new GetObjectTaggingCommand({ Bucket: object.bucket, Key: object.key, VersionId: object.versionId }),
   );
-  const merged = new Map((current.TagSet ?? []).map((t) => [t.Key!, t.Value ?? '']));
-  for (const [k, v] of Object.entries(tags)) merged.set(k, v.slice(0, 256));
+  const own = (current.TagSet ?? []).map((t) => ({ Key: t.Key ?? '', Value: t.Value ?? '' }));
+  const merged = mergeTags(own, tags);
   await s3.send(
     new PutObjectTaggingCommand({
       Bucket: object.bucket,
       Key: object.key,
       VersionId: object.versionId,
-      Tagging: { TagSet: [...merged].slice(0, 10).map(([Key, Value]) => ({ Key, Value })) },
+      Tagging: { TagSet: merged.tagSet },
     }),
   );
+  return merged;
 }

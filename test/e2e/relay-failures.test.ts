@@ -47,6 +47,10 @@ describe('relay workflow failure paths', () => {
     const byKey = Object.fromEntries(tags.TagSet!.map((t) => [t.Key, t.Value]));
     expect(byKey['masv-relay:status']).toBe('failed');
     expect(byKey['masv-relay:reason']).toMatch(/^SourceChangedError: /);
+    // The reason had parentheses, which S3 (and the strict local S3) refuse in a tag: reduced, not lost.
+    expect(byKey['masv-relay:reason']).toContain(
+      'changed after the delivery started its ETag no longer matches',
+    );
   });
 
   it('retries part uploads through storage resets, SlowDown and expired URLs, and delivers byte-exact', async () => {

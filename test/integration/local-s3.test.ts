@@ -1,8 +1,14 @@
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+} from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SourceChangedError } from '../../functions/core/errors.js';
 import { DeliveryStore } from '../../functions/core/parts-ledger.js';
-import { createS3Client, openRange } from '../../functions/core/s3-source.js';
+import { createS3Client, openRange, tagSource } from '../../functions/core/s3-source.js';
 import { LOCAL_S3_CREDENTIALS, type LocalS3, startLocalS3 } from '../../local/s3-server.js';
 
 let s3: LocalS3;
@@ -80,5 +86,128 @@ describe('the local S3 stand-in (s3rver with shims)', () => {
     await expect(
       client.send(new GetObjectCommand({ Bucket: 'bkt', Key: 'deliveries/d1/parts/0/00001.%22e0%22' })),
     ).rejects.toThrow();
+  });
+
+  it('refuses a second conditional PutObject (If-None-Match: *) sent by the SDK, which adds ?x-id=PutObject', async () => {
+    await client.send(new PutObjectCommand({ Bucket: 'bkt', Key: 'once.json', Body: '1', IfNoneMatch: '*' }));
+    await expect(
+      client.send(new PutObjectCommand({ Bucket: 'bkt', Key: 'once.json', Body: '2', IfNoneMatch: '*' })),
+    ).rejects.toMatchObject({ name: 'PreconditionFailed' });
+  });
+
+  describe('object tagging as strict as S3', () => {
+    const tagsOf = async (key: string) =>
+      (await client.send(new GetObjectTaggingCommand({ Bucket: 'bkt', Key: key }))).TagSet?.map((t) => [
+        t.Key,
+        t.Value,
+      ]);
+    const putTags = (key: string, tags: Array<[string, string]>) =>
+      client.send(
+        new PutObjectTaggingCommand({
+          Bucket: 'bkt',
+          Key: key,
+          Tagging: { TagSet: tags.map(([Key, Value]) => ({ Key, Value })) },
+        }),
+      );
+
+    it.each([
+      ['a value with parentheses', [['masv-relay:reason', 'failed (422)']], /TagValue/],
+      ['a value with quotes and braces', [['r', '{"code":"x"}']], /TagValue/],
+      ['a value over 256 characters', [['r', 'a'.repeat(257)]], /TagValue/],
+      ['a key over 128 characters', [['k'.repeat(129), 'v']], /TagKey/],
+      ['a key with a comma', [['a,b', 'v']], /TagKey/],
+      ['an aws: key', [['AWS:thing', 'v']], /aws:/],
+      [
+        'duplicate keys',
+        [
+          ['k', '1'],
+          ['k', '2'],
+        ],
+        /same key/,
+      ],
+      ['11 tags', Array.from({ length: 11 }, (_, i) => [`k${i}`, 'v']), /greater than 10/],
+    ] as Array<[string, Array<[string, string]>, RegExp]>)(
+      'refuses %s with InvalidTag (400)',
+      async (_, tags, message) => {
+        await client.send(new PutObjectCommand({ Bucket: 'bkt', Key: 'tagged.bin', Body: 'x' }));
+        const error = (await putTags('tagged.bin', tags).then(
+          () => undefined,
+          (e: unknown) => e,
+        )) as (Error & { $metadata: { httpStatusCode: number } }) | undefined;
+        expect(error).toBeInstanceOf(Error);
+        expect(error!.name).toBe('InvalidTag');
+        expect(error!.$metadata.httpStatusCode).toBe(400);
+        expect(error!.message).toMatch(message);
+        expect(await tagsOf('tagged.bin')).toEqual([]);
+      },
+    );
+
+    it('accepts what S3 accepts: 10 tags, Unicode letters, + - = . _ : / @, an empty value, values kept as written', async () => {
+      await client.send(new PutObjectCommand({ Bucket: 'bkt', Key: 'ok.bin', Body: 'x' }));
+      const tags: Array<[string, string]> = [
+        ['Project', 'Blue'],
+        ['équipe', 'Montréal 2026'],
+        ['path', 'a/b:c=d+e-f_g.h@i'],
+        ['empty', ''],
+        ['zeros', '007'],
+        ...Array.from({ length: 5 }, (_, i): [string, string] => [`k${i}`, 'v'.repeat(256)]),
+      ];
+      await putTags('ok.bin', tags);
+      expect(await tagsOf('ok.bin')).toEqual(tags);
+    });
+
+    it('drops the tags of an object written over (tags belong to the object, not the key)', async () => {
+      await client.send(new PutObjectCommand({ Bucket: 'bkt', Key: 'again.bin', Body: 'x' }));
+      await putTags('again.bin', [['a', 'b']]);
+      await client.send(new PutObjectCommand({ Bucket: 'bkt', Key: 'again.bin', Body: 'y' }));
+      expect(await tagsOf('again.bin')).toEqual([]);
+    });
+
+    it('lands a failure reason with parentheses, quotes and braces, next to the object’s own tags', async () => {
+      await client.send(new PutObjectCommand({ Bucket: 'bkt', Key: 'failed.bin', Body: 'x' }));
+      await putTags('failed.bin', [
+        ['team', 'post'],
+        ['masv-relay:reason', 'stale'],
+      ]);
+      const reason =
+        'MasvValidationError: MASV refused the package (HTTP 422): {"code":"recipients","message":"bad, \'x\'"}';
+      const merged = await tagSource(
+        client,
+        { bucket: 'bkt', key: 'failed.bin' },
+        {
+          'masv-relay:status': 'failed',
+          'masv-relay:reason': reason,
+        },
+      );
+      expect(await tagsOf('failed.bin')).toEqual([
+        ['masv-relay:status', 'failed'],
+        ['team', 'post'],
+        [
+          'masv-relay:reason',
+          'MasvValidationError: MASV refused the package HTTP 422 : code : recipients message : bad x',
+        ],
+      ]);
+      expect(merged.dropped).toEqual([]);
+    });
+
+    it('keeps the status when the object already has 10 tags of its own', async () => {
+      await client.send(new PutObjectCommand({ Bucket: 'bkt', Key: 'full.bin', Body: 'x' }));
+      await putTags(
+        'full.bin',
+        Array.from({ length: 10 }, (_, i) => [`own${i}`, 'v']),
+      );
+      const merged = await tagSource(
+        client,
+        { bucket: 'bkt', key: 'full.bin' },
+        {
+          'masv-relay:status': 'delivered',
+          'masv-relay:package-id': 'PKG1',
+        },
+      );
+      const tags = await tagsOf('full.bin');
+      expect(tags).toHaveLength(10);
+      expect(tags![0]).toEqual(['masv-relay:status', 'delivered']);
+      expect(merged.dropped.map((d) => d.key)).toEqual(['own9', 'masv-relay:package-id']);
+    });
   });
 });
