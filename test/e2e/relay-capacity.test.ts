@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LocalRelay, type LocalRelayOptions } from '../../local/relay.js';
+import { deliveredPackage, KiB, relayObject, testRelayOptions } from '../helpers/local-relay.js';
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+let relay: LocalRelay | undefined;
+afterEach(async () => {
+  await relay?.close();
+  relay = undefined;
+});
+
+async function start(overrides: LocalRelayOptions & { reserved?: number; mapConcurrency?: number }) {
+  const { reserved = 20, mapConcurrency = 4, ...options } = overrides;
+  relay = await LocalRelay.start(
+    testRelayOptions({
+      // Retry waits in milliseconds instead of seconds; attempts, backoff and jitter as deployed.
+      waitScale: 0.001,
+      fastRetries: false,
+      ...options,
+      config: {
+        transfer: {
+          partSizeMiB: 5,
+          mapConcurrency,
+          partConcurrency: 2,
+          partsPerBatch: 2,
+          transferReservedConcurrency: reserved,
+        },
+      },
+    }),
+  );
+  return relay;
+}
+
+async function expectDelivered(r: LocalRelay, outcome: { status: string }, body: Buffer) {
+  expect(outcome.status).toBe('SUCCEEDED');
+  const pkg = deliveredPackage(r, (outcome as { output: { packageId: string } }).output.packageId);
+  await expect(r.emulator!.inspect.fileSha256(pkg.files[0]!.id)).resolves.toBe(sha256(body));
+}
+
+describe('e2e: transfer capacity (reserved concurrency enforced by the local runner)', () => {
+  it('waits out throttles when the Map asks for more transfer Lambdas than are reserved', async () => {
+    const r = await start({ reserved: 1, mapConcurrency: 4 });
+    const { outcome, body, run } = await relayObject(r, 'capacity/one.mov', 2000 * KiB);
+    await expectDelivered(r, outcome, body);
+    expect(run.prepared!.batches.length).toBeGreaterThan(1);
+    expect(r.lambdas.transfer.peakConcurrency).toBe(1);
+    expect(r.lambdas.transfer.throttles).toBeGreaterThan(0);
+    expect(run.events.some((e) => e.type === 'StateRetried' && e.state?.name === 'Transfer Batch')).toBe(
+      true,
+    );
+  });
+
+  it('delivers several deliveries at once through two reserved transfer Lambdas', async () => {
+    const r = await start({ reserved: 2, mapConcurrency: 4 });
+    const results = await Promise.all(
+      [1, 2, 3].map((n) => relayObject(r, `capacity/burst-${n}.mov`, (600 + n * 300) * KiB)),
+    );
+    for (const { outcome, body } of results) await expectDelivered(r, outcome, body);
+    expect(r.lambdas.transfer.peakConcurrency).toBeLessThanOrEqual(2);
+    expect(r.lambdas.transfer.throttles).toBeGreaterThan(0);
+  });
+
+  it('retries a transfer Lambda that times out (Sandbox.Timedout) and still delivers byte-exact', async () => {
+    const r = await start({
+      transferTimeoutMs: 1_000,
+      beforeTransfer: async (_event, invocation) => {
+        if (invocation === 1) {
+          await sleep(1_500);
+          throw new Error('this sandbox was ended at its timeout');
+        }
+      },
+    });
+    const { outcome, body, run } = await relayObject(r, 'capacity/slow.mov', 700 * KiB);
+    await expectDelivered(r, outcome, body);
+    expect(r.lambdas.transfer.timeouts).toBe(1);
+    expect(run.events.some((e) => e.type === 'StateFailed' && e.Error === 'Sandbox.Timedout')).toBe(true);
+  });
+
+  it('keeps each Map iteration output empty and reports history and peak state size', async () => {
+    const r = await start({});
+    const { outcome, run } = await relayObject(r, 'capacity/sizes.mov', 2000 * KiB);
+    expect(outcome.status).toBe('SUCCEEDED');
+    const iterations = run.events.filter((e) => e.type === 'MapIterationSucceeded').length;
+    expect(iterations).toBe(run.prepared!.batches.length);
+    expect(run.usage.historyEvents).toBeGreaterThan(iterations * 8);
+    expect(run.usage.peakStateBytes).toBeGreaterThan(0);
+    expect(run.usage.peakStateWhere).not.toMatch(/aggregated/);
+  });
+});
