@@ -33,6 +33,17 @@ const portalTarget = z.strictObject({
   formDataId: z.optional(text(1, 256)),
 });
 
+const bucketName = z
+  .string()
+  .check(z.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name'));
+
+/** Where objects become deliveries per folder (a marker object) instead of one package per object. */
+export const DELIVERY_MODES = ['object', 'folder'] as const;
+
+export const DEFAULT_FOLDER_MARKER = '_MASV_READY';
+
+const DEFAULT_TRIGGERS = { snsTopicArns: [], folderMarker: DEFAULT_FOLDER_MARKER };
+
 const DEFAULT_TRANSFER = {
   partSizeMiB: 100,
   mapConcurrency: 10,
@@ -50,15 +61,20 @@ export const relayConfigSchema = z.strictObject({
   }),
   package: z._default(packageSettingsSchema, {}),
   prefixRules: z._default(
-    z.array(z.strictObject({ prefix: text(1, 1024), package: packageSettingsSchema })),
+    z.array(
+      z.strictObject({
+        prefix: text(1, 1024),
+        /** `folder`: objects here wait for a marker object that delivers their whole folder. */
+        delivery: z._default(z.enum(DELIVERY_MODES), 'object'),
+        package: z._default(packageSettingsSchema, {}),
+      }),
+    ),
     [],
   ),
   source: z._default(
     z.strictObject({
       /** Import this existing bucket; when absent the stack creates one. */
-      existingBucketName: z.optional(
-        z.string().check(z.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name')),
-      ),
+      existingBucketName: z.optional(bucketName),
       prefix: z.optional(text(1, 1024)),
       suffix: z.optional(text(1, 1024)),
     }),
@@ -75,6 +91,56 @@ export const relayConfigSchema = z.strictObject({
       transferReservedConcurrency: z._default(whole(1, 1000), DEFAULT_TRANSFER.transferReservedConcurrency),
     }),
     DEFAULT_TRANSFER,
+  ),
+  triggers: z._default(
+    z.strictObject({
+      /** Existing SNS topics (S3 event notifications) the trigger queue subscribes to. */
+      snsTopicArns: z._default(
+        z
+          .array(z.string().check(z.regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/)))
+          .check(z.maxLength(10)),
+        [],
+      ),
+      /** Name of the object that marks a folder under a `delivery: "folder"` rule as complete. */
+      folderMarker: z._default(
+        z.string().check(z.regex(/^[^/]{1,255}$/, 'must be an object name without "/"')),
+        DEFAULT_FOLDER_MARKER,
+      ),
+      /** S3 Batch Operations: the buckets its job role reads manifests from and writes reports to. */
+      batchOperations: z.optional(
+        z.strictObject({ manifestBucketName: bucketName, reportBucketName: z.optional(bucketName) }),
+      ),
+    }),
+    DEFAULT_TRIGGERS,
+  ),
+  access: z._default(
+    z.strictObject({
+      /** An existing event bus (name or ARN, this account) for relay requests; else the stack creates one. */
+      eventBusName: z.optional(
+        z
+          .string()
+          .check(z.regex(/^(arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/)?[A-Za-z0-9._-]{1,256}$/)),
+      ),
+      /** Other AWS accounts allowed to put relay requests on the relay's own bus. */
+      requestAccountIds: z._default(
+        z.array(z.string().check(z.regex(/^\d{12}$/))).check(z.maxLength(20)),
+        [],
+      ),
+      /** When set, every recipient and link email must be at one of these domains (or a subdomain). */
+      recipientDomains: z._default(
+        z
+          .array(
+            z.string().check(z.regex(/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/)),
+          )
+          .check(z.maxLength(50)),
+        [],
+      ),
+      /** Customer-managed KMS key the secrets are encrypted with (grants kms:Decrypt via Secrets Manager). */
+      secretsKmsKeyArn: z.optional(
+        z.string().check(z.regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/)),
+      ),
+    }),
+    { requestAccountIds: [], recipientDomains: [] },
   ),
   notifications: z._default(
     z.strictObject({
@@ -108,6 +174,20 @@ const FIXES: Array<[RegExp, string]> = [
   [/^transfer\.transferReservedConcurrency$/, "use 1 to 1000, below your account's Lambda concurrency limit"],
   [/^transfer\.transferMemoryMiB$/, 'use 256 to 10240 MiB'],
   [/^source\.existingBucketName$/, 'use the bucket name only (no s3:// and no ARN)'],
+  [
+    /^prefixRules\.\d+\.delivery$/,
+    'use "object" (one package per object) or "folder" (one package per marked folder)',
+  ],
+  [
+    /^triggers\.snsTopicArns/,
+    'use full topic ARNs such as arn:aws:sns:us-east-1:123456789012:footage-events',
+  ],
+  [/^triggers\.folderMarker$/, 'use a plain object name such as _MASV_READY'],
+  [/^triggers\.batchOperations/, 'use bucket names only (no s3:// and no ARN)'],
+  [/^access\.eventBusName$/, 'use the name or ARN of an event bus in this account'],
+  [/^access\.requestAccountIds/, 'use 12-digit AWS account ids'],
+  [/^access\.recipientDomains/, 'use lower-case domain names such as example.com'],
+  [/^access\.secretsKmsKeyArn$/, 'use the key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias'],
 ];
 
 export class ConfigError extends Error {
@@ -120,7 +200,11 @@ export class ConfigError extends Error {
 /** Validates a configuration; every problem names the field, the value given and the fix. */
 export function parseConfig(input: unknown): RelayConfig {
   const result = z.safeParse(relayConfigSchema, input);
-  if (result.success) return result.data;
+  if (result.success) {
+    const problems = consistencyProblems(result.data);
+    if (problems.length > 0) throw new ConfigError(problems);
+    return result.data;
+  }
   const problems = result.error.issues.map((issue) => {
     const field = issue.path.join('.') || '(root)';
     const value = valueAt(input, issue.path);
@@ -132,6 +216,43 @@ export function parseConfig(input: unknown): RelayConfig {
     return `${field}: ${what}${got}${fix ? `. Fix: ${fix}.` : '. Fix: remove or correct it (see docs/configuration.md).'}`;
   });
   throw new ConfigError(problems);
+}
+
+/** Rules between fields: folder rules inside the source prefix, configured addresses inside the allow-list. */
+function consistencyProblems(config: RelayConfig): string[] {
+  const problems: string[] = [];
+  const sourcePrefix = config.source.prefix ?? '';
+  for (const [index, rule] of config.prefixRules.entries()) {
+    if (rule.delivery === 'folder' && !rule.prefix.startsWith(sourcePrefix)) {
+      problems.push(
+        `prefixRules.${index}.prefix: a folder rule must lie inside source.prefix "${sourcePrefix}" (got "${rule.prefix}"). Fix: start the rule's prefix with "${sourcePrefix}".`,
+      );
+    }
+  }
+  const domains = config.access.recipientDomains;
+  if (domains.length > 0) {
+    const settings = [
+      ['package', config.package] as const,
+      ...config.prefixRules.map((r, i) => [`prefixRules.${i}.package`, r.package] as const),
+    ];
+    for (const [field, p] of settings) {
+      for (const address of [...(p.recipients ?? []), ...(p.linkEmail ? [p.linkEmail] : [])]) {
+        if (!isAllowedAddress(address, domains)) {
+          problems.push(
+            `${field}: "${address}" is outside access.recipientDomains (${domains.join(', ')}). Fix: add its domain to access.recipientDomains or remove the address.`,
+          );
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+/** True when the address's domain is one of `domains` or a subdomain of one (case-insensitive). */
+export function isAllowedAddress(address: string, domains: readonly string[]): boolean {
+  if (domains.length === 0) return true;
+  const domain = address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+  return domains.some((d) => domain === d || domain.endsWith(`.${d}`));
 }
 
 function valueAt(input: unknown, path: PropertyKey[]): unknown {

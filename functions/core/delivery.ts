@@ -48,6 +48,14 @@ export const relayRequestSchema = z.strictObject({
   files: z.optional(z.array(sourceSchema).check(z.minLength(1), z.maxLength(MAX_FILES_PER_DELIVERY))),
   package: z.optional(packageOverridesSchema),
   link: z.optional(z.strictObject({ email: z.email() })),
+  /** With `prefix`: the folder marker whose body holds package overrides (folder deliveries). */
+  marker: z.optional(
+    z.strictObject({
+      key: text(1, 1024),
+      versionId: z.optional(text(1, 1024)),
+      etag: z.optional(text(1, 128)),
+    }),
+  ),
   /** Caller's idempotency key: the same requestId never makes a second package. */
   requestId: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_.:-]{1,64}$/))),
   deliveryId: z.optional(z.string()),
@@ -62,6 +70,8 @@ export interface DeliveryRequest {
   prefix?: { bucket: string; prefix: string };
   package?: PackageOverrides;
   link?: { email: string };
+  /** Folder deliveries: the marker object that asked for the folder (its body may set package overrides). */
+  marker?: { key: string; versionId?: string; etag?: string };
   requestId?: string;
 }
 
@@ -84,8 +94,14 @@ export function normalizeRelayRequest(input: unknown): DeliveryRequest {
   if (!r.files && !r.bucket) {
     throw new DeliveryRequestError('The delivery request needs "bucket" with key, keys or prefix.');
   }
+  if (r.marker && !(r.prefix !== undefined && r.marker.key.startsWith(r.prefix))) {
+    throw new DeliveryRequestError(
+      `The delivery request's marker "${r.marker.key}" must be an object inside its "prefix" folder.`,
+    );
+  }
   const base: DeliveryRequest = {
     ...(r.deliveryId ? { deliveryId: r.deliveryId } : {}),
+    ...(r.marker ? { marker: r.marker } : {}),
     ...(r.package ? { package: r.package } : {}),
     ...(r.link ? { link: r.link } : {}),
     ...(r.requestId ? { requestId: r.requestId } : {}),
@@ -142,6 +158,8 @@ export interface PreparedDelivery {
   files: DeliveryFile[];
   batches: BatchItem[];
   link?: { email: string };
+  /** Portal packages a lost answer may have created (they cannot be looked up); reported in events. */
+  possibleOrphans?: Array<{ name: string; createdAfter: string; packageId?: string }>;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { PackageSettings, RelayConfig } from './config.js';
+import { isAllowedAddress, type PackageSettings, type RelayConfig } from './config.js';
 import type { PackageOverrides } from './delivery.js';
 import { DeliveryRequestError } from './errors.js';
 import type { SourceObject } from './s3-source.js';
@@ -53,15 +53,24 @@ export function renderName(template: string, key: string, now: Date): string {
     .slice(0, 255);
 }
 
+export interface ResolveOptions {
+  /** The request's link email: checked against the recipient allow-list like every other address. */
+  link?: { email: string };
+  /** Folder deliveries: the folder (`a/b/`) names the package, `{basename}` is the folder's name. */
+  folder?: string;
+}
+
 /**
  * Package settings for a delivery: configuration defaults < the longest matching prefix rule <
- * object metadata of the first file < the request's own overrides.
+ * object metadata of the first file < the request's own overrides (a folder marker's body is one).
+ * Every address that ends up in use must be inside `access.recipientDomains` when that is set.
  */
 export function resolvePackage(
   config: RelayConfig,
   objects: SourceObject[],
   overrides: PackageOverrides | undefined,
   now: Date,
+  options: ResolveOptions = {},
 ): ResolvedPackage {
   const first = objects[0]!;
   const rule = config.prefixRules
@@ -69,8 +78,10 @@ export function resolvePackage(
     .sort((a, b) => b.prefix.length - a.prefix.length)[0];
   const merged: PackageSettings = { ...config.package, ...rule?.package, ...metadataOverrides(first) };
   const template = overrides?.name ?? merged.nameTemplate ?? '{basename}';
-  let name = renderName(template, first.key, now);
-  if (!overrides?.name && objects.length > 1) name = `${name} (+${objects.length - 1} more)`.slice(0, 255);
+  const folder = options.folder?.replace(/\/+$/, '');
+  let name = renderName(template, folder || first.key, now);
+  if (!overrides?.name && objects.length > 1 && folder === undefined)
+    name = `${name} (+${objects.length - 1} more)`.slice(0, 255);
   const target = config.masv.target;
   const resolved: ResolvedPackage = {
     name,
@@ -84,6 +95,15 @@ export function resolvePackage(
     unlimitedStorage: overrides?.unlimitedStorage ?? merged.unlimitedStorage,
     linkEmail: merged.linkEmail,
   };
+  const domains = config.access.recipientDomains;
+  const refused = [...resolved.recipients, options.link?.email ?? resolved.linkEmail].find(
+    (a) => a !== undefined && !isAllowedAddress(a, domains),
+  );
+  if (refused) {
+    throw new DeliveryRequestError(
+      `The delivery of s3://${first.bucket}/${first.key} would send to "${refused}", outside the allowed recipient domains (${domains.join(', ')}); it comes from object metadata, a folder marker or the request. Use an address at one of those domains, or add the domain to access.recipientDomains.`,
+    );
+  }
   if (target.kind === 'portal') {
     resolved.sender = overrides?.sender ?? target.sender;
     resolved.formDataId = overrides?.formDataId ?? target.formDataId;

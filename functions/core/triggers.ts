@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
+import { isAllowedAddress, type RelayConfig } from './config.js';
 import { type DeliveryRequest, normalizeRelayRequest } from './delivery.js';
 import { DeliveryRequestError } from './errors.js';
+import { folderRuleFor, markerFolder } from './folder-delivery.js';
+import { isSnsEnvelope, isSnsRecord, snsMessagePayload } from './trigger-sns.js';
 
 export const RELAY_REQUEST_DETAIL_TYPE = 'MASV Relay Request';
 
@@ -8,6 +11,16 @@ export const RELAY_REQUEST_DETAIL_TYPE = 'MASV Relay Request';
 export type TriggerOutcome =
   | { kind: 'start'; executionName: string; request: DeliveryRequest }
   | { kind: 'skip'; reason: string };
+
+/**
+ * What start knows about the deployment. Without it (unit tests of the shapes alone) every
+ * object event is a per-object delivery and no policy applies.
+ */
+export interface TriggerContext {
+  config: RelayConfig;
+  /** The source bucket's name: S3 events and Batch Operations tasks from other buckets are refused. */
+  sourceBucket?: string;
+}
 
 interface S3NotificationRecord {
   eventSource?: string;
@@ -23,7 +36,7 @@ interface S3NotificationRecord {
  * form-URL-encoded, `+` for space), EventBridge "Object Created" events (raw keys), EventBridge
  * "MASV Relay Request" events and the direct request JSON.
  */
-export function outcomesFromPayload(payload: unknown): TriggerOutcome[] {
+export function outcomesFromPayload(payload: unknown, context?: TriggerContext): TriggerOutcome[] {
   if (!payload || typeof payload !== 'object' || Array.isArray(payload)) {
     throw new DeliveryRequestError(
       `The trigger payload must be a JSON object (S3 notification, EventBridge event or relay request); got ${describe(payload)}.`,
@@ -32,16 +45,48 @@ export function outcomesFromPayload(payload: unknown): TriggerOutcome[] {
   const event = payload as Record<string, unknown>;
   if (event.Event === 's3:TestEvent')
     return [{ kind: 'skip', reason: 'S3 test event (sent when notifications are configured)' }];
-  if (Array.isArray(event.Records)) return event.Records.map((r) => fromS3Record(r as S3NotificationRecord));
+  if (isSnsEnvelope(event)) return s3EventsOnly(snsMessagePayload(event, context), context);
+  if (Array.isArray(event.Records)) {
+    return event.Records.flatMap((r) =>
+      isSnsRecord(r)
+        ? s3EventsOnly(snsMessagePayload(r.Sns, context), context)
+        : [fromS3Record(r as S3NotificationRecord, context)],
+    );
+  }
   if (event.source === 'aws.s3' && event['detail-type'] === 'Object Created')
-    return [fromEventBridgeObjectCreated(event)];
-  if (event['detail-type'] === RELAY_REQUEST_DETAIL_TYPE) return [fromRelayRequest(event.detail)];
+    return [fromEventBridgeObjectCreated(event, context)];
+  if (event['detail-type'] === RELAY_REQUEST_DETAIL_TYPE) return [fromRelayRequest(event.detail, context)];
   if ('detail-type' in event) {
     throw new DeliveryRequestError(
       `EventBridge events of detail-type "${String(event['detail-type'])}" are not deliveries: send "Object Created" from aws.s3 or "${RELAY_REQUEST_DETAIL_TYPE}".`,
     );
   }
-  return [fromRelayRequest(event)];
+  return [fromRelayRequest(event, context)];
+}
+
+/**
+ * An SNS message may carry only S3 event notifications (or S3's test event): whoever may publish
+ * to a topic must not be able to send relay requests that way — those go to the relay's bus.
+ */
+function s3EventsOnly(message: Record<string, unknown>, context?: TriggerContext): TriggerOutcome[] {
+  if (message.Event === 's3:TestEvent')
+    return [
+      {
+        kind: 'skip',
+        reason: 'S3 test event delivered through SNS (sent when notifications are configured)',
+      },
+    ];
+  const records = message.Records;
+  if (
+    !Array.isArray(records) ||
+    records.length === 0 ||
+    !records.every((r) => (r as S3NotificationRecord | null)?.eventSource === 'aws:s3')
+  ) {
+    throw new DeliveryRequestError(
+      'The SNS message is not an S3 event notification (expected {"Records":[{"eventSource":"aws:s3",…}]}). Only S3 notifications are accepted through SNS; send relay requests to the relay\'s event bus.',
+    );
+  }
+  return records.map((r) => fromS3Record(r as S3NotificationRecord, context));
 }
 
 /** Decodes an S3 notification key: form-URL encoding, where `+` is a space. */
@@ -53,7 +98,7 @@ export function decodeS3NotificationKey(key: string): string {
   }
 }
 
-function fromS3Record(record: S3NotificationRecord): TriggerOutcome {
+function fromS3Record(record: S3NotificationRecord, context?: TriggerContext): TriggerOutcome {
   if (record.eventSource !== 'aws:s3') {
     throw new DeliveryRequestError(
       `A notification record from "${String(record.eventSource)}" is not an S3 event.`,
@@ -67,10 +112,22 @@ function fromS3Record(record: S3NotificationRecord): TriggerOutcome {
   if (!bucket || rawKey === undefined)
     throw new DeliveryRequestError('The S3 notification record has no bucket name or object key.');
   const o = record.s3!.object!;
-  return objectCreated(bucket, decodeS3NotificationKey(rawKey), o.versionId, o.eTag, o.sequencer);
+  return objectCreated(
+    {
+      bucket,
+      key: decodeS3NotificationKey(rawKey),
+      versionId: o.versionId,
+      etag: o.eTag,
+      sequencer: o.sequencer,
+    },
+    context,
+  );
 }
 
-function fromEventBridgeObjectCreated(event: Record<string, unknown>): TriggerOutcome {
+function fromEventBridgeObjectCreated(
+  event: Record<string, unknown>,
+  context?: TriggerContext,
+): TriggerOutcome {
   const detail = event.detail as
     | {
         bucket?: { name?: string };
@@ -82,18 +139,55 @@ function fromEventBridgeObjectCreated(event: Record<string, unknown>): TriggerOu
   if (!bucket || key === undefined)
     throw new DeliveryRequestError('The "Object Created" event has no bucket name or object key.');
   const o = detail!.object!;
-  return objectCreated(bucket, key, o['version-id'], o.etag, o.sequencer);
+  return objectCreated(
+    { bucket, key, versionId: o['version-id'], etag: o.etag, sequencer: o.sequencer },
+    context,
+  );
 }
 
-function objectCreated(
-  bucket: string,
-  key: string,
-  versionId?: string,
-  etag?: string,
-  sequencer?: string,
-): TriggerOutcome {
+export interface CreatedObject {
+  bucket: string;
+  key: string;
+  versionId?: string;
+  etag?: string;
+  sequencer?: string;
+}
+
+/** Refuses an S3 event from a bucket other than the relay's source: a clear error, not a silent skip. */
+export function requireSourceBucket(bucket: string, context: TriggerContext | undefined, what: string) {
+  if (context?.sourceBucket && bucket !== context.sourceBucket) {
+    throw new DeliveryRequestError(
+      `${what} names bucket "${bucket}", but this relay delivers only from its source bucket "${context.sourceBucket}". Send events of that bucket only, or deploy a relay for "${bucket}".`,
+    );
+  }
+}
+
+function objectCreated(created: CreatedObject, context?: TriggerContext): TriggerOutcome {
+  const { bucket, key, versionId, etag, sequencer } = created;
+  requireSourceBucket(bucket, context, `The S3 event for s3://${bucket}/${key}`);
   if (key.endsWith('/'))
     return { kind: 'skip', reason: `s3://${bucket}/${key} is a folder marker, not a file` };
+  if (context) {
+    const { prefix, suffix } = context.config.source;
+    if (prefix && !key.startsWith(prefix))
+      return { kind: 'skip', reason: `s3://${bucket}/${key} is outside the source prefix "${prefix}"` };
+    const rule = folderRuleFor(context.config, key);
+    if (rule) {
+      const folder = markerFolder(key, context.config.triggers.folderMarker);
+      if (folder === undefined) {
+        return {
+          kind: 'skip',
+          reason: `s3://${bucket}/${key} is under the folder rule "${rule.prefix}": it is delivered with its folder when a ${context.config.triggers.folderMarker} marker is created there`,
+        };
+      }
+      return folderDelivery(created, folder);
+    }
+    if (suffix && !key.endsWith(suffix))
+      return {
+        kind: 'skip',
+        reason: `s3://${bucket}/${key} does not end with the source suffix "${suffix}"`,
+      };
+  }
   const identity = versionId ? `version\n${versionId}` : `etag\n${etag ?? ''}\n${sequencer ?? ''}`;
   const file = {
     bucket,
@@ -108,8 +202,52 @@ function objectCreated(
   };
 }
 
-function fromRelayRequest(input: unknown): TriggerOutcome {
+/**
+ * A marker created in a folder: one delivery of the whole folder. The name hashes the folder and
+ * the marker's content (ETag), so duplicate events and re-uploads of the same marker start nothing
+ * new, while a marker with new content (corrected JSON, other recipients) is a new request.
+ */
+function folderDelivery(marker: CreatedObject, folder: string): TriggerOutcome {
+  const { bucket, key, versionId, etag } = marker;
+  const content = etag ? `etag\n${etag.replace(/"/g, '')}` : `version\n${versionId ?? ''}`;
+  return {
+    kind: 'start',
+    executionName: executionName(folder || bucket, `folder\n${bucket}\n${folder}\n${content}`),
+    request: {
+      prefix: { bucket, prefix: folder },
+      marker: {
+        key,
+        ...(versionId ? { versionId } : {}),
+        ...(etag ? { etag: etag.replace(/"/g, '') } : {}),
+      },
+    },
+  };
+}
+
+/** Every address a request sets must be inside `access.recipientDomains`; the error names the first one refused. */
+export function requireAllowedAddresses(
+  config: RelayConfig,
+  addresses: Array<string | undefined>,
+  origin: string,
+) {
+  const domains = config.access.recipientDomains;
+  const refused = addresses.find((a) => a !== undefined && !isAllowedAddress(a, domains));
+  if (refused) {
+    throw new DeliveryRequestError(
+      `${origin} sends to "${refused}", which is outside the allowed recipient domains (${domains.join(', ')}). Use an address at one of those domains, or ask the relay's owner to add the domain to access.recipientDomains.`,
+    );
+  }
+}
+
+function fromRelayRequest(input: unknown, context?: TriggerContext): TriggerOutcome {
   const request = normalizeRelayRequest(input);
+  if (context) {
+    requireAllowedAddresses(
+      context.config,
+      [...(request.package?.recipients ?? []), request.link?.email],
+      'The relay request',
+    );
+  }
   for (const file of request.files ?? []) {
     if (file.key.endsWith('/')) {
       throw new DeliveryRequestError(

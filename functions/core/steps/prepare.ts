@@ -8,7 +8,9 @@ import {
 } from '../delivery.js';
 import type { RelayDeps } from '../deps.js';
 import { DeliveryRequestError } from '../errors.js';
-import { createPackage } from '../masv-target.js';
+import { isMarkerKey, readMarkerOverrides } from '../folder-delivery.js';
+import { packageAccess } from '../masv-target.js';
+import { cleanUpEarlierGenerations, createDeliveryPackage } from '../package-reconcile.js';
 import { resolvePackage } from '../package-settings.js';
 import { MiB, type PartPlan, planDelivery } from '../part-plan.js';
 import { runPool } from '../pool.js';
@@ -71,8 +73,10 @@ export async function prepareDelivery(
   request: DeliveryRequest & { deliveryId: string },
 ): Promise<PreparedDelivery> {
   const { config, masv, log } = deps;
+  const markerName = config.triggers.folderMarker;
   const sources =
-    request.files ?? (await listPrefix(deps.s3, request.prefix!.bucket, request.prefix!.prefix));
+    request.files ??
+    (await listPrefix(deps.s3, request.prefix!.bucket, request.prefix!.prefix, isMarkerKey(markerName)));
   if (sources.length === 0) {
     throw new DeliveryRequestError(
       `s3://${request.prefix?.bucket}/${request.prefix?.prefix} holds no objects to deliver (folder markers are skipped).`,
@@ -110,16 +114,35 @@ export async function prepareDelivery(
       throw new DeliveryRequestError(`Two files would both be "${n.path}${n.name}" in the package.`);
     seen.add(n.path + n.name);
   }
-  const settings = resolvePackage(config, objects, request.package, deps.now?.() ?? new Date());
-  const record = await createPackage(deps, settings, plans[0]!.partSize);
+  // A folder marker's body holds overrides; the request's own (if any) take precedence.
+  const overrides = request.marker
+    ? { ...(await readMarkerOverrides(deps.s3, request.prefix!.bucket, request.marker)), ...request.package }
+    : request.package;
+  const settings = resolvePackage(config, objects, overrides, deps.now?.() ?? new Date(), {
+    link: request.link,
+    ...(request.marker ? { folder: request.prefix!.prefix } : {}),
+  });
+  const generations = await deps.store.packageGenerations(request.deliveryId);
+  const generation = (generations.at(-1)?.generation ?? 0) + 1;
+  const earlierOrphans = await cleanUpEarlierGenerations(deps, request.deliveryId, generations);
+  const created = await createDeliveryPackage(
+    deps,
+    request.deliveryId,
+    generation,
+    settings,
+    plans[0]!.partSize,
+  );
+  const { record } = created;
+  const possibleOrphans = [...earlierOrphans, ...created.possibleOrphans];
   log.info('Created the MASV package', {
     deliveryId: request.deliveryId,
     packageId: record.packageId,
+    generation,
     files: objects.length,
   });
+  const access = packageAccess(deps, request.deliveryId, record);
   try {
-    await deps.store.savePackage(request.deliveryId, record);
-    const access = { packageId: record.packageId, token: record.token };
+    await deps.store.savePackage(request.deliveryId, generation, record);
     const files: DeliveryFile[] = [];
     for (const [index, object] of objects.entries()) {
       const plan = plans[index]!;
@@ -158,17 +181,23 @@ export async function prepareDelivery(
         plan.batches.map((b) => ({ file, start: b.start, count: b.count })),
       ),
       ...(link ? { link } : {}),
+      ...(possibleOrphans.length > 0 ? { possibleOrphans } : {}),
     };
   } catch (error) {
-    await masv
-      .deletePackage({ packageId: record.packageId, token: record.token })
-      .catch((cleanupError: unknown) =>
-        log.warn('Could not delete the package after a failed prepare', {
+    // The package record stays: if this delete fails too, the next attempt or Abort deletes it.
+    await masv.deletePackage(access).then(
+      () =>
+        log.warn('Deleted the package of the failed prepare', {
+          deliveryId: request.deliveryId,
+          packageId: record.packageId,
+        }),
+      (cleanupError: unknown) =>
+        log.warn('Could not delete the package after a failed prepare; its record is kept', {
+          deliveryId: request.deliveryId,
           packageId: record.packageId,
           error: (cleanupError as Error).message,
         }),
-      );
-    await deps.store.clear(request.deliveryId).catch(() => undefined);
+    );
     throw error;
   }
 }

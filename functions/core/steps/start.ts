@@ -1,7 +1,7 @@
 import type { DeliveryRequest } from '../delivery.js';
 import type { Logger } from '../deps.js';
 import { DeliveryRequestError } from '../errors.js';
-import { outcomesFromPayload } from '../triggers.js';
+import { outcomesFromPayload, type TriggerContext } from '../triggers.js';
 
 /** Starts one workflow execution; resolves `false` when one with that name already exists. */
 export type StartExecution = (name: string, input: DeliveryRequest) => Promise<boolean>;
@@ -20,9 +20,10 @@ export async function startFromPayload(
   payload: unknown,
   startExecution: StartExecution,
   log: Logger,
+  context?: TriggerContext,
 ): Promise<StartSummary> {
   const summary: StartSummary = { started: [], duplicates: [], skipped: [] };
-  for (const outcome of outcomesFromPayload(payload)) {
+  for (const outcome of outcomesFromPayload(payload, context)) {
     if (outcome.kind === 'skip') {
       log.info(`Skipped: ${outcome.reason}`);
       summary.skipped.push(outcome.reason);
@@ -53,6 +54,7 @@ export async function startFromSqs(
   records: SqsRecordLike[],
   startExecution: StartExecution,
   log: Logger,
+  context?: TriggerContext,
 ): Promise<{ batchItemFailures: Array<{ itemIdentifier: string }> }> {
   const batchItemFailures: Array<{ itemIdentifier: string }> = [];
   for (const record of records) {
@@ -62,10 +64,10 @@ export async function startFromSqs(
         payload = JSON.parse(record.body);
       } catch {
         throw new DeliveryRequestError(
-          `SQS message ${record.messageId} is not JSON; send an S3 notification, an EventBridge event or a relay request.`,
+          `SQS message ${record.messageId} is not JSON; send an S3 notification (directly or in an SNS envelope), an EventBridge event or a relay request.`,
         );
       }
-      await startFromPayload(payload, startExecution, log);
+      await startFromPayload(payload, startExecution, log, context);
     } catch (error) {
       log.error(
         'Could not start a delivery from an SQS message; it stays on the queue for retry and then the DLQ',

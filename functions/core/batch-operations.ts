@@ -1,0 +1,216 @@
+import { normalizeRelayRequest, type PackageOverrides } from './delivery.js';
+import type { Logger } from './deps.js';
+import { DeliveryRequestError, isNetworkFailure, RelayError } from './errors.js';
+import type { StartExecution } from './steps/start.js';
+import {
+  decodeS3NotificationKey,
+  executionName,
+  requireAllowedAddresses,
+  requireSourceBucket,
+  type TriggerContext,
+} from './triggers.js';
+
+/** One object of an S3 Batch Operations job (schema 1.0 names the bucket by ARN, 2.0 by name). */
+export interface BatchOperationsTask {
+  taskId: string;
+  s3Key?: string;
+  s3VersionId?: string | null;
+  s3BucketArn?: string;
+  s3Bucket?: string;
+}
+
+/** The event S3 Batch Operations sends for its "Invoke AWS Lambda function" operation. */
+export interface BatchOperationsEvent {
+  invocationSchemaVersion: string;
+  invocationId: string;
+  job: { id: string; userArguments?: Record<string, string> | null };
+  tasks: BatchOperationsTask[];
+}
+
+export type BatchResultCode = 'Succeeded' | 'TemporaryFailure' | 'PermanentFailure';
+
+export interface BatchOperationsResponse {
+  invocationSchemaVersion: string;
+  treatMissingKeysAs: BatchResultCode;
+  invocationId: string;
+  results: Array<{ taskId: string; resultCode: BatchResultCode; resultString: string }>;
+}
+
+export function isBatchOperationsEvent(event: unknown): event is BatchOperationsEvent {
+  const e = event as Partial<BatchOperationsEvent> | null;
+  return typeof e?.invocationSchemaVersion === 'string' && Array.isArray(e.tasks);
+}
+
+/** User arguments of a 2.0 job that set the package of every delivered object. */
+const USER_ARGUMENTS = ['recipients', 'name', 'description'] as const;
+
+/** Completion reports keep result strings short; ours stay readable within this. */
+const MAX_RESULT_STRING = 1000;
+
+/**
+ * Start step for an S3 Batch Operations invocation: each task becomes one delivery of its object,
+ * pinned to the task's version, named from the job and the object so a retried task finds its
+ * execution (already started = Succeeded). Bad tasks are permanent failures, throttles temporary.
+ */
+export async function startFromBatchOperations(
+  event: BatchOperationsEvent,
+  startExecution: StartExecution,
+  log: Logger,
+  context?: TriggerContext,
+): Promise<BatchOperationsResponse> {
+  if (event.invocationSchemaVersion !== '1.0' && event.invocationSchemaVersion !== '2.0') {
+    return respond(event, (task) =>
+      permanent(
+        task,
+        `Unsupported invocationSchemaVersion "${event.invocationSchemaVersion}"; create the job with 1.0 or 2.0.`,
+      ),
+    );
+  }
+  let overrides: PackageOverrides | undefined;
+  try {
+    overrides = packageFromUserArguments(event.job?.userArguments ?? undefined);
+  } catch (error) {
+    return respond(event, (task) => permanent(task, (error as Error).message));
+  }
+  const results: BatchOperationsResponse['results'] = [];
+  for (const task of event.tasks) {
+    results.push(await startTask(event, task, overrides, startExecution, log, context));
+  }
+  return {
+    invocationSchemaVersion: event.invocationSchemaVersion,
+    treatMissingKeysAs: 'PermanentFailure',
+    invocationId: event.invocationId,
+    results,
+  };
+}
+
+async function startTask(
+  event: BatchOperationsEvent,
+  task: BatchOperationsTask,
+  overrides: PackageOverrides | undefined,
+  startExecution: StartExecution,
+  log: Logger,
+  context?: TriggerContext,
+) {
+  let name: string;
+  let request: ReturnType<typeof normalizeRelayRequest>;
+  try {
+    const bucket = taskBucket(task);
+    if (!task.s3Key)
+      throw new DeliveryRequestError('The task has no s3Key; check the manifest’s key column.');
+    // Batch Operations URL-encodes keys as S3 notifications do (`+` for a space).
+    const key = decodeS3NotificationKey(task.s3Key);
+    requireSourceBucket(bucket, context, `The task for s3://${bucket}/${key}`);
+    const prefix = context?.config.source.prefix;
+    if (prefix && !key.startsWith(prefix)) {
+      throw new DeliveryRequestError(
+        `s3://${bucket}/${key} is outside the source prefix "${prefix}"; the relay may read only objects under it.`,
+      );
+    }
+    if (key.endsWith('/'))
+      return succeeded(task, `Skipped: s3://${bucket}/${key} is a folder placeholder, not a file.`);
+    const versionId = task.s3VersionId ?? undefined;
+    request = normalizeRelayRequest({
+      bucket,
+      key,
+      ...(versionId ? { versionId } : {}),
+      ...(overrides ? { package: overrides } : {}),
+    });
+    if (context)
+      requireAllowedAddresses(context.config, overrides?.recipients ?? [], 'The job’s userArguments');
+    name = executionName(key, `batch\n${event.job?.id ?? ''}\n${bucket}\n${key}\n${versionId ?? ''}`);
+  } catch (error) {
+    return permanent(task, (error as Error).message);
+  }
+  try {
+    const started = await startExecution(name, { ...request, deliveryId: name });
+    return succeeded(task, started ? `Delivery started: ${name}` : `Delivery already started: ${name}`);
+  } catch (error) {
+    const temporary = isTemporary(error);
+    log.warn('Could not start a delivery for a Batch Operations task', {
+      taskId: task.taskId,
+      executionName: name,
+      error: (error as Error).name,
+      reason: (error as Error).message,
+      temporary,
+    });
+    const text = `StartExecution failed (${(error as Error).name}): ${(error as Error).message}`;
+    return temporary
+      ? result(task, 'TemporaryFailure', `${text}; Batch Operations retries the task.`)
+      : permanent(task, text);
+  }
+}
+
+function taskBucket(task: BatchOperationsTask): string {
+  if (task.s3Bucket) return task.s3Bucket;
+  const arn = task.s3BucketArn?.match(/^arn:aws[a-z-]*:s3:[^:]*:[^:]*:([^/]+)$/);
+  if (arn) return arn[1]!;
+  throw new DeliveryRequestError(
+    `The task names no bucket (s3Bucket for schema 2.0, s3BucketArn for 1.0; got ${JSON.stringify(task.s3BucketArn ?? null)}).`,
+  );
+}
+
+/** `userArguments` (2.0 jobs): recipients (comma-separated), name, description. */
+function packageFromUserArguments(args: Record<string, string> | undefined): PackageOverrides | undefined {
+  if (!args || Object.keys(args).length === 0) return undefined;
+  const unknown = Object.keys(args).filter((k) => !(USER_ARGUMENTS as readonly string[]).includes(k));
+  if (unknown.length > 0) {
+    throw new DeliveryRequestError(
+      `The job's userArguments has unknown key(s) ${unknown.join(', ')}; allowed: ${USER_ARGUMENTS.join(', ')}.`,
+    );
+  }
+  return {
+    ...(args.name ? { name: args.name } : {}),
+    ...(args.description !== undefined ? { description: args.description } : {}),
+    ...(args.recipients
+      ? {
+          recipients: args.recipients
+            .split(/[,;\s]+/)
+            .map((r) => r.trim())
+            .filter(Boolean),
+        }
+      : {}),
+  };
+}
+
+/** Throttles, server errors and lost connections are worth the retry Batch Operations makes. */
+const TEMPORARY_NAMES = new Set([
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'ExecutionLimitExceeded',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'InternalServerError',
+  'InternalFailure',
+  'TimeoutError',
+]);
+
+function isTemporary(error: unknown): boolean {
+  if (error instanceof RelayError) return error.retryable;
+  const e = error as { name?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+  if (TEMPORARY_NAMES.has(e.name ?? '') || e.$retryable || isNetworkFailure(error)) return true;
+  const status = e.$metadata?.httpStatusCode;
+  if (status === undefined) return true; // not an answer from Step Functions: the call may not have happened
+  return status === 429 || status >= 500;
+}
+
+function respond(
+  event: BatchOperationsEvent,
+  each: (task: BatchOperationsTask) => BatchOperationsResponse['results'][number],
+): BatchOperationsResponse {
+  return {
+    invocationSchemaVersion: event.invocationSchemaVersion,
+    treatMissingKeysAs: 'PermanentFailure',
+    invocationId: event.invocationId,
+    results: event.tasks.map(each),
+  };
+}
+
+const result = (task: BatchOperationsTask, resultCode: BatchResultCode, text: string) => ({
+  taskId: task.taskId,
+  resultCode,
+  resultString: text.slice(0, MAX_RESULT_STRING),
+});
+const succeeded = (task: BatchOperationsTask, text: string) => result(task, 'Succeeded', text);
+const permanent = (task: BatchOperationsTask, text: string) => result(task, 'PermanentFailure', text);
