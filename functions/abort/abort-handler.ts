@@ -19,7 +19,11 @@ export function createAbortHandler(deps: () => Promise<RelayDeps>, observability
       prepared,
       error,
     });
-    observability.metrics?.addMetric('DeliveriesFailed', 'Count', 1);
+    if (result.delivered) {
+      observability.metrics?.addMetric('DeliveriesSucceeded', 'Count', 1);
+      if (result.followUpFailures.length > 0)
+        observability.metrics?.addMetric('DeliveryFollowUpFailures', 'Count', result.followUpFailures.length);
+    } else observability.metrics?.addMetric('DeliveriesFailed', 'Count', 1);
     return result;
   });
 }

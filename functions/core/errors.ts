@@ -7,6 +7,8 @@ export abstract class RelayError extends Error {
   abstract readonly retryable: boolean;
   /** Milliseconds the remote side asked us to wait before retrying (`Retry-After`). */
   retryAfterMs?: number;
+  /** HTTP status of the answer that caused it, when there was one. */
+  httpStatus?: number;
 
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -49,6 +51,25 @@ export class NetworkError extends RelayError {
   readonly retryable = true;
 }
 
+/**
+ * A request that changes MASV's state (create a package, add a file, create a link) may have been
+ * carried out, but its answer was lost (connection reset, timeout, a gateway's 502/503/504). It is
+ * never repeated blindly: the step reads MASV's state and reconciles.
+ */
+export class MasvOutcomeUnknownError extends RelayError {
+  override readonly name = 'MasvOutcomeUnknownError';
+  readonly retryable = true;
+}
+
+/**
+ * A step found the delivery's package record naming another package than the one it was given:
+ * an older, overlapping invocation. It stops without touching either package.
+ */
+export class PackageRecordConflictError extends RelayError {
+  override readonly name = 'PackageRecordConflictError';
+  readonly retryable = true;
+}
+
 /** A presigned part URL was refused as expired or invalid (403 from storage); ask for a new blueprint. */
 export class PartUrlExpiredError extends RelayError {
   override readonly name = 'PartUrlExpiredError';
@@ -85,6 +106,24 @@ export class FileTooLargeError extends RelayError {
   readonly retryable = false;
 }
 
+/**
+ * A delivery's files together cannot be sent within the workflow's limits (1,000 batches and the
+ * execution history budget), whatever the batch size: refused before any package exists.
+ */
+export class DeliveryTooLargeError extends RelayError {
+  override readonly name = 'DeliveryTooLargeError';
+  readonly retryable = false;
+}
+
+/**
+ * A source is archived (S3 Glacier Flexible Retrieval, Glacier Deep Archive, or an S3
+ * Intelligent-Tiering archive access tier) and cannot be read until it is restored.
+ */
+export class SourceArchivedError extends RelayError {
+  override readonly name = 'SourceArchivedError';
+  readonly retryable = false;
+}
+
 /** A delivery request (trigger event or direct request) is malformed. */
 export class DeliveryRequestError extends RelayError {
   override readonly name = 'DeliveryRequestError';
@@ -117,7 +156,27 @@ export const RETRYABLE_ERROR_NAMES = [
   'PartUrlExpiredError',
   'PartIntegrityError',
   'BatchTimeBudgetError',
+  'MasvOutcomeUnknownError',
+  'PackageRecordConflictError',
 ] as const;
+
+/** Transport failures that prove the request never reached the server (nothing can have committed). */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/**
+ * True when a failed request certainly changed nothing on the server: it was refused before it was
+ * read (429) or the connection was never made. Anything else (reset, timeout, 5xx) may hide a commit.
+ */
+export function provesNotCommitted(error: unknown): boolean {
+  if (error instanceof MasvThrottledError) return true;
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && NOT_SENT_CODES.has(code)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
 
 /** The one place that decides whether an error is worth another attempt. */
 export function isRetryable(error: unknown): boolean {

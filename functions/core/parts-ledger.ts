@@ -7,7 +7,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { MasvProtocolError, NetworkError, StorageError } from './errors.js';
+import { MasvProtocolError, NetworkError, PackageRecordConflictError, StorageError } from './errors.js';
 import type { UploadedPart } from './masv/types.js';
 
 export interface PackageRecord {
@@ -16,6 +16,33 @@ export interface PackageRecord {
   /** Package token: kept here, encrypted at rest, so it never travels through workflow state. */
   token: string;
 }
+
+/** One Prepare attempt's package: written once, numbered so a later attempt never overwrites one. */
+export interface PackageGeneration {
+  generation: number;
+  /** What the attempt asked MASV to create, and when (present even if the answer never came). */
+  intent?: CreateIntent;
+  record?: PackageRecord;
+}
+
+/** Enough of a requested package to recognise it in MASV's listing after a lost answer. */
+export interface CreateIntent {
+  startedAt: string;
+  name: string;
+  description: string;
+  recipients: string[];
+}
+
+/** Markers of the irreversible finalize steps, written before the call so a repeat can tell. */
+export type FinalizeMark = 'package-finalizing' | 'package-finalized' | 'link-requested';
+
+const isConditionalConflict = (error: unknown) => {
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  const name = (error as Error).name;
+  return (
+    status === 412 || status === 409 || name === 'PreconditionFailed' || name === 'ConditionalRequestConflict'
+  );
+};
 
 /**
  * The relay's own records of a delivery in its state bucket: the package token and the parts
@@ -27,6 +54,11 @@ export class DeliveryStore {
     private readonly s3: S3Client,
     private readonly bucket: string,
   ) {}
+
+  /** Key of a generation's package record (for `clear`'s `keep`). */
+  isRecordOf(key: string, generation: number) {
+    return key.endsWith(`/package/${String(generation).padStart(4, '0')}.json`);
+  }
 
   /** Every state-bucket call: transient failures become retryable, the rest say what to check. */
   private send(command: GetObjectCommand): Promise<GetObjectCommandOutput>;
@@ -57,24 +89,31 @@ export class DeliveryStore {
     return `deliveries/${deliveryId}/`;
   }
 
-  async savePackage(deliveryId: string, record: PackageRecord) {
-    await this.send(
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: `${this.root(deliveryId)}package.json`,
-        Body: JSON.stringify(record),
-        ContentLength: Buffer.byteLength(JSON.stringify(record)),
-        ContentType: 'application/json',
-      }),
-    );
+  /** Writes a JSON object only if its key does not exist yet (`If-None-Match: *`); false if it did. */
+  private async putOnce(key: string, value: unknown): Promise<boolean> {
+    const body = JSON.stringify(value);
+    try {
+      await this.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: body,
+          ContentLength: Buffer.byteLength(body),
+          ContentType: 'application/json',
+          IfNoneMatch: '*',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalConflict((error as { cause?: unknown }).cause ?? error)) return false;
+      throw error;
+    }
   }
 
-  async loadPackage(deliveryId: string): Promise<PackageRecord | undefined> {
+  private async readJson<T>(key: string): Promise<T | undefined> {
     try {
-      const response = await this.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: `${this.root(deliveryId)}package.json` }),
-      );
-      return JSON.parse(await response.Body!.transformToString()) as PackageRecord;
+      const response = await this.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return JSON.parse(await response.Body!.transformToString()) as T;
     } catch (error) {
       if (
         (error as Error).name === 'NoSuchKey' ||
@@ -86,11 +125,72 @@ export class DeliveryStore {
     }
   }
 
-  async requirePackage(deliveryId: string): Promise<PackageRecord> {
+  private packageKey(deliveryId: string, generation: number, kind: 'json' | 'creating') {
+    return `${this.root(deliveryId)}package/${String(generation).padStart(4, '0')}.${kind}`;
+  }
+
+  /** Every package generation of the delivery, oldest first, with or without a record. */
+  async packageGenerations(deliveryId: string): Promise<PackageGeneration[]> {
+    const byGeneration = new Map<number, PackageGeneration>();
+    for (const { key } of await this.list(`${this.root(deliveryId)}package/`)) {
+      const match = /\/(\d+)\.(json|creating)$/.exec(key);
+      if (!match) continue;
+      const generation = Number(match[1]);
+      const entry = byGeneration.get(generation) ?? { generation };
+      byGeneration.set(generation, entry);
+      if (match[2] === 'json') entry.record = await this.readJson<PackageRecord>(key);
+      else entry.intent = await this.readJson<CreateIntent>(key);
+    }
+    return [...byGeneration.values()].sort((a, b) => a.generation - b.generation);
+  }
+
+  /** Notes that this generation is about to create a package, so a lost answer can be found again. */
+  async recordCreateIntent(deliveryId: string, generation: number, intent: CreateIntent) {
+    if (!(await this.putOnce(this.packageKey(deliveryId, generation, 'creating'), intent))) {
+      throw new PackageRecordConflictError(
+        `Another Prepare of delivery ${deliveryId} is creating package generation ${generation}; this one stops.`,
+      );
+    }
+  }
+
+  /**
+   * Records the generation's package, once: an overlapping Prepare that got there first makes
+   * this throw, and the caller deletes the package it created instead of using it.
+   */
+  async savePackage(deliveryId: string, generation: number, record: PackageRecord) {
+    if (!(await this.putOnce(this.packageKey(deliveryId, generation, 'json'), record))) {
+      throw new PackageRecordConflictError(
+        `Delivery ${deliveryId} already recorded package generation ${generation}: an overlapping Prepare won; package ${record.packageId} is not used.`,
+      );
+    }
+  }
+
+  /**
+   * Marks a package as this delivery's, once across all deliveries: reconciliation may only adopt
+   * or delete a package nobody else has claimed. True when the claim is (or already was) ours.
+   */
+  async claimPackage(packageId: string, deliveryId: string): Promise<boolean> {
+    const key = `deliveries/_claims/package/${packageId}.json`;
+    if (await this.putOnce(key, { deliveryId })) return true;
+    return (await this.readJson<{ deliveryId: string }>(key))?.deliveryId === deliveryId;
+  }
+
+  /** The package of the delivery's latest generation, if it was recorded. */
+  async loadPackage(deliveryId: string): Promise<PackageRecord | undefined> {
+    return (await this.packageGenerations(deliveryId)).findLast((g) => g.record)?.record;
+  }
+
+  /** The delivery's current package; when `packageId` is given it must be that one. */
+  async requirePackage(deliveryId: string, packageId?: string): Promise<PackageRecord> {
     const record = await this.loadPackage(deliveryId);
     if (!record) {
       throw new MasvProtocolError(
         `No package record for delivery ${deliveryId} in the state bucket (expired or deleted). Start the delivery again.`,
+      );
+    }
+    if (packageId !== undefined && record.packageId !== packageId) {
+      throw new PackageRecordConflictError(
+        `Delivery ${deliveryId} now records package ${record.packageId}, not ${packageId}: this invocation belongs to an earlier Prepare and stops.`,
       );
     }
     return record;
@@ -128,12 +228,38 @@ export class DeliveryStore {
 
   async finalizedFiles(deliveryId: string): Promise<Set<number>> {
     const objects = await this.list(`${this.root(deliveryId)}finalized/`);
-    return new Set(objects.map((o) => Number(o.key.slice(o.key.lastIndexOf('/') + 1))));
+    return new Set(
+      objects
+        .map((o) => o.key.slice(o.key.lastIndexOf('/') + 1))
+        .filter((n) => /^-?\d+$/.test(n))
+        .map(Number),
+    );
   }
 
-  /** Deletes every record of the delivery. */
-  async clear(deliveryId: string) {
-    const keys = (await this.list(this.root(deliveryId))).map((o) => o.key);
+  async mark(deliveryId: string, mark: FinalizeMark) {
+    await this.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: `${this.root(deliveryId)}finalized/${mark}`,
+        Body: '',
+        ContentLength: 0,
+      }),
+    );
+  }
+
+  /** Writes the marker only if it is not there yet; false when an earlier attempt wrote it. */
+  async markOnce(deliveryId: string, mark: FinalizeMark): Promise<boolean> {
+    return this.putOnce(`${this.root(deliveryId)}finalized/${mark}`, { at: new Date().toISOString() });
+  }
+
+  async marks(deliveryId: string): Promise<Set<FinalizeMark>> {
+    const objects = await this.list(`${this.root(deliveryId)}finalized/`);
+    return new Set(objects.map((o) => o.key.slice(o.key.lastIndexOf('/') + 1) as FinalizeMark));
+  }
+
+  /** Deletes the delivery's records; `keep` spares some (e.g. the record of an undeleted package). */
+  async clear(deliveryId: string, keep: (key: string) => boolean = () => false) {
+    const keys = (await this.list(this.root(deliveryId))).map((o) => o.key).filter((key) => !keep(key));
     for (let i = 0; i < keys.length; i += 1000) {
       await this.send(
         new DeleteObjectsCommand({

@@ -8,6 +8,8 @@ export function createFinalizeHandler(deps: () => Promise<RelayDeps>, observabil
   return wrapHandler(observability, async (event: PreparedDelivery, _context: Context) => {
     const result = await finalizeDelivery(await deps(), event);
     observability.metrics?.addMetric('DeliveriesSucceeded', 'Count', 1);
+    if (result.followUpFailures.length > 0)
+      observability.metrics?.addMetric('DeliveryFollowUpFailures', 'Count', result.followUpFailures.length);
     return result;
   });
 }

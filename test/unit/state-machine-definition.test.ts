@@ -40,7 +40,12 @@ describe('statemachines/relay.asl.json', () => {
     expect(map.ItemProcessor.ProcessorConfig.Mode).toBe('INLINE');
     expect(map.MaxConcurrency).toBe(10);
     expect(map.ResultPath).toBeNull();
-    expect(Object.keys(map.ItemSelector).sort()).toEqual(['batch.$', 'deliveryId.$', 'file.$']);
+    expect(Object.keys(map.ItemSelector).sort()).toEqual([
+      'batch.$',
+      'deliveryId.$',
+      'file.$',
+      'packageId.$',
+    ]);
   });
 
   it('gives every Task a function ARN as Resource and an explicit TimeoutSeconds', () => {
@@ -103,8 +108,20 @@ describe('statemachines/relay.asl.json', () => {
         { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Abort' },
       ]);
     }
-    expect(definition.States.Abort.Next).toBe('Delivery Failed');
+    expect(definition.States.Abort.Next).toBe('Delivered After All?');
+    const choice = definition.States['Delivered After All?'];
+    expect(choice.Choices).toEqual([
+      { Variable: '$.abort.delivered', BooleanEquals: true, Next: 'Delivered Despite Error' },
+    ]);
+    expect(choice.Default).toBe('Delivery Failed');
+    expect(definition.States['Delivered Despite Error']).toEqual({ Type: 'Succeed', OutputPath: '$.abort' });
     expect(definition.States['Delivery Failed'].Type).toBe('Fail');
+  });
+
+  it('retries a Finalize cut short by a Lambda timeout: a rerun reads MASV state, never finalizes twice', () => {
+    const retried = definition.States.Finalize.Retry.flatMap((r: { ErrorEquals: string[] }) => r.ErrorEquals);
+    for (const name of ['Sandbox.Timedout', 'States.Timeout', 'MasvOutcomeUnknownError'])
+      expect(retried).toContain(name);
   });
 
   it('refuses a definition with an unfilled placeholder', () => {

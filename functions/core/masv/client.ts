@@ -1,5 +1,15 @@
 import { type Dispatcher, getGlobalDispatcher } from 'undici';
-import { MasvAuthError, MasvProtocolError, NetworkError, RelayError } from '../errors.js';
+import {
+  isRetryable,
+  MasvAuthError,
+  MasvNotFoundError,
+  MasvOutcomeUnknownError,
+  MasvProtocolError,
+  MasvValidationError,
+  NetworkError,
+  provesNotCommitted,
+  RelayError,
+} from '../errors.js';
 import { redact } from '../redact.js';
 import { type RetryOptions, withRetry } from '../retry.js';
 import { type BlueprintBody, executeBlueprint, headerValue } from './blueprint.js';
@@ -33,7 +43,34 @@ export interface MasvClientOptions {
 interface CallOptions {
   headers?: Record<string, string>;
   json?: unknown;
-  query?: Record<string, string | number>;
+  query?: Record<string, string | number | string[]>;
+  /**
+   * `once` for requests that change MASV's state and must not be repeated blindly (create a
+   * package, add a file, create a link): they are retried only when the failure proves nothing
+   * committed; any other failure becomes `MasvOutcomeUnknownError` for the caller to reconcile.
+   */
+  commit?: 'repeatable' | 'once';
+}
+
+/** How a finalize call ended: carried out now, or MASV said it had already been done. */
+export type FinalizeOutcome = 'finalized' | 'already-finalized';
+
+/** A package as MASV's team listing and lookup describe it (no token). */
+export interface PackageSummary {
+  id: string;
+  name: string;
+  description: string;
+  recipients: string[];
+  state: string;
+  createdAt: string;
+  totalFiles: number;
+}
+
+export interface PackageQuery {
+  states: Array<'new' | 'finalized' | 'expired' | 'archived'>;
+  name?: string;
+  createdAtStart?: Date;
+  createdAtEnd?: Date;
 }
 
 /**
@@ -96,6 +133,7 @@ export class MasvClient {
       'POST',
       `/v1/teams/${encodeURIComponent(teamId)}/packages`,
       {
+        commit: 'once',
         headers: { 'x-api-key': apiKey },
         json: dropUndefined({
           name: request.name,
@@ -119,6 +157,7 @@ export class MasvClient {
       'POST',
       `/v1/portals/${encodeURIComponent(portalId)}/packages`,
       {
+        commit: 'once',
         headers,
         json: dropUndefined({
           name: request.name,
@@ -134,6 +173,15 @@ export class MasvClient {
 
   /** A fresh package token for a Team package (`GET /v1.1/teams/{team}/packages/{id}`). */
   async refreshPackageToken(teamId: string, apiKey: string, packageId: string): Promise<string> {
+    return (await this.getTeamPackage(teamId, apiKey, packageId)).accessToken;
+  }
+
+  /** A Team package's state and a fresh token (`GET /v1.1/teams/{team}/packages/{id}`). */
+  async getTeamPackage(
+    teamId: string,
+    apiKey: string,
+    packageId: string,
+  ): Promise<PackageSummary & { accessToken: string }> {
     const route = 'GET /v1.1/teams/{team_id}/packages/{package_id}';
     const body = await this.call<Record<string, unknown>>(
       route,
@@ -141,12 +189,43 @@ export class MasvClient {
       `/v1.1/teams/${encodeURIComponent(teamId)}/packages/${encodeURIComponent(packageId)}`,
       { headers: { 'x-api-key': apiKey } },
     );
-    return createdPackage(route, body).accessToken;
+    return { ...packageSummary(route, body), accessToken: createdPackage(route, body).accessToken };
+  }
+
+  /** Every Team package matching the query (`GET /v1.1/teams/{team}/packages`, all pages). */
+  async listTeamPackages(teamId: string, apiKey: string, query: PackageQuery): Promise<PackageSummary[]> {
+    const route = 'GET /v1.1/teams/{team_id}/packages';
+    const limit = 50;
+    const found: PackageSummary[] = [];
+    for (let page = 0; ; page++) {
+      const body = await this.call<{ metadata?: { total?: unknown }; records?: unknown }>(
+        route,
+        'GET',
+        `/v1.1/teams/${encodeURIComponent(teamId)}/packages`,
+        {
+          headers: { 'x-api-key': apiKey },
+          query: dropUndefined({
+            status: query.states,
+            name: query.name,
+            created_at_start: query.createdAtStart?.toISOString(),
+            created_at_end: query.createdAtEnd?.toISOString(),
+            page,
+            limit,
+          }) as Record<string, string | number | string[]>,
+        },
+      );
+      if (!Array.isArray(body?.records))
+        throw new MasvProtocolError(`MASV ${route} returned no records array.`);
+      found.push(...body.records.map((r) => packageSummary(route, r as Record<string, unknown>)));
+      const total = typeof body.metadata?.total === 'number' ? body.metadata.total : found.length;
+      if (body.records.length < limit || found.length >= total || page >= 100) return found;
+    }
   }
 
   async addFile(access: PackageAccess, request: AddFileRequest): Promise<AddedFile> {
     const route = 'POST /v1/packages/{package_id}/files';
     const body = await this.packageCall<Record<string, unknown>>(access, route, 'POST', '/files', {
+      commit: 'once',
       json: dropUndefined({
         kind: request.kind,
         name: request.name,
@@ -216,39 +295,55 @@ export class MasvClient {
     return etag;
   }
 
-  /** Finalizes a file; parts are sent in order with both key spellings MASV's sources use. */
+  /**
+   * Finalizes a file; parts are sent in order with both key spellings MASV's sources use. A repeat
+   * after a lost answer is safe: MASV answering 409 (or 400 "already finalized") means it is done.
+   */
   async finalizeFile(
     access: PackageAccess,
     fileId: string,
     finalize: { uploadId: string; size: number; partSize: number; parts: UploadedPart[] },
-  ): Promise<void> {
+  ): Promise<FinalizeOutcome> {
     const parts = [...finalize.parts].sort((a, b) => a.partNumber - b.partNumber);
-    await this.packageCall(
-      access,
-      'POST /v1/packages/{package_id}/files/{file_id}/finalize',
-      'POST',
-      `/files/${encodeURIComponent(fileId)}/finalize`,
-      {
-        json: {
-          chunk_extras: parts.map((part) => ({
-            part_number: String(part.partNumber),
-            partNumber: String(part.partNumber),
-            etag: part.etag,
-          })),
-          file_extras: { upload_id: finalize.uploadId },
-          size: finalize.size,
-          chunk_size: finalize.partSize,
+    return alreadyFinalizedIsDone(
+      this.packageCall(
+        access,
+        'POST /v1/packages/{package_id}/files/{file_id}/finalize',
+        'POST',
+        `/files/${encodeURIComponent(fileId)}/finalize`,
+        {
+          json: {
+            chunk_extras: parts.map((part) => ({
+              part_number: String(part.partNumber),
+              partNumber: String(part.partNumber),
+              etag: part.etag,
+            })),
+            file_extras: { upload_id: finalize.uploadId },
+            size: finalize.size,
+            chunk_size: finalize.partSize,
+          },
         },
-      },
+      ),
     );
   }
 
-  async finalizePackage(access: PackageAccess): Promise<void> {
-    await this.packageCall(access, 'POST /v1/packages/{package_id}/finalize', 'POST', '/finalize');
+  /**
+   * Finalizes the package (recipients are notified). 409 or 400 "already finalized" is reported
+   * as `already-finalized`; callers that can read the package state confirm it there.
+   */
+  async finalizePackage(access: PackageAccess): Promise<FinalizeOutcome> {
+    return alreadyFinalizedIsDone(
+      this.packageCall(access, 'POST /v1/packages/{package_id}/finalize', 'POST', '/finalize'),
+    );
   }
 
+  /** Deletes the package; one that is already gone (404/410) counts as deleted. */
   async deletePackage(access: PackageAccess): Promise<void> {
-    await this.packageCall(access, 'DELETE /v1/packages/{package_id}', 'DELETE', '');
+    try {
+      await this.packageCall(access, 'DELETE /v1/packages/{package_id}', 'DELETE', '');
+    } catch (error) {
+      if (!(error instanceof MasvNotFoundError)) throw error;
+    }
   }
 
   /** Creates a download link, emailed by MASV when `email` is given. */
@@ -258,7 +353,7 @@ export class MasvClient {
       'POST /v1/packages/{package_id}/links',
       'POST',
       '/links',
-      { json: dropUndefined(link) },
+      { commit: 'once', json: dropUndefined(link) },
     );
     return {
       id: String(body.id),
@@ -295,7 +390,12 @@ export class MasvClient {
 
   private call<T>(route: string, method: Dispatcher.HttpMethod, path: string, options: CallOptions = {}) {
     const query = options.query
-      ? `?${new URLSearchParams(Object.entries(options.query).map(([k, v]): [string, string] => [k, String(v)])).toString()}`
+      ? `?${new URLSearchParams(
+          Object.entries(options.query).flatMap(
+            ([k, v]): Array<[string, string]> =>
+              Array.isArray(v) ? v.map((item) => [k, item]) : [[k, String(v)]],
+          ),
+        ).toString()}`
       : '';
     const headers: Record<string, string> = { 'user-agent': this.userAgent, ...options.headers };
     let body: string | undefined;
@@ -305,6 +405,10 @@ export class MasvClient {
     } else if (method === 'POST') {
       headers['content-type'] = 'application/json';
     }
+    const once = options.commit === 'once';
+    const retry: RetryOptions = once
+      ? { ...this.retry, shouldRetry: (error) => isRetryable(error) && provesNotCommitted(error) }
+      : this.retry;
     return withRetry(async () => {
       let response: Dispatcher.ResponseData;
       let text: string;
@@ -344,7 +448,14 @@ export class MasvClient {
           },
         );
       }
-    }, this.retry);
+    }, retry).catch((error: unknown) => {
+      if (!once || !isRetryable(error) || provesNotCommitted(error)) throw error;
+      throw new MasvOutcomeUnknownError(
+        `MASV ${route} may have been carried out, but its answer was lost (${(error as Error).message}). ` +
+          "It is not repeated blindly: the relay reconciles from MASV's state.",
+        { cause: error },
+      );
+    });
   }
 }
 
@@ -353,6 +464,37 @@ function createdPackage(route: string, body: Record<string, unknown> | undefined
     throw new MasvProtocolError(`MASV ${route} returned no package id and access_token.`);
   }
   return { id: body.id, accessToken: body.access_token };
+}
+
+function packageSummary(route: string, body: Record<string, unknown> | undefined): PackageSummary {
+  if (typeof body?.id !== 'string' || typeof body.state !== 'string') {
+    throw new MasvProtocolError(`MASV ${route} returned a package without id and state.`);
+  }
+  return {
+    id: body.id,
+    name: typeof body.name === 'string' ? body.name : '',
+    description: typeof body.description === 'string' ? body.description : '',
+    recipients: Array.isArray(body.recipients) ? body.recipients.map(String) : [],
+    state: body.state,
+    createdAt: typeof body.created_at === 'string' ? body.created_at : '',
+    totalFiles: typeof body.total_files === 'number' ? body.total_files : 0,
+  };
+}
+
+/** A finalize that MASV refuses because it was already done (409, or 400 saying so) is done. */
+async function alreadyFinalizedIsDone(call: Promise<unknown>): Promise<FinalizeOutcome> {
+  try {
+    await call;
+    return 'finalized';
+  } catch (error) {
+    if (
+      error instanceof MasvValidationError &&
+      (error.httpStatus === 409 || /already finali[sz]ed/i.test(error.message))
+    ) {
+      return 'already-finalized';
+    }
+    throw error;
+  }
 }
 
 function checkBlueprint(route: string, value: unknown): Blueprint {

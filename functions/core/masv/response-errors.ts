@@ -54,6 +54,7 @@ export function masvResponseError(
   else if (status === 429) error = new MasvThrottledError(message);
   else if (status === 408 || status >= 500) error = new MasvServerError(message);
   else error = new MasvValidationError(message);
+  error.httpStatus = status;
   const retryAfterMs = parseRetryAfter(retryAfter);
   if (retryAfterMs !== undefined) error.retryAfterMs = retryAfterMs;
   return error;

@@ -1,9 +1,12 @@
 import type { DeliveryRequest, PreparedDelivery } from '../delivery.js';
 import type { RelayDeps } from '../deps.js';
-import { MasvNotFoundError } from '../errors.js';
 import { DELIVERY_FAILED } from '../events.js';
+import { packageAccess } from '../masv-target.js';
+import { cleanUpEarlierGenerations } from '../package-reconcile.js';
+import type { FinalizeMark, PackageGeneration } from '../parts-ledger.js';
 import { redact } from '../redact.js';
 import { tagSource } from '../s3-source.js';
+import { completeDelivery, packageIsFinalized } from './finalize.js';
 
 export interface AbortInput {
   deliveryId: string;
@@ -39,30 +42,96 @@ export function causeMessage(cause: string | undefined): string {
 }
 
 /**
- * Abort step: deletes the MASV package so no partial delivery reaches recipients, tags the
- * sources as failed with the reason, publishes the failure event and clears the records.
- * Every part is best effort: abort must not fail on the way to telling the user why.
+ * Abort step. A package that MASV finalized is never deleted: the delivery happened, so Abort
+ * completes it as a success instead (the workflow then succeeds). Otherwise it deletes every
+ * package this delivery's Prepare attempts created (refreshing an expired Team token), deletes or
+ * reports what a lost create answer may have left, tags the sources as failed with the reason,
+ * publishes the failure event and clears the records, except those of a package it could not
+ * delete after the client's retries (a later run or a sweep still can).
  */
 export async function abortDelivery(deps: RelayDeps, input: AbortInput) {
   const { store, masv, log } = deps;
+  const { deliveryId } = input;
   const errorName = input.error?.Error ?? 'UnknownError';
   const reason = redact(causeMessage(input.error?.Cause)).slice(0, 2000);
-  const record = await store.loadPackage(input.deliveryId).catch(() => undefined);
-  let packageDeleted = false;
-  if (record) {
-    try {
-      await masv.deletePackage({ packageId: record.packageId, token: record.token });
-      packageDeleted = true;
-    } catch (error) {
-      packageDeleted = error instanceof MasvNotFoundError;
-      if (!packageDeleted)
-        log.error('Could not delete the failed package', {
-          packageId: record.packageId,
-          error: (error as Error).message,
-        });
+  const generations = await store.packageGenerations(deliveryId).catch((error: unknown) => {
+    log.error('Could not read the package records', { deliveryId, error: (error as Error).message });
+    return [] as PackageGeneration[];
+  });
+  const marks = await store.marks(deliveryId).catch(() => new Set<FinalizeMark>());
+  const current = generations.findLast((g) => g.record)?.record;
+  const sources = input.prepared?.files ?? input.request?.files ?? [];
+
+  if (current && (marks.has('package-finalizing') || marks.has('package-finalized'))) {
+    const finalized = marks.has('package-finalized')
+      ? true
+      : await packageIsFinalized(deps, current.packageId).catch(() => undefined);
+    if (finalized === true && input.prepared) {
+      log.warn('Reconcile: the package was finalized before the failure; the delivery succeeded', {
+        deliveryId,
+        packageId: current.packageId,
+        error: errorName,
+      });
+      const result = await completeDelivery(
+        deps,
+        input.prepared,
+        current.packageId,
+        packageAccess(deps, deliveryId, current),
+      );
+      return { ...result, delivered: true as const };
+    }
+    if (finalized !== false) {
+      // Finalize was asked and MASV cannot tell us whether it happened: never delete on doubt.
+      const detail = {
+        deliveryId,
+        error: errorName,
+        reason,
+        whatToDo:
+          'The package may have been finalized and delivered; check it in MASV before sending the object again.',
+        packageId: current.packageId,
+        packageDeleted: false,
+        possiblyDelivered: true,
+        files: sources.map((s) => ({ bucket: s.bucket, key: s.key })),
+      };
+      await deps.events
+        .publish(DELIVERY_FAILED, detail)
+        .catch((error: unknown) =>
+          log.error('Could not publish the failure event', { error: (error as Error).message }),
+        );
+      log.error('Delivery failed after the package finalize was requested; the package is kept', detail);
+      return { ...detail, delivered: false as const };
     }
   }
-  const sources = input.prepared?.files ?? input.request?.files ?? [];
+
+  const deleted: string[] = [];
+  const notDeleted: PackageGeneration[] = [];
+  for (const generation of generations) {
+    if (!generation.record) continue;
+    try {
+      await masv.deletePackage(packageAccess(deps, deliveryId, generation.record));
+      deleted.push(generation.record.packageId);
+    } catch (error) {
+      notDeleted.push(generation);
+      log.error('Could not delete the failed package; its record is kept', {
+        deliveryId,
+        packageId: generation.record.packageId,
+        error: (error as Error).message,
+      });
+    }
+  }
+  const possibleOrphans = [...(input.prepared?.possibleOrphans ?? [])];
+  const lostCreates = generations.filter((g) => !g.record && g.intent);
+  const unresolved = await cleanUpEarlierGenerations(deps, deliveryId, lostCreates).catch(
+    (error: unknown) => {
+      log.error('Could not look for packages a lost create may have made', {
+        deliveryId,
+        error: (error as Error).message,
+      });
+      return lostCreates.map((g) => ({ name: g.intent!.name, createdAfter: g.intent!.startedAt }));
+    },
+  );
+  possibleOrphans.push(...unresolved);
+
   for (const source of sources) {
     await tagSource(deps.s3, source, {
       'masv-relay:status': 'failed',
@@ -72,12 +141,14 @@ export async function abortDelivery(deps: RelayDeps, input: AbortInput) {
     );
   }
   const detail = {
-    deliveryId: input.deliveryId,
+    deliveryId,
     error: errorName,
     reason,
     whatToDo:
       WHAT_TO_DO[errorName] ?? 'Check the relay logs for this delivery id; re-upload the object to retry.',
-    ...(record ? { packageId: record.packageId, packageDeleted } : {}),
+    ...(current ? { packageId: current.packageId, packageDeleted: notDeleted.length === 0 } : {}),
+    ...(notDeleted.length > 0 ? { packagesNotDeleted: notDeleted.map((g) => g.record!.packageId) } : {}),
+    ...(possibleOrphans.length > 0 ? { possibleOrphans } : {}),
     files: sources.map((s) => ({ bucket: s.bucket, key: s.key })),
   };
   await deps.events
@@ -85,7 +156,9 @@ export async function abortDelivery(deps: RelayDeps, input: AbortInput) {
     .catch((error: unknown) =>
       log.error('Could not publish the failure event', { error: (error as Error).message }),
     );
-  await store.clear(input.deliveryId).catch(() => undefined);
+  await store
+    .clear(deliveryId, (key) => notDeleted.some((g) => store.isRecordOf(key, g.generation)))
+    .catch(() => undefined);
   log.error('Delivery failed', detail);
-  return detail;
+  return { ...detail, delivered: false as const };
 }

@@ -12,6 +12,8 @@ import { openRange } from '../s3-source.js';
 
 export interface TransferInput {
   deliveryId: string;
+  /** The prepared package: a batch of an earlier, superseded Prepare must not upload into another. */
+  packageId?: string;
   file: DeliveryFile;
   batch: BatchItem;
 }
@@ -64,7 +66,7 @@ export async function transferBatch(
   const { file, batch, deliveryId } = input;
   const { masv, store, log } = deps;
   const clock = deps.clock ?? realClock;
-  const record = await store.requirePackage(deliveryId);
+  const record = await store.requirePackage(deliveryId, input.packageId);
   const access = packageAccess(deps, deliveryId, record);
   const finished = await store.listParts(deliveryId, file.index);
   const pending: number[] = [];
