@@ -114,7 +114,10 @@ describe('statemachines/relay.asl.json', () => {
       { Variable: '$.abort.delivered', BooleanEquals: true, Next: 'Delivered Despite Error' },
     ]);
     expect(choice.Default).toBe('Delivery Failed');
-    expect(definition.States['Delivered Despite Error']).toEqual({ Type: 'Succeed', OutputPath: '$.abort' });
+    expect(definition.States['Delivered Despite Error']).toMatchObject({
+      Type: 'Succeed',
+      OutputPath: '$.abort',
+    });
     expect(definition.States['Delivery Failed'].Type).toBe('Fail');
   });
 
