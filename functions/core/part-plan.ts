@@ -1,4 +1,4 @@
-import { FileTooLargeError } from './errors.js';
+import { DeliveryTooLargeError, FileTooLargeError } from './errors.js';
 import type { PackageSpec } from './masv/types.js';
 
 export const MiB = 1024 * 1024;
@@ -10,6 +10,8 @@ export const PLANNING_BYTES_PER_SECOND = 40_000_000;
 export const BATCH_TIME_BUDGET_SECONDS = 600;
 /** Upper bound on batches per file, so the Map's item list and history stay small. */
 export const MAX_BATCHES_PER_FILE = 1000;
+/** Bytes one transfer invocation is planned to move (40 MB/s × 600 s = 24 GB). */
+export const BYTES_PER_INVOCATION = PLANNING_BYTES_PER_SECOND * BATCH_TIME_BUDGET_SECONDS;
 /** Parts per batch we aim for: one blueprint call serves this many parts (2 GB at the default part size). */
 export const DEFAULT_PARTS_PER_BATCH = 20;
 
@@ -35,14 +37,15 @@ export interface PlanOptions {
   minPartsPerBatch?: number;
 }
 
-/**
- * Plans how a file of `size` bytes is split into parts and batches within MASV's `spec`.
- *
- * Part size = max(requested, ceil(size / maxPartCount)) rounded up to 1 MiB, clamped to
- * [minPartSize, maxPartSize]. A 0-byte file is one empty part (S3 multipart accepts a single
- * empty part, and MASV then has a real, finalized file of size 0).
- */
-export function planParts(size: number, spec: PackageSpec, options: PlanOptions = {}): PartPlan {
+/** Part size, part count and parts per batch of one file, before the batches are listed. */
+interface FileShape {
+  size: number;
+  partSize: number;
+  partCount: number;
+  partsPerBatch: number;
+}
+
+function shapeFile(size: number, spec: PackageSpec, options: PlanOptions): FileShape {
   if (!Number.isSafeInteger(size) || size < 0) {
     throw new RangeError(`File size must be a whole number of bytes ≥ 0; got ${size}.`);
   }
@@ -59,13 +62,30 @@ export function planParts(size: number, spec: PackageSpec, options: PlanOptions 
   const partSize = Math.min(spec.maxPartSize, Math.max(spec.minPartSize, rounded));
   const partCount = size === 0 ? 1 : Math.ceil(size / partSize);
 
-  const byTime = Math.max(1, Math.floor((PLANNING_BYTES_PER_SECOND * BATCH_TIME_BUDGET_SECONDS) / partSize));
+  const byTime = Math.max(1, Math.floor(BYTES_PER_INVOCATION / partSize));
   const byBatchCap = Math.ceil(partCount / MAX_BATCHES_PER_FILE);
-  const partsPerBatch = Math.max(
-    byBatchCap,
-    Math.min(options.partsPerBatch ?? DEFAULT_PARTS_PER_BATCH, byTime),
+  const partsPerBatch = Math.min(
+    partCount,
+    Math.max(
+      byBatchCap,
+      options.minPartsPerBatch ?? 1,
+      Math.min(options.partsPerBatch ?? DEFAULT_PARTS_PER_BATCH, byTime),
+    ),
   );
+  return { size, partSize, partCount, partsPerBatch };
+}
 
+/**
+ * Plans how a file of `size` bytes is split into parts and batches within MASV's `spec`.
+ *
+ * Part size = max(requested, ceil(size / maxPartCount)) rounded up to 1 MiB, clamped to
+ * [minPartSize, maxPartSize]. A 0-byte file is one empty part (S3 multipart accepts a single
+ * empty part, and MASV then has a real, finalized file of size 0). Parts per batch = the number
+ * asked for, lowered so a batch fits one invocation's time budget, raised to `minPartsPerBatch`
+ * and to what keeps the file within 1,000 batches.
+ */
+export function planParts(size: number, spec: PackageSpec, options: PlanOptions = {}): PartPlan {
+  const { partSize, partCount, partsPerBatch } = shapeFile(size, spec, options);
   const batches: PartWindow[] = [];
   for (let start = 0; start < partCount; start += partsPerBatch) {
     batches.push({ start, count: Math.min(partsPerBatch, partCount - start) });
@@ -83,24 +103,105 @@ export function partRange(partNumber: number, partSize: number, size: number) {
 /** Upper bound on Map items per delivery, so one execution stays far below 25,000 history events. */
 export const MAX_BATCHES_PER_DELIVERY = 1000;
 
+/** Step Functions' limit on events in one execution's history. */
+export const HISTORY_EVENT_LIMIT = 25_000;
+/** What the planner lets a delivery use: 80% of the limit, the rest is kept for retries. */
+export const HISTORY_EVENT_BUDGET = 20_000;
 /**
- * Plans every file of a delivery. When the files together would need more than 1,000 batches, the
- * batches grow (more parts each) until they fit; the time budget per batch then yields to the cap,
- * and a batch that runs short of time resumes in the next invocation.
+ * Events outside the Map: ExecutionStarted; Prepare entered, scheduled, started, succeeded,
+ * exited; Map entered, started, succeeded, exited; Finalize (5); Delivered entered, exited;
+ * ExecutionSucceeded.
+ */
+export const EVENTS_OUTSIDE_MAP = 18;
+/** Per batch (Map iteration): iteration started and succeeded, `Batch Done` entered and exited. */
+export const EVENTS_PER_BATCH = 4;
+/** Per transfer invocation: Task entered, scheduled, started, succeeded, exited; `Batch Finished?` entered, exited. */
+export const EVENTS_PER_INVOCATION = 7;
+
+/** Transfer invocations planned for a batch of `bytes`: one per 24 GB, at least one. */
+export function invocationsFor(bytes: number): number {
+  return Math.max(1, Math.ceil(bytes / BYTES_PER_INVOCATION));
+}
+
+/**
+ * Batches and history events a set of file shapes needs when every file's batches hold at least
+ * `min` parts, counted without listing the batches (the search below tries thousands of sizes).
+ */
+function costOf(shapes: FileShape[], min = 1) {
+  let batches = 0;
+  let events = EVENTS_OUTSIDE_MAP;
+  for (const f of shapes) {
+    const perBatch = Math.min(f.partCount, Math.max(f.partsPerBatch, min));
+    const count = Math.ceil(f.partCount / perBatch);
+    const fullBytes = Math.min(f.size, perBatch * f.partSize);
+    const lastBytes = f.size - (count - 1) * perBatch * f.partSize;
+    batches += count;
+    events +=
+      count * EVENTS_PER_BATCH +
+      (count - 1) * EVENTS_PER_INVOCATION * invocationsFor(fullBytes) +
+      EVENTS_PER_INVOCATION * invocationsFor(lastBytes);
+  }
+  return { batches, events };
+}
+
+/** History events the workflow is expected to record for these plans, without retries. */
+export function estimateHistoryEvents(plans: PartPlan[]): number {
+  let events = EVENTS_OUTSIDE_MAP;
+  for (const plan of plans) {
+    for (const batch of plan.batches) {
+      const first = batch.start * plan.partSize;
+      const bytes = Math.min(plan.size, (batch.start + batch.count) * plan.partSize) - first;
+      events += EVENTS_PER_BATCH + EVENTS_PER_INVOCATION * invocationsFor(bytes);
+    }
+  }
+  return events;
+}
+
+/**
+ * Plans every file of a delivery. When the files together need more than 1,000 batches or more
+ * history events than the budget, every file's batches grow to a common minimum size: the
+ * smallest minimum for which the delivery fits (batches then exceed one invocation's time budget
+ * and resume in the next invocation). A delivery that fits for no batch size is refused with
+ * `DeliveryTooLargeError`, before any package exists. The search is bounded by the largest part
+ * count (≤ MASV's max part count), so planning always ends.
  */
 export function planDelivery(sizes: number[], spec: PackageSpec, options: PlanOptions = {}): PartPlan[] {
-  let partsPerBatch = options.partsPerBatch ?? DEFAULT_PARTS_PER_BATCH;
-  for (;;) {
-    const grown = partsPerBatch > (options.partsPerBatch ?? DEFAULT_PARTS_PER_BATCH);
-    const plans = sizes.map((size) =>
-      planParts(size, spec, {
-        ...options,
-        partsPerBatch,
-        ...(grown ? { minPartsPerBatch: partsPerBatch } : {}),
-      }),
+  const total = sizes.reduce((sum, size) => sum + size, 0);
+  const describe = () =>
+    `${sizes.length} file${sizes.length === 1 ? '' : 's'}, ${total} bytes (${formatBytes(total)})`;
+  if (sizes.length > MAX_BATCHES_PER_DELIVERY) {
+    throw new DeliveryTooLargeError(
+      `This delivery has ${sizes.length} files; one execution takes at most ${MAX_BATCHES_PER_DELIVERY} (one batch each at least). Split it into several deliveries.`,
     );
-    const batches = plans.reduce((sum, plan) => sum + plan.batches.length, 0);
-    if (batches <= MAX_BATCHES_PER_DELIVERY || batches === sizes.length) return plans;
-    partsPerBatch = Math.ceil(partsPerBatch * 1.5);
   }
+  const fits = (cost: { batches: number; events: number }) =>
+    cost.batches <= MAX_BATCHES_PER_DELIVERY && cost.events <= HISTORY_EVENT_BUDGET;
+  const shapes = sizes.map((size) => shapeFile(size, spec, options));
+  let best = costOf(shapes);
+  if (fits(best)) return sizes.map((size) => planParts(size, spec, options));
+
+  const largest = Math.max(1, ...shapes.map((s) => s.partCount));
+  for (let min = 2; min <= largest; min++) {
+    const cost = costOf(shapes, min);
+    if (fits(cost)) return sizes.map((size) => planParts(size, spec, { ...options, minPartsPerBatch: min }));
+    if (cost.events < best.events) best = cost;
+  }
+  const parts = Math.ceil(best.events / HISTORY_EVENT_BUDGET);
+  throw new DeliveryTooLargeError(
+    `This delivery (${describe()}) is too large for one workflow execution: at best it needs about ` +
+      `${best.events} history events, over the relay's budget of ${HISTORY_EVENT_BUDGET} ` +
+      `(Step Functions allows ${HISTORY_EVENT_LIMIT}). Split it into at least ${Math.max(2, parts)} ` +
+      `deliveries (for example by prefix); nothing was created.`,
+  );
+}
+
+function formatBytes(bytes: number) {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }

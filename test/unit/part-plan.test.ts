@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { FileTooLargeError } from '../../functions/core/errors.js';
+import { DeliveryTooLargeError, FileTooLargeError } from '../../functions/core/errors.js';
 import type { PackageSpec } from '../../functions/core/masv/types.js';
-import { MiB, partRange, planDelivery, planParts } from '../../functions/core/part-plan.js';
+import {
+  estimateHistoryEvents,
+  HISTORY_EVENT_BUDGET,
+  MAX_BATCHES_PER_DELIVERY,
+  MiB,
+  partRange,
+  planDelivery,
+  planParts,
+} from '../../functions/core/part-plan.js';
 
 const S3_SPEC: PackageSpec = { maxPartCount: 10_000, maxPartSize: 5 * 1024 * MiB, minPartSize: 5 * MiB };
 
@@ -100,12 +108,112 @@ describe('planDelivery', () => {
     expect(plans.every((p) => p.batches.reduce((n, b) => n + b.count, 0) === p.partCount)).toBe(true);
   });
 
-  it('settles on one batch per file when there are more files than the cap allows otherwise', () => {
-    const plans = planDelivery(
-      Array.from({ length: 1200 }, () => 10 * 5 * MiB),
-      S3_SPEC,
-      { requestedPartSize: 5 * MiB },
+  it('refuses more files than the batch cap, before planning anything', () => {
+    expect(() =>
+      planDelivery(
+        Array.from({ length: 1200 }, () => 10 * 5 * MiB),
+        S3_SPEC,
+        { requestedPartSize: 5 * MiB },
+      ),
+    ).toThrow(DeliveryTooLargeError);
+  });
+
+  it('plans 250 files × 90 GiB (22.5 TiB), which used to loop forever', () => {
+    const sizes = Array.from({ length: 250 }, () => 90 * 1024 * MiB);
+    const plans = planDelivery(sizes, S3_SPEC, { requestedPartSize: 100 * MiB, partsPerBatch: 20 });
+    expect(plans.reduce((n, p) => n + p.batches.length, 0)).toBeLessThanOrEqual(MAX_BATCHES_PER_DELIVERY);
+    expect(estimateHistoryEvents(plans)).toBeLessThanOrEqual(HISTORY_EVENT_BUDGET);
+  });
+
+  it('plans the largest single file MASV allows (10,000 × 5 GiB) within the history budget', () => {
+    const [plan] = planDelivery([10_000 * 5 * 1024 * MiB], S3_SPEC);
+    expect(plan!.partCount).toBe(10_000);
+    expect(estimateHistoryEvents([plan!])).toBeLessThanOrEqual(HISTORY_EVENT_BUDGET);
+  });
+
+  it('refuses a delivery no batch size can fit, naming the budget and what to do', () => {
+    const sizes = Array.from({ length: 250 }, () => 1000 * 5 * 1024 * MiB); // 250 × ~4.9 TiB
+    expect(() => planDelivery(sizes, S3_SPEC)).toThrow(DeliveryTooLargeError);
+    expect(() => planDelivery(sizes, S3_SPEC)).toThrow(
+      /history events.*budget of 20000.*Split it into at least \d+ deliveries/,
     );
-    expect(plans.every((p) => p.batches.length === 1)).toBe(true);
+  });
+
+  it('counts history events as the workflow records them', () => {
+    // One 24 GB batch = one invocation; a 48 GB batch = two.
+    const plan = {
+      size: 72e9,
+      partSize: 24e9,
+      partCount: 3,
+      batches: [
+        { start: 0, count: 1 },
+        { start: 1, count: 2 },
+      ],
+    };
+    expect(estimateHistoryEvents([plan])).toBe(18 + 2 * 4 + 7 * 1 + 7 * 2);
+  });
+});
+
+/** A small seeded generator, so a failing case can be replayed from its seed. */
+function random(seed: number) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+describe('planDelivery for any input (seeded random cases)', () => {
+  it('ends for every size, file count and spec, and its plans hold every promise', () => {
+    const next = random(20261128);
+    const pick = <T>(values: T[]) => values[Math.floor(next() * values.length)]!;
+    let refused = 0;
+    for (let run = 0; run < 400; run++) {
+      const spec: PackageSpec = {
+        minPartSize: pick([64 * 1024, 5 * MiB]),
+        maxPartSize: pick([256 * 1024, 100 * MiB, 5 * 1024 * MiB]),
+        maxPartCount: pick([3, 200, 1000, 10_000]),
+      };
+      if (spec.maxPartSize < spec.minPartSize) spec.maxPartSize = spec.minPartSize;
+      const capacity = spec.maxPartSize * spec.maxPartCount;
+      const files = pick([1, 2, 17, 250]);
+      const sizes = Array.from({ length: files }, () =>
+        pick([0, 1, Math.floor(next() * capacity), capacity, Math.floor(next() * 1e9)]),
+      );
+      const options = {
+        requestedPartSize: pick([5, 100, 5120]) * MiB,
+        partsPerBatch: pick([1, 4, 20, 1000]),
+      };
+      let plans: ReturnType<typeof planDelivery>;
+      try {
+        plans = planDelivery(sizes, spec, options);
+      } catch (error) {
+        // A file over max part size × max part count is refused as such; anything else only as a whole.
+        const tooBig = sizes.some((size) => size > capacity);
+        expect(error).toBeInstanceOf(tooBig ? FileTooLargeError : DeliveryTooLargeError);
+        refused++;
+        continue;
+      }
+      const batches = plans.reduce((n, p) => n + p.batches.length, 0);
+      expect(batches).toBeLessThanOrEqual(MAX_BATCHES_PER_DELIVERY);
+      expect(estimateHistoryEvents(plans)).toBeLessThanOrEqual(HISTORY_EVENT_BUDGET);
+      for (const [i, plan] of plans.entries()) {
+        expect(plan.size).toBe(sizes[i]);
+        expect(plan.partCount).toBeLessThanOrEqual(spec.maxPartCount);
+        expect(plan.partSize).toBeGreaterThanOrEqual(spec.minPartSize);
+        expect(plan.partSize).toBeLessThanOrEqual(spec.maxPartSize);
+        expect(plan.partSize * plan.partCount).toBeGreaterThanOrEqual(plan.size);
+        let covered = 0;
+        let contiguous = true;
+        for (const b of plan.batches) {
+          contiguous &&= b.start === covered && b.count > 0;
+          covered += b.count;
+        }
+        expect(contiguous && covered === plan.partCount).toBe(true);
+      }
+    }
+    // The generator produces both outcomes; a planner that refused everything would fail here.
+    expect(refused).toBeGreaterThan(0);
+    expect(refused).toBeLessThan(400);
   });
 });
