@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -11,6 +11,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -86,15 +87,39 @@ export class MasvRelay extends Construct {
   readonly stateBucket: s3.Bucket;
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
+  /**
+   * The bus relay requests arrive on: created by the stack, or the one `access.eventBusName`
+   * names. Its resource policy and the callers' IAM decide who may ask for deliveries.
+   */
+  readonly requestBus: events.IEventBus;
+  /** The role S3 Batch Operations jobs run with, when `triggers.batchOperations` is configured. */
+  readonly batchOperationsRole?: iam.Role;
   readonly stateMachine: sfn.StateMachine;
   readonly functions: RelayFunctions;
   readonly monitoring: RelayMonitoring;
 
   constructor(scope: Construct, id: string, props: MasvRelayProps) {
     super(scope, id);
+    // CDK's SNS→SQS subscription then scopes its KMS grant to the topic (aws:SourceArn).
+    this.node.setContext('@aws-cdk/aws-sns-subscriptions:restrictSqsDescryption', true);
     const config = parseConfig(props.config);
     this.config = config;
     const stack = Stack.of(this);
+    // Explicit names, so policies can name the rules' ARNs without a dependency cycle.
+    const baseName = Names.uniqueResourceName(this, { maxLength: 40, separator: '-' });
+    const busName = config.access.eventBusName
+      ? (config.access.eventBusName.split('/').pop() as string)
+      : `${baseName}-requests`;
+    const ruleArn = (name: string, bus?: string) =>
+      stack.formatArn({
+        service: 'events',
+        resource: 'rule',
+        resourceName: bus ? `${bus}/${name}` : name,
+        arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+      });
+    const objectRuleName = `${baseName}-objects`;
+    const requestRuleName = `${baseName}-requests`;
+    const ruleArns = [ruleArn(objectRuleName), ruleArn(requestRuleName, busName)];
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
 
     this.key = new kms.Key(this, 'Key', {
@@ -114,11 +139,17 @@ export class MasvRelay extends Construct {
         },
       }),
     );
+    // EventBridge encrypts what its rules put on the queues; only this relay's rules may use the key.
     this.key.addToResourcePolicy(
       new iam.PolicyStatement({
+        sid: 'EventBridgeRulesOfThisRelay',
         principals: [new iam.ServicePrincipal('events.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
         resources: ['*'],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnEquals: { 'aws:SourceArn': ruleArns },
+        },
       }),
     );
 
@@ -172,6 +203,28 @@ export class MasvRelay extends Construct {
       visibilityTimeout: Duration.seconds(180),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
     });
+    this.requestBus = config.access.eventBusName
+      ? events.EventBus.fromEventBusName(this, 'RequestBus', busName)
+      : new events.EventBus(this, 'RequestBus', {
+          eventBusName: busName,
+          description: "masv-relay: delivery requests; its policy and callers' IAM decide who may ask",
+        });
+    if (config.access.requestAccountIds.length > 0) {
+      if (!(this.requestBus instanceof events.EventBus)) {
+        throw new ConfigError([
+          `access.requestAccountIds: accounts can be admitted only to the bus the stack creates, not to "${busName}". Fix: remove access.eventBusName, or grant the accounts in that bus's own resource policy.`,
+        ]);
+      }
+      this.requestBus.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'RelayRequestsFromAccounts',
+          principals: config.access.requestAccountIds.map((account) => new iam.AccountPrincipal(account)),
+          actions: ['events:PutEvents'],
+          resources: [this.requestBus.eventBusArn],
+          conditions: { StringEquals: { 'events:detail-type': RELAY_REQUEST_DETAIL_TYPE } },
+        }),
+      );
+    }
 
     const relayConfig = JSON.stringify(config);
     // Lambda allows 4 KB of environment variables per function; the rest of ours take ~0.5 KB.
@@ -261,12 +314,14 @@ export class MasvRelay extends Construct {
     }
     this.stateMachine.grantStartExecution(this.functions.start);
     this.functions.start.addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
+    this.functions.start.addEnvironment('SOURCE_BUCKET_NAME', this.sourceBucket.bucketName);
     this.functions.start.addEventSource(
       new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 5 }),
     );
 
-    const objectKey = keyFilter(config.source.prefix, config.source.suffix);
+    const objectKey = objectKeyFilter(config);
     new events.Rule(this, 'ObjectCreatedRule', {
+      ruleName: objectRuleName,
       description: 'masv-relay: objects created in the source bucket',
       eventPattern: {
         source: ['aws.s3'],
@@ -276,13 +331,17 @@ export class MasvRelay extends Construct {
           ...(objectKey ? { object: { key: objectKey } } : {}),
         },
       },
-      targets: [new targets.SqsQueue(this.queue, { deadLetterQueue: this.deadLetterQueue })],
+      targets: [queueTarget(this.queue, this.deadLetterQueue)],
     });
     new events.Rule(this, 'RelayRequestRule', {
-      description: 'masv-relay: delivery requests from any service',
+      ruleName: requestRuleName,
+      eventBus: this.requestBus,
+      description: "masv-relay: delivery requests on the relay's own bus",
       eventPattern: { detailType: [RELAY_REQUEST_DETAIL_TYPE] },
-      targets: [new targets.SqsQueue(this.queue, { deadLetterQueue: this.deadLetterQueue })],
+      targets: [queueTarget(this.queue, this.deadLetterQueue)],
     });
+    this.admitOnlyOwnSenders(ruleArns);
+    this.batchOperationsRole = this.grantBatchOperations(config);
 
     this.monitoring = new RelayMonitoring(this, 'Monitoring', {
       stateMachine: this.stateMachine,
@@ -295,6 +354,108 @@ export class MasvRelay extends Construct {
         ? sns.Topic.fromTopicArn(this, 'AlarmTopic', config.notifications.snsTopicArn)
         : undefined,
     });
+  }
+
+  /** Lets a role or user put relay requests on the relay's bus (same account; other accounts: `access.requestAccountIds`). */
+  grantRequests(grantee: iam.IGrantable): iam.Grant {
+    return this.requestBus.grantPutEventsTo(grantee);
+  }
+
+  /**
+   * The trigger queue and its DLQ accept messages only from this relay's EventBridge rules, the
+   * source bucket (direct S3 notifications) and the configured SNS topics: an Allow per sender
+   * with `aws:SourceArn`, and a Deny for every other principal, IAM-authorised ones included.
+   */
+  private admitOnlyOwnSenders(ruleArns: string[]) {
+    const stack = Stack.of(this);
+    const topics = this.config.triggers.snsTopicArns.map((arn, index) =>
+      sns.Topic.fromTopicArn(this, `TriggerTopic${index}`, arn),
+    );
+    for (const topic of topics) {
+      topic.addSubscription(new subscriptions.SqsSubscription(this.queue, { rawMessageDelivery: false }));
+    }
+    const senders = [...ruleArns, this.sourceBucket.bucketArn, ...this.config.triggers.snsTopicArns];
+    for (const queue of [this.queue, this.deadLetterQueue]) {
+      queue.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'RelayRulesMaySend',
+          principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+          actions: ['sqs:SendMessage'],
+          resources: [queue.queueArn],
+          conditions: { ArnEquals: { 'aws:SourceArn': ruleArns } },
+        }),
+      );
+    }
+    this.queue.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'SourceBucketMaySend',
+        principals: [new iam.ServicePrincipal('s3.amazonaws.com')],
+        actions: ['sqs:SendMessage'],
+        resources: [this.queue.queueArn],
+        conditions: {
+          ArnEquals: { 'aws:SourceArn': this.sourceBucket.bucketArn },
+          StringEquals: { 'aws:SourceAccount': stack.account },
+        },
+      }),
+    );
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'SourceBucketNotifications',
+        principals: [new iam.ServicePrincipal('s3.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+        conditions: {
+          ArnEquals: { 'aws:SourceArn': this.sourceBucket.bucketArn },
+          StringEquals: { 'aws:SourceAccount': stack.account },
+        },
+      }),
+    );
+    this.queue.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'OnlyRelaySenders',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['sqs:SendMessage'],
+        resources: [this.queue.queueArn],
+        conditions: { ArnNotEquals: { 'aws:SourceArn': senders } },
+      }),
+    );
+  }
+
+  /**
+   * The role an S3 Batch Operations job runs with: invoke start (which answers per task), read
+   * the manifest, write the completion report.
+   */
+  private grantBatchOperations(config: RelayConfig): iam.Role | undefined {
+    const batch = config.triggers.batchOperations;
+    if (!batch) return undefined;
+    const role = new iam.Role(this, 'BatchOperationsRole', {
+      assumedBy: new iam.ServicePrincipal('batchoperations.s3.amazonaws.com'),
+      description: 'masv-relay: S3 Batch Operations jobs that deliver existing objects',
+    });
+    this.functions.start.grantInvoke(role);
+    const manifest = s3.Bucket.fromBucketName(this, 'BatchManifestBucket', batch.manifestBucketName);
+    const report = s3.Bucket.fromBucketName(
+      this,
+      'BatchReportBucket',
+      batch.reportBucketName ?? batch.manifestBucketName,
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject', 's3:GetObjectVersion'],
+        resources: [manifest.arnForObjects('*')],
+      }),
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [report.arnForObjects('*')] }),
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetBucketLocation'],
+        resources: [...new Set([manifest.bucketArn, report.bucketArn])],
+      }),
+    );
+    return role;
   }
 
   /** Each function gets exactly what its step does, on exactly the resources it touches. */
@@ -327,11 +488,15 @@ export class MasvRelay extends Construct {
       );
     }
 
-    prepare.addToRolePolicy(statement(['s3:PutObject', 's3:GetObject'], [stateObjects('*/package.json')]));
+    // Package records, create intents and claims (`deliveries/_claims/package/{id}.json`) all live
+    // under `*/package/*`; Prepare and Abort reconcile lost creates, so both may claim packages.
+    for (const f of [prepare, abort]) {
+      f.addToRolePolicy(statement(['s3:PutObject', 's3:GetObject'], [stateObjects('*/package/*')]));
+    }
     prepare.addToRolePolicy(statement(['s3:DeleteObject'], [stateObjects('*')]));
-    transfer.addToRolePolicy(statement(['s3:GetObject'], [stateObjects('*/package.json')]));
+    transfer.addToRolePolicy(statement(['s3:GetObject'], [stateObjects('*/package/*')]));
     transfer.addToRolePolicy(statement(['s3:PutObject'], [stateObjects('*/parts/*')]));
-    finalize.addToRolePolicy(statement(['s3:GetObject'], [stateObjects('*/package.json')]));
+    finalize.addToRolePolicy(statement(['s3:GetObject'], [stateObjects('*/package/*')]));
     finalize.addToRolePolicy(statement(['s3:PutObject'], [stateObjects('*/finalized/*')]));
     for (const f of [finalize, abort]) {
       f.addToRolePolicy(statement(['s3:GetObject', 's3:DeleteObject'], [stateObjects('*')]));
@@ -353,18 +518,71 @@ export class MasvRelay extends Construct {
       .map((p) => p.passwordSecretName)
       .filter((name): name is string => Boolean(name));
     // The API key: Prepare creates packages; Transfer and Finalize refresh expired package tokens.
-    for (const [index, name] of [...secretNames].entries()) {
-      const secret = secretsmanager.Secret.fromSecretNameV2(this, `MasvSecret${index}`, name);
-      for (const f of config.masv.target.kind === 'team' ? [prepare, transfer, finalize] : [prepare])
-        secret.grantRead(f);
+    // Abort reads the API key too: it refreshes an expired package token before deleting, and
+    // reads the package's state so a finalized package is never deleted.
+    const apiKeyReaders =
+      config.masv.target.kind === 'team' ? [prepare, transfer, finalize, abort] : [prepare];
+    for (const [index, ref] of [...secretNames].entries()) {
+      const secret = secretFromReference(this, `MasvSecret${index}`, ref);
+      for (const f of apiKeyReaders) secret.grantRead(f);
     }
-    for (const [index, name] of [...new Set(passwordSecrets)].entries()) {
-      secretsmanager.Secret.fromSecretNameV2(this, `PasswordSecret${index}`, name).grantRead(prepare);
+    for (const [index, ref] of [...new Set(passwordSecrets)].entries()) {
+      secretFromReference(this, `PasswordSecret${index}`, ref).grantRead(prepare);
+    }
+    const secretsKey = config.access.secretsKmsKeyArn;
+    if (secretsKey) {
+      // Secrets encrypted with a customer-managed key: decrypt only through Secrets Manager.
+      for (const f of new Set([...apiKeyReaders, prepare])) {
+        f.addToRolePolicy(
+          statement(['kms:Decrypt'], [secretsKey], {
+            StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` },
+          }),
+        );
+      }
     }
 
     const defaultBus = events.EventBus.fromEventBusName(this, 'DefaultBus', 'default');
     for (const f of [finalize, abort]) defaultBus.grantPutEventsTo(f);
   }
+}
+
+/**
+ * A secret given by name, by complete ARN (ending in `-` and six characters, as the console shows
+ * it) or by partial ARN: each granted as Secrets Manager will match it at run time.
+ */
+export function secretFromReference(scope: Construct, id: string, ref: string): secretsmanager.ISecret {
+  const arn = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:(.+)$/.exec(ref);
+  if (!arn) return secretsmanager.Secret.fromSecretNameV2(scope, id, ref);
+  return /-[A-Za-z0-9]{6}$/.test(arn[1]!)
+    ? secretsmanager.Secret.fromSecretCompleteArn(scope, id, ref)
+    : secretsmanager.Secret.fromSecretPartialArn(scope, id, ref);
+}
+
+/**
+ * An SQS target without CDK's own queue grant (which, for an encrypted queue, has no
+ * `aws:SourceArn` condition); {@link MasvRelay.admitOnlyOwnSenders} writes the policy instead.
+ */
+function queueTarget(queue: sqs.IQueue, deadLetterQueue: sqs.IQueue): events.IRuleTarget {
+  return {
+    bind: () => ({
+      arn: queue.queueArn,
+      deadLetterConfig: { arn: deadLetterQueue.queueArn },
+      targetResource: queue,
+    }),
+  };
+}
+
+/** The Object Created key filter: the source prefix/suffix, plus folder markers when a suffix would hide them. */
+export function objectKeyFilter(config: RelayConfig): unknown[] | undefined {
+  const base = keyFilter(config.source.prefix, config.source.suffix);
+  const folders = config.prefixRules.filter((r) => r.delivery === 'folder');
+  if (!config.source.suffix || folders.length === 0) return base;
+  const escapeWildcard = (s: string) => s.replace(/[\\*]/g, (c) => `\\${c}`);
+  const marker = config.triggers.folderMarker;
+  return [
+    ...(base ?? []),
+    ...folders.map((r) => ({ wildcard: `${escapeWildcard(r.prefix)}*${escapeWildcard(marker)}` })),
+  ];
 }
 
 /** EventBridge pattern for the object key: prefix, suffix, or both through a wildcard. */

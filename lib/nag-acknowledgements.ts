@@ -61,7 +61,7 @@ export function acknowledgeNagFindings(relay: MasvRelay) {
     );
   }
   const stateId = Stack.of(relay).getLogicalId(stateBucket.node.defaultChild as never);
-  for (const pattern of ['*', '*/package.json', '*/parts/*', '*/finalized/*']) {
+  for (const pattern of ['*', '*/package/*', '*/parts/*', '*/finalized/*']) {
     ack(
       relay,
       `AwsSolutions::AwsSolutions-IAM5[Resource::<${stateId}.Arn>/deliveries/${pattern}]`,

@@ -192,7 +192,7 @@ describe('MasvRelay stack: least privilege', () => {
       prepare: true,
       transfer: true,
       finalize: true,
-      abort: false,
+      abort: true,
     });
     const password = roleOf('prepare').filter((s) =>
       JSON.stringify(s.Resource).includes('masv-relay/password'),
