@@ -1,7 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { ArnFormat, Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -372,7 +371,13 @@ export class MasvRelay extends Construct {
       sns.Topic.fromTopicArn(this, `TriggerTopic${index}`, arn),
     );
     for (const topic of topics) {
-      topic.addSubscription(new subscriptions.SqsSubscription(this.queue, { rawMessageDelivery: false }));
+      // Messages SNS cannot deliver (e.g. the key was unusable) land in the DLQ, not nowhere.
+      topic.addSubscription(
+        new subscriptions.SqsSubscription(this.queue, {
+          rawMessageDelivery: false,
+          deadLetterQueue: this.deadLetterQueue,
+        }),
+      );
     }
     const senders = [...ruleArns, this.sourceBucket.bucketArn, ...this.config.triggers.snsTopicArns];
     for (const queue of [this.queue, this.deadLetterQueue]) {
@@ -433,7 +438,13 @@ export class MasvRelay extends Construct {
       assumedBy: new iam.ServicePrincipal('batchoperations.s3.amazonaws.com'),
       description: 'masv-relay: S3 Batch Operations jobs that deliver existing objects',
     });
-    this.functions.start.grantInvoke(role);
+    // The unqualified ARN only: jobs name the function as the README shows (no versions or aliases).
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: [this.functions.start.functionArn],
+      }),
+    );
     const manifest = s3.Bucket.fromBucketName(this, 'BatchManifestBucket', batch.manifestBucketName);
     const report = s3.Bucket.fromBucketName(
       this,

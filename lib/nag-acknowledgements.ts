@@ -99,6 +99,20 @@ export function acknowledgeNagFindings(relay: MasvRelay) {
       'The email subscription only carries alarm notifications; the alarms themselves stay in ALARM and on the dashboard if an email is lost.',
     );
   }
+  const batchRole = relay.batchOperationsRole;
+  const batch = config.triggers.batchOperations;
+  if (batchRole && batch) {
+    for (const bucket of new Set([
+      batch.manifestBucketName,
+      batch.reportBucketName ?? batch.manifestBucketName,
+    ])) {
+      ack(
+        batchRole,
+        `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::${bucket}/*]`,
+        'Batch Operations reads manifests and writes completion reports under keys each job chooses, in the buckets the configuration names.',
+      );
+    }
+  }
   ack(
     relay.deadLetterQueue,
     'Serverless::Serverless-SQSRedrivePolicy',

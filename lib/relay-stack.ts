@@ -21,5 +21,11 @@ export class MasvRelayStack extends Stack {
     new CfnOutput(this, 'TriggerQueueUrl', { value: this.relay.queue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.relay.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'DashboardName', { value: this.relay.monitoring.dashboard.dashboardName });
+    new CfnOutput(this, 'RequestBusName', { value: this.relay.requestBus.eventBusName });
+    new CfnOutput(this, 'RequestBusArn', { value: this.relay.requestBus.eventBusArn });
+    new CfnOutput(this, 'StartFunctionArn', { value: this.relay.functions.start.functionArn });
+    if (this.relay.batchOperationsRole) {
+      new CfnOutput(this, 'BatchOperationsRoleArn', { value: this.relay.batchOperationsRole.roleArn });
+    }
   }
 }

@@ -1,0 +1,351 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, type CfnElement, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import { describe, expect, it, vi } from 'vitest';
+import { ConfigError, parseConfig, type RelayConfigInput } from '../../functions/core/config.js';
+import { MasvRelay, objectKeyFilter } from '../../lib/masv-relay.js';
+import { MasvRelayStack } from '../../lib/relay-stack.js';
+
+const ACCOUNT = '123456789012';
+const TOPIC = 'arn:aws:sns:us-west-2:123456789012:footage-events';
+const KEY = 'arn:aws:kms:us-west-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+const COMPLETE_ARN = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:masv/api-key-AbCdEf';
+
+const FULL: RelayConfigInput = {
+  masv: { target: { kind: 'team', teamId: '01ENX9B1J68NT9Y4QHXD7T0X6S', apiKeySecretName: COMPLETE_ARN } },
+  package: { recipients: ['editor@example.com'], passwordSecretName: 'masv-relay/password' },
+  source: { prefix: 'outgoing/', suffix: '.mov' },
+  prefixRules: [{ prefix: 'outgoing/folders/', delivery: 'folder' }],
+  triggers: {
+    snsTopicArns: [TOPIC],
+    batchOperations: { manifestBucketName: 'relay-manifests', reportBucketName: 'relay-reports' },
+  },
+  access: { requestAccountIds: ['111122223333'], recipientDomains: ['example.com'], secretsKmsKeyArn: KEY },
+};
+
+function synth(config: RelayConfigInput = FULL) {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new MasvRelayStack(app, 'Access', {
+    env: { account: ACCOUNT, region: 'us-west-2' },
+    config: parseConfig(config),
+  });
+  return { stack, template: Template.fromStack(stack) };
+}
+
+const t = synth();
+const relay = t.stack.relay;
+const logicalId = (c: { node: { defaultChild?: unknown } }) =>
+  t.stack.getLogicalId(c.node.defaultChild as CfnElement);
+const ruleArn = (path: string) => ({
+  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:events:us-west-2:${ACCOUNT}:rule/${path}`]],
+});
+const base = Object.values(t.template.findResources('AWS::Events::EventBus'))[0]!.Properties.Name as string;
+
+function queuePolicy(queueId: string) {
+  const [policy] = Object.values(t.template.findResources('AWS::SQS::QueuePolicy')).filter((p) =>
+    JSON.stringify(p.Properties.Queues).includes(queueId),
+  );
+  return policy!.Properties.PolicyDocument.Statement as Array<Record<string, unknown>>;
+}
+
+function roleStatements(roleId: string) {
+  return Object.values(t.template.findResources('AWS::IAM::Policy'))
+    .filter((p) => (p.Properties.Roles as Array<{ Ref: string }>).some((r) => r.Ref === roleId))
+    .flatMap(
+      (p) =>
+        p.Properties.PolicyDocument.Statement as Array<{
+          Action: unknown;
+          Resource: unknown;
+          Condition?: unknown;
+        }>,
+    );
+}
+
+describe('who may ask: the relay request bus', () => {
+  it('creates its own bus and matches relay requests only there', () => {
+    expect(base).toMatch(/^Access-Relay-[0-9A-F]{8}-requests$/);
+    t.template.hasResourceProperties('AWS::Events::EventBus', { Name: base });
+    t.template.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: { Ref: logicalId(relay.requestBus as never) },
+      EventPattern: { 'detail-type': ['MASV Relay Request'] },
+    });
+    const onDefaultBus = Object.values(t.template.findResources('AWS::Events::Rule')).filter(
+      (r) => r.Properties.EventBusName === undefined,
+    );
+    expect(onDefaultBus.map((r) => r.Properties.EventPattern.source)).toEqual([['aws.s3']]);
+  });
+
+  it('admits the configured accounts to put relay requests, and nothing else', () => {
+    const policies = Object.values(t.template.findResources('AWS::Events::EventBusPolicy'));
+    expect(policies).toHaveLength(1);
+    expect(policies[0]!.Properties.Statement).toMatchObject({
+      Effect: 'Allow',
+      Action: 'events:PutEvents',
+      Principal: {
+        AWS: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::111122223333:root']] },
+      },
+      Condition: { StringEquals: { 'events:detail-type': 'MASV Relay Request' } },
+    });
+  });
+
+  it('uses an existing bus by name or ARN instead, and refuses to admit accounts to it', () => {
+    for (const eventBusName of ['studio-bus', 'arn:aws:events:us-west-2:123456789012:event-bus/studio-bus']) {
+      const { template } = synth({ ...FULL, access: { eventBusName } });
+      expect(Object.keys(template.findResources('AWS::Events::EventBus'))).toHaveLength(0);
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventBusName: 'studio-bus',
+        EventPattern: { 'detail-type': ['MASV Relay Request'] },
+      });
+    }
+    expect(() =>
+      synth({ ...FULL, access: { eventBusName: 'studio-bus', requestAccountIds: ['111122223333'] } }),
+    ).toThrow(ConfigError);
+  });
+
+  it('lets the construct grant one role the right to ask', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Grant');
+    const r = new MasvRelay(stack, 'Relay', { config: FULL });
+    const role = new iam.Role(stack, 'Caller', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    });
+    r.grantRequests(role);
+    Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: [
+          {
+            Action: 'events:PutEvents',
+            Effect: 'Allow',
+            Resource: {
+              'Fn::GetAtt': [stack.getLogicalId(r.requestBus.node.defaultChild as CfnElement), 'Arn'],
+            },
+          },
+        ],
+      },
+    });
+  });
+});
+
+describe('who may ask: the trigger queue', () => {
+  const queueId = logicalId(relay.queue);
+  const statements = queuePolicy(queueId);
+  const senders = [ruleArn(`${base.replace(/-requests$/, '')}-objects`), ruleArn(`${base}/${base}`)];
+
+  it('allows every sender only with aws:SourceArn: its rules, the source bucket and the configured topic', () => {
+    const allows = statements.filter((s) => s.Effect === 'Allow');
+    expect(allows.map((s) => (s.Principal as { Service: string }).Service).sort()).toEqual([
+      'events.amazonaws.com',
+      's3.amazonaws.com',
+      'sns.amazonaws.com',
+    ]);
+    for (const s of allows) {
+      expect(s.Action).toBe('sqs:SendMessage');
+      expect(JSON.stringify(s.Condition)).toContain('aws:SourceArn');
+    }
+    expect(allows.find((s) => JSON.stringify(s.Principal).includes('events'))!.Condition).toEqual({
+      ArnEquals: { 'aws:SourceArn': senders },
+    });
+    expect(allows.find((s) => JSON.stringify(s.Principal).includes('sns'))!.Condition).toEqual({
+      ArnEquals: { 'aws:SourceArn': TOPIC },
+    });
+  });
+
+  it('denies SendMessage to everyone else, IAM-authorised principals included', () => {
+    const deny = statements.find((s) => s.Sid === 'OnlyRelaySenders');
+    expect(deny).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sqs:SendMessage' });
+    const allowed = (deny!.Condition as { ArnNotEquals: { 'aws:SourceArn': unknown[] } }).ArnNotEquals[
+      'aws:SourceArn'
+    ];
+    expect(allowed).toEqual([...senders, { 'Fn::GetAtt': [logicalId(relay.sourceBucket), 'Arn'] }, TOPIC]);
+  });
+
+  it('lets only the relay rules and the configured topic send undeliverable messages to the DLQ', () => {
+    const allows = queuePolicy(logicalId(relay.deadLetterQueue)).filter((s) => s.Effect === 'Allow');
+    expect(allows).toHaveLength(2);
+    expect(allows).toContainEqual(
+      expect.objectContaining({
+        Principal: { Service: 'events.amazonaws.com' },
+        Condition: { ArnEquals: { 'aws:SourceArn': senders } },
+      }),
+    );
+    expect(allows).toContainEqual(
+      expect.objectContaining({
+        Principal: { Service: 'sns.amazonaws.com' },
+        Condition: { ArnEquals: { 'aws:SourceArn': TOPIC } },
+      }),
+    );
+    t.template.hasResourceProperties('AWS::SNS::Subscription', {
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(relay.deadLetterQueue), 'Arn'] } },
+    });
+  });
+
+  it('subscribes the queue to the configured topic with the SNS envelope kept', () => {
+    t.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'sqs',
+      TopicArn: TOPIC,
+      Endpoint: { 'Fn::GetAtt': [queueId, 'Arn'] },
+    });
+    const [subscription] = Object.values(
+      t.template.findResources('AWS::SNS::Subscription', { Properties: { Protocol: 'sqs' } }),
+    );
+    expect(subscription!.Properties.RawMessageDelivery).not.toBe(true);
+  });
+
+  it('routes Object Created events for folder markers even when a suffix filters the rest', () => {
+    t.template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.s3'],
+        'detail-type': ['Object Created'],
+        detail: {
+          object: { key: [{ wildcard: 'outgoing/*.mov' }, { wildcard: 'outgoing/folders/*_MASV_READY' }] },
+        },
+      },
+    });
+    expect(objectKeyFilter(parseConfig({ ...FULL, source: { prefix: 'outgoing/' } }))).toEqual([
+      { prefix: 'outgoing/' },
+    ]);
+  });
+});
+
+describe('who may ask: the key policy', () => {
+  const keyPolicy = () =>
+    Object.values(t.template.findResources('AWS::KMS::Key'))[0]!.Properties.KeyPolicy.Statement as Array<
+      Record<string, unknown>
+    >;
+  const forService = (service: string) =>
+    keyPolicy().filter((s) => JSON.stringify(s.Principal) === JSON.stringify({ Service: service }));
+
+  it('lets EventBridge use the key only for this account and these rules', () => {
+    const [events] = forService('events.amazonaws.com');
+    expect(forService('events.amazonaws.com')).toHaveLength(1);
+    expect(events!.Condition).toEqual({
+      StringEquals: { 'aws:SourceAccount': ACCOUNT },
+      ArnEquals: {
+        'aws:SourceArn': [ruleArn(`${base.replace(/-requests$/, '')}-objects`), ruleArn(`${base}/${base}`)],
+      },
+    });
+  });
+
+  it('scopes SNS and S3 use of the key to the configured topic and the source bucket', () => {
+    expect(forService('sns.amazonaws.com').map((s) => s.Condition)).toEqual([
+      { ArnEquals: { 'aws:SourceArn': TOPIC } },
+    ]);
+    expect(forService('s3.amazonaws.com').map((s) => s.Condition)).toEqual([
+      {
+        ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [logicalId(relay.sourceBucket), 'Arn'] } },
+        StringEquals: { 'aws:SourceAccount': ACCOUNT },
+      },
+    ]);
+  });
+});
+
+describe('who may ask: secrets', () => {
+  const statementsOf = (name: 'prepare' | 'transfer' | 'start') =>
+    roleStatements(t.stack.getLogicalId(relay.functions[name].role!.node.defaultChild as CfnElement));
+  const secretResources = (name: 'prepare' | 'transfer' | 'start') =>
+    statementsOf(name)
+      .filter((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue'))
+      .map((s) => JSON.stringify(s.Resource));
+
+  it('grants a secret given by complete ARN exactly, and one given by name with its random suffix', () => {
+    expect(secretResources('prepare')).toContain(JSON.stringify(COMPLETE_ARN));
+    expect(secretResources('prepare').some((r) => r.includes(':secret:masv-relay/password-??????'))).toBe(
+      true,
+    );
+    expect(secretResources('transfer')).toEqual([JSON.stringify(COMPLETE_ARN)]);
+  });
+
+  it('grants a partial ARN with the suffix wildcard Secrets Manager matches', () => {
+    const partial = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:masv/api-key';
+    const { template, stack } = synth({
+      ...FULL,
+      masv: { target: { kind: 'team', teamId: 'T', apiKeySecretName: partial } },
+    });
+    const role = stack.getLogicalId(stack.relay.functions.prepare.role!.node.defaultChild as CfnElement);
+    const body = JSON.stringify(
+      Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
+        JSON.stringify(p.Properties.Roles).includes(role),
+      ),
+    );
+    expect(body).toContain(`${partial}-??????`);
+  });
+
+  it('adds kms:Decrypt on the secrets key, only through Secrets Manager, only for secret readers', () => {
+    for (const name of ['prepare', 'transfer'] as const) {
+      const decrypt = statementsOf(name).filter((s) => s.Resource === KEY);
+      expect(decrypt, name).toEqual([
+        expect.objectContaining({
+          Action: 'kms:Decrypt',
+          Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.us-west-2.amazonaws.com' } },
+        }),
+      ]);
+    }
+    expect(JSON.stringify(statementsOf('start'))).not.toContain(KEY);
+  });
+});
+
+describe('S3 Batch Operations job role', () => {
+  const role = relay.batchOperationsRole!;
+  const statements = roleStatements(t.stack.getLogicalId(role.node.defaultChild as CfnElement));
+
+  it('is assumed by Batch Operations and may invoke only the start function', () => {
+    t.template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [Match.objectLike({ Principal: { Service: 'batchoperations.s3.amazonaws.com' } })],
+      },
+    });
+    const invoke = statements.filter((s) => [s.Action].flat().includes('lambda:InvokeFunction'));
+    expect(invoke).toHaveLength(1);
+    expect(invoke[0]!.Resource).toEqual({ 'Fn::GetAtt': [logicalId(relay.functions.start), 'Arn'] });
+    expect(JSON.stringify(statements)).not.toContain(logicalId(relay.functions.prepare));
+  });
+
+  it('reads manifests and writes reports in the configured buckets only', () => {
+    const by = (action: string) =>
+      statements.filter((s) => [s.Action].flat().includes(action)).map((s) => JSON.stringify(s.Resource));
+    expect(by('s3:GetObject')).toEqual([expect.stringContaining(':::relay-manifests/*')]);
+    expect(by('s3:PutObject')).toEqual([expect.stringContaining(':::relay-reports/*')]);
+  });
+
+  it('tells start which bucket is the source', () => {
+    const start = t.template.findResources('AWS::Lambda::Function')[logicalId(relay.functions.start)]!;
+    expect(start.Properties.Environment.Variables.SOURCE_BUCKET_NAME).toEqual({
+      Ref: logicalId(relay.sourceBucket),
+    });
+  });
+});
+
+describe('cdk-nag with every trigger and access option', () => {
+  it('finds nothing unacknowledged', () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'masv-relay-nag-access-'));
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, outdir });
+    new MasvRelayStack(app, 'NagAccess', {
+      env: { account: ACCOUNT, region: 'us-west-2' },
+      config: parseConfig(FULL),
+    });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
+    const quiet = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    let findings: string[] = [];
+    try {
+      app.synth();
+    } catch {
+      const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as {
+        pluginReports: Array<{
+          violations: Array<{ ruleName: string; violatingConstructs: Array<{ constructPath: string }> }>;
+        }>;
+      };
+      findings = report.pluginReports.flatMap((r) =>
+        r.violations.map(
+          (v) => `${v.ruleName} @ ${v.violatingConstructs.map((c) => c.constructPath).join(', ')}`,
+        ),
+      );
+    } finally {
+      quiet.mockRestore();
+    }
+    expect(findings).toEqual([]);
+  });
+});
