@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FaultRule } from '../../local/emulator/faults.js';
 import { LocalRelay, type LocalRelayOptions } from '../../local/relay.js';
 import { KiB, putSource, testRelayOptions } from '../helpers/local-relay.js';
-import { findSecrets, newTally, settleDelivery, summaryLine } from './tally.js';
+import { findSecrets, newTally, settleDelivery, summaryLine, tallyAudit } from './tally.js';
 
 const tally = newTally();
 const logs: string[] = [];
@@ -12,12 +12,15 @@ afterAll(async () => {
   const apiKeys = relays.map((r) => r.emulator!.accounts.apiKey);
   const requestLogs = relays.map((r) => JSON.stringify(r.emulator!.inspect.requests()));
   const events = relays.map((r) => JSON.stringify(r.events.events));
+  for (const relay of relays) tallyAudit(relay, tally);
   await Promise.all(relays.map((r) => r.close()));
   console.log(summaryLine(tally));
   const everything = [...logs, ...requestLogs, ...events].join('\n');
   expect(findSecrets(everything, apiKeys[0] ?? 'emulator-api-key')).toEqual([]);
   expect(tally.corrupt).toBe(0);
   expect(tally.duplicate).toBe(0);
+  expect(tally.orphaned).toBe(0);
+  expect(tally.deletedAfterDelivery).toBe(0);
 });
 
 let shared: LocalRelay;

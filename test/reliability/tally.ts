@@ -8,6 +8,10 @@ export interface Tally {
   cleanlyFailed: number;
   corrupt: number;
   duplicate: number;
+  /** Packages left in state `new` once every delivery ended (nothing may be left to expire). */
+  orphaned: number;
+  /** Packages that went from `finalized` to `deleted`: a delivery taken back from its recipients. */
+  deletedAfterDelivery: number;
 }
 
 export const newTally = (): Tally => ({
@@ -16,10 +20,37 @@ export const newTally = (): Tally => ({
   cleanlyFailed: 0,
   corrupt: 0,
   duplicate: 0,
+  orphaned: 0,
+  deletedAfterDelivery: 0,
 });
 
 export function summaryLine(t: Tally) {
-  return `reliability: ${t.deliveries} deliveries, ${t.byteExact} byte-exact, ${t.cleanlyFailed} cleanly failed, ${t.corrupt} corrupt, ${t.duplicate} duplicate`;
+  return `reliability: ${t.deliveries} deliveries, ${t.byteExact} byte-exact, ${t.cleanlyFailed} cleanly failed, ${t.corrupt} corrupt, ${t.duplicate} duplicate, ${t.orphaned} orphaned, ${t.deletedAfterDelivery} deleted after delivery`;
+}
+
+/**
+ * Audits every package the emulator ever held once the deliveries have ended: those still `new`
+ * (orphans) and those deleted after they were finalized (deliveries taken back).
+ */
+export function auditPackages(relay: LocalRelay) {
+  const packages = relay.emulator!.inspect.packages();
+  const orphaned = packages.filter((p) => p.state === 'new').map((p) => p.id);
+  const deletedAfterDelivery = packages
+    .filter((p) =>
+      p.stateChanges.some(
+        (change, i) => change.to === 'deleted' && p.stateChanges[i - 1]?.to === 'finalized',
+      ),
+    )
+    .map((p) => p.id);
+  return { orphaned, deletedAfterDelivery };
+}
+
+/** Adds a relay's audit to the tally (call once per relay, after its last delivery). */
+export function tallyAudit(relay: LocalRelay, tally: Tally) {
+  const audit = auditPackages(relay);
+  tally.orphaned += audit.orphaned.length;
+  tally.deletedAfterDelivery += audit.deletedAfterDelivery.length;
+  return audit;
 }
 
 /**
