@@ -317,9 +317,17 @@ export class LocalRelay {
     return true;
   };
 
-  /** Runs the real start handler on a trigger payload (S3 notification, EventBridge event, request or SQS batch). */
+  /**
+   * Runs the real start handler on a trigger payload (S3 notification, SNS record, EventBridge
+   * event, request, SQS batch or Batch Operations invocation), with the configuration and source
+   * bucket as in AWS (folder rules, recipient domains, source checks).
+   */
   async trigger(payload: unknown) {
-    const start = createStartHandler(async () => this.startExecution, { logger: this.deps.log as Logger });
+    const start = createStartHandler(
+      async () => this.startExecution,
+      { logger: this.deps.log as Logger },
+      async () => ({ config: this.config, sourceBucket: SOURCE_BUCKET }),
+    );
     return start(payload, lambdaContext('masv-relay-start', 60_000));
   }
 

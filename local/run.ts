@@ -103,7 +103,11 @@ try {
     emulator: realMasv ? false : { port: masvPort },
     masv: realMasv,
     s3Port,
-    config: { transfer: { partSizeMiB, mapConcurrency: 4, partConcurrency: 2, partsPerBatch: 4 } },
+    config: {
+      transfer: { partSizeMiB, mapConcurrency: 4, partConcurrency: 2, partsPerBatch: 4 },
+      // Keys under folders/ are folder deliveries: one package when the folder's marker arrives.
+      prefixRules: [{ prefix: 'folders/', delivery: 'folder' }],
+    },
     onPart: (deliveryId) => {
       const p = progress.get(deliveryId);
       if (p) p.done++;
@@ -291,6 +295,7 @@ if (args.once) await shutdown(demoOk ? 0 : 1);
 say(`
 Drop files into the local bucket and each one is relayed the same way:
   npm run drop -- ./my-footage.mov                  (uploads to ${relay.s3.endpoint})
+  npm run drop -- ./DCP_01                          (a folder: its files, then folders/DCP_01/_MASV_READY → one package)
   aws --endpoint-url ${relay.s3.endpoint} s3 cp ./my-footage.mov s3://${SOURCE_BUCKET}/incoming/
      (credentials: AWS_ACCESS_KEY_ID=${ready.accessKeyId} AWS_SECRET_ACCESS_KEY=${ready.secretAccessKey} AWS_REGION=us-east-1)
 Press Ctrl-C to stop.`);
