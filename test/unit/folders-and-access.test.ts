@@ -1,0 +1,226 @@
+import { GetObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, isAllowedAddress, parseConfig } from '../../functions/core/config.js';
+import { DeliveryRequestError, NetworkError } from '../../functions/core/errors.js';
+import {
+  folderRuleFor,
+  isMarkerKey,
+  markerFolder,
+  parseMarkerBody,
+  readMarkerOverrides,
+} from '../../functions/core/folder-delivery.js';
+import { resolvePackage } from '../../functions/core/package-settings.js';
+import type { SourceObject } from '../../functions/core/s3-source.js';
+
+const base = { masv: { target: { kind: 'team', teamId: 'T', apiKeySecretName: 'masv/api-key' } } };
+
+function problems(input: unknown): string[] {
+  try {
+    parseConfig(input);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration of triggers and access', () => {
+  it('fills defaults: no topics, the _MASV_READY marker, no allow-list', () => {
+    expect(parseConfig(base)).toMatchObject({
+      triggers: { snsTopicArns: [], folderMarker: '_MASV_READY' },
+      access: { requestAccountIds: [], recipientDomains: [] },
+    });
+    expect(parseConfig({ ...base, prefixRules: [{ prefix: 'a/' }] }).prefixRules[0]).toEqual({
+      prefix: 'a/',
+      delivery: 'object',
+      package: {},
+    });
+  });
+
+  it.each([
+    [
+      { prefixRules: [{ prefix: 'a/', delivery: 'folders' }] },
+      /prefixRules\.0\.delivery: .*Fix: use "object".*or "folder"/,
+    ],
+    [
+      { triggers: { snsTopicArns: ['footage-events'] } },
+      /triggers\.snsTopicArns\.0: .*Fix: use full topic ARNs/,
+    ],
+    [
+      { triggers: { folderMarker: 'a/READY' } },
+      /triggers\.folderMarker: must be an object name without "\/"/,
+    ],
+    [{ access: { requestAccountIds: ['1234'] } }, /access\.requestAccountIds\.0: .*12-digit/],
+    [
+      { access: { recipientDomains: ['@example.com'] } },
+      /access\.recipientDomains\.0: .*lower-case domain names/,
+    ],
+    [
+      { access: { secretsKmsKeyArn: 'arn:aws:kms:us-east-1:123456789012:alias/secrets' } },
+      /access\.secretsKmsKeyArn: .*not an alias/,
+    ],
+    [
+      { source: { prefix: 'outgoing/' }, prefixRules: [{ prefix: 'folders/', delivery: 'folder' }] },
+      /prefixRules\.0\.prefix: a folder rule must lie inside source\.prefix "outgoing\/" \(got "folders\/"\)/,
+    ],
+    [
+      {
+        package: { recipients: ['a@example.com', 'b@gmail.com'] },
+        access: { recipientDomains: ['example.com'] },
+      },
+      /package: "b@gmail\.com" is outside access\.recipientDomains \(example\.com\)/,
+    ],
+    [
+      {
+        prefixRules: [{ prefix: 'x/', package: { linkEmail: 'ops@other.org' } }],
+        access: { recipientDomains: ['example.com'] },
+      },
+      /prefixRules\.0\.package: "ops@other\.org" is outside/,
+    ],
+  ])('refuses %j naming the field and the fix', (extra, message) => {
+    expect(problems({ ...base, ...extra }).join('\n')).toMatch(message);
+  });
+
+  it('matches allowed domains case-insensitively, subdomains included, look-alikes not', () => {
+    expect(isAllowedAddress('Editor@Example.COM', ['example.com'])).toBe(true);
+    expect(isAllowedAddress('a@post.example.com', ['example.com'])).toBe(true);
+    expect(isAllowedAddress('a@badexample.com', ['example.com'])).toBe(false);
+    expect(isAllowedAddress('a@example.com.evil.io', ['example.com'])).toBe(false);
+    expect(isAllowedAddress('anyone@anywhere.io', [])).toBe(true);
+  });
+});
+
+describe('folder rules and markers', () => {
+  const config = parseConfig({
+    ...base,
+    prefixRules: [
+      { prefix: 'folders/', delivery: 'folder' },
+      { prefix: 'folders/singles/', package: { description: 'per object' } },
+    ],
+  });
+
+  it('finds the longest rule, so a per-object rule inside a folder rule wins', () => {
+    expect(folderRuleFor(config, 'folders/dcp/x.xml')?.prefix).toBe('folders/');
+    expect(folderRuleFor(config, 'folders/singles/x.mov')).toBeUndefined();
+    expect(folderRuleFor(config, 'elsewhere/x.mov')).toBeUndefined();
+  });
+
+  it('knows a marker by its exact name and gives its folder', () => {
+    expect(markerFolder('folders/dcp/_MASV_READY', '_MASV_READY')).toBe('folders/dcp/');
+    expect(markerFolder('_MASV_READY', '_MASV_READY')).toBe('');
+    expect(markerFolder('folders/dcp/_MASV_READY.txt', '_MASV_READY')).toBeUndefined();
+    expect(isMarkerKey('DONE')('a/b/DONE')).toBe(true);
+  });
+
+  it('reads an empty marker as no overrides, and JSON overrides like object metadata', () => {
+    expect(parseMarkerBody('', 'm')).toEqual({});
+    expect(parseMarkerBody(' \n', 'm')).toEqual({});
+    expect(
+      parseMarkerBody('{"name":"Reel 1","description":"","recipients":"a@example.com; b@example.com"}', 'm'),
+    ).toEqual({
+      name: 'Reel 1',
+      description: '',
+      recipients: ['a@example.com', 'b@example.com'],
+    });
+    expect(parseMarkerBody('{"recipients":["a@example.com"]}', 'm')).toEqual({
+      recipients: ['a@example.com'],
+    });
+  });
+
+  it.each([
+    ['{"name": "x",', /marker s3:\/\/b\/f\/_MASV_READY is not valid JSON/],
+    ['[1, 2]', /is invalid: \(root\):/],
+    ['{"recipients": "a@example.com, nope"}', /invalid recipient "nope"/],
+    ['{"recipients": []}', /recipients/],
+    ['{"passwordSecretName": "x"}', /unknown field\(s\) passwordSecretName/],
+    ['{"name": ""}', /name/],
+  ])('refuses the marker body %s with a specific error', (body, message) => {
+    expect(() => parseMarkerBody(body, 's3://b/f/_MASV_READY')).toThrow(DeliveryRequestError);
+    expect(() => parseMarkerBody(body, 's3://b/f/_MASV_READY')).toThrow(message);
+  });
+});
+
+describe('readMarkerOverrides', () => {
+  const s3 = mockClient(S3Client);
+  beforeEach(() => s3.reset());
+  // The SDK's stream mixin, reduced to what the reader uses.
+  const body = (text: string) => ({ transformToString: async () => text, destroy: () => undefined }) as never;
+  const failure = (name: string, status: number) =>
+    new S3ServiceException({
+      name,
+      $fault: status >= 500 ? 'server' : 'client',
+      $metadata: { httpStatusCode: status },
+    });
+
+  it('reads the marker pinned to the version its event saw, or else its ETag', async () => {
+    s3.on(GetObjectCommand).resolves({ Body: body('{"name":"N"}'), ContentLength: 12 });
+    const client = new S3Client({});
+    await expect(
+      readMarkerOverrides(client, 'b', { key: 'f/_MASV_READY', versionId: 'v1', etag: 'e' }),
+    ).resolves.toEqual({ name: 'N' });
+    await readMarkerOverrides(client, 'b', { key: 'f/_MASV_READY', etag: 'e' });
+    const calls = s3.commandCalls(GetObjectCommand).map((c) => c.args[0].input);
+    expect(calls[0]).toMatchObject({ VersionId: 'v1', IfMatch: undefined });
+    expect(calls[1]).toMatchObject({ VersionId: undefined, IfMatch: '"e"' });
+  });
+
+  it('refuses a marker too large to be overrides without reading it', async () => {
+    s3.on(GetObjectCommand).resolves({ Body: body('x'), ContentLength: 10_000_000 });
+    await expect(readMarkerOverrides(new S3Client({}), 'b', { key: 'f/_MASV_READY' })).rejects.toThrow(
+      /10000000 bytes, more than 16384/,
+    );
+  });
+
+  it('says a changed or deleted marker must be uploaded again, and lets a server error be retried', async () => {
+    s3.on(GetObjectCommand)
+      .rejectsOnce(failure('PreconditionFailed', 412))
+      .rejectsOnce(failure('InternalError', 500));
+    const client = new S3Client({});
+    await expect(readMarkerOverrides(client, 'b', { key: 'f/_MASV_READY', etag: 'e' })).rejects.toThrow(
+      /changed or deleted after it was created\. Upload the marker again/,
+    );
+    await expect(
+      readMarkerOverrides(client, 'b', { key: 'f/_MASV_READY', etag: 'e' }),
+    ).rejects.toBeInstanceOf(NetworkError);
+  });
+});
+
+describe('recipient allow-list at prepare time', () => {
+  const config = parseConfig({
+    ...base,
+    package: { recipients: ['desk@example.com'] },
+    access: { recipientDomains: ['example.com'] },
+  });
+  const object = (metadata: Record<string, string> = {}): SourceObject => ({
+    bucket: 'b',
+    key: 'x/a.mov',
+    etag: 'e',
+    size: 1,
+    lastModified: new Date(0),
+    metadata,
+  });
+  const now = new Date(0);
+
+  it('refuses addresses from object metadata, marker or request overrides, and the link, naming the address', () => {
+    expect(() =>
+      resolvePackage(config, [object({ 'masv-recipients': 'a@example.com,x@gmail.com' })], undefined, now),
+    ).toThrow(/would send to "x@gmail\.com", outside the allowed recipient domains \(example\.com\)/);
+    expect(() => resolvePackage(config, [object()], { recipients: ['y@evil.example'] }, now)).toThrow(
+      /"y@evil\.example"/,
+    );
+    expect(() =>
+      resolvePackage(config, [object()], undefined, now, { link: { email: 'l@outside.io' } }),
+    ).toThrow(/"l@outside\.io"/);
+    expect(
+      resolvePackage(config, [object({ 'masv-recipients': 'post@uk.example.com' })], undefined, now)
+        .recipients,
+    ).toEqual(['post@uk.example.com']);
+  });
+
+  it('names a folder delivery after its folder, without "(+N more)"', () => {
+    const files = [object(), { ...object(), key: 'x/b.mov' }];
+    expect(resolvePackage(config, files, undefined, now, { folder: 'drops/DCP_01/' }).name).toBe('DCP_01');
+    expect(resolvePackage(config, files, undefined, now).name).toBe('a.mov (+1 more)');
+  });
+});
