@@ -485,6 +485,9 @@ export class MasvRelay extends Construct {
         StringLike: { 's3:prefix': [`${config.source.prefix ?? ''}*`] },
       }),
     );
+    // Archived sources are restored by Prepare only when the configuration asks for it.
+    if (config.source.restoreArchived)
+      prepare.addToRolePolicy(statement(['s3:RestoreObject'], [sourceObjects]));
     for (const f of [finalize, abort]) {
       f.addToRolePolicy(
         statement(

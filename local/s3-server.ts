@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
+import { archiveShim } from './s3-archive.js';
 import { taggingShim } from './s3-tagging.js';
 
 /** s3rver's built-in credentials: it refuses any other access key. */
@@ -190,6 +191,8 @@ export async function startLocalS3(options: {
   buckets: string[];
   port?: number;
   directory?: string;
+  /** How long a RestoreObject of an archived object takes here (default 2 s); see s3-archive.ts. */
+  restoreDelayMs?: number;
 }): Promise<LocalS3> {
   const ownDir = !options.directory;
   const directory = options.directory ?? (await mkdtemp(join(tmpdir(), 'masv-relay-s3-')));
@@ -204,6 +207,7 @@ export async function startLocalS3(options: {
   ifNoneMatchShim(server);
   listObjectsV2Shim(server);
   taggingShim(server);
+  archiveShim(server, options.restoreDelayMs ?? 2000);
   const address = (await server.run()) as AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${address.port}`,

@@ -77,8 +77,16 @@ export const relayConfigSchema = z.strictObject({
       existingBucketName: z.optional(bucketName),
       prefix: z.optional(text(1, 1024)),
       suffix: z.optional(text(1, 1024)),
+      /** Restore archived sources (Glacier classes, Intelligent-Tiering archive tiers) and wait, instead of refusing them. */
+      restoreArchived: z._default(z.boolean(), false),
+      /** Retrieval tier of those restores. */
+      restoreTier: z._default(z.enum(['Standard', 'Bulk', 'Expedited']), 'Standard'),
+      /** Days a restored copy of a Glacier-class object stays readable (must cover the delivery). */
+      restoreDays: z._default(whole(1, 30), 2),
+      /** Seconds between two checks of a running restore. */
+      restorePollSeconds: z._default(whole(1, 3600), 900),
     }),
-    {},
+    { restoreArchived: false, restoreTier: 'Standard', restoreDays: 2, restorePollSeconds: 900 },
   ),
   transfer: z._default(
     z.strictObject({
@@ -174,6 +182,15 @@ const FIXES: Array<[RegExp, string]> = [
   [/^transfer\.transferReservedConcurrency$/, "use 1 to 1000, below your account's Lambda concurrency limit"],
   [/^transfer\.transferMemoryMiB$/, 'use 256 to 10240 MiB'],
   [/^source\.existingBucketName$/, 'use the bucket name only (no s3:// and no ARN)'],
+  [
+    /^source\.restoreTier$/,
+    'use "Standard", "Bulk" or "Expedited" (Deep Archive falls back to Standard for Expedited)',
+  ],
+  [/^source\.restoreDays$/, 'use 1 to 30 days; the restored copy must stay readable until the delivery ends'],
+  [
+    /^source\.restorePollSeconds$/,
+    'use 1 to 3600 seconds (900 is a good default: restores take minutes to hours)',
+  ],
   [
     /^prefixRules\.\d+\.delivery$/,
     'use "object" (one package per object) or "folder" (one package per marked folder)',

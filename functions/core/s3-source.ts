@@ -9,8 +9,9 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import type { Source } from './delivery.js';
-import { NetworkError, SourceChangedError, SourceNotFoundError } from './errors.js';
+import { NetworkError, SourceArchivedError, SourceChangedError, SourceNotFoundError } from './errors.js';
 import { type MergedTags, mergeTags } from './s3-tags.js';
+import { type ArchiveStatus, archiveStatusOf } from './source-archive.js';
 
 /**
  * An S3 client for the relay: checksums only when required, because the default CRC32 trailers
@@ -36,6 +37,10 @@ export interface SourceObject {
   lastModified: Date;
   /** User metadata (`x-amz-meta-*`), keys lower-case without the prefix. */
   metadata: Record<string, string>;
+  /** Storage class as HEAD reports it (absent for STANDARD). */
+  storageClass?: string;
+  /** Set when the object is archived and cannot be read until restored. */
+  archived?: ArchiveStatus;
 }
 
 const statusOf = (error: unknown) =>
@@ -56,6 +61,7 @@ export async function headSource(s3: S3Client, source: Source): Promise<SourceOb
         IfMatch: source.versionId || !source.etag ? undefined : `"${source.etag}"`,
       }),
     );
+    const archived = archiveStatusOf(head);
     return {
       bucket: source.bucket,
       key: source.key,
@@ -65,6 +71,8 @@ export async function headSource(s3: S3Client, source: Source): Promise<SourceOb
       size: head.ContentLength ?? 0,
       lastModified: head.LastModified ?? new Date(0),
       metadata: head.Metadata ?? {},
+      ...(head.StorageClass ? { storageClass: head.StorageClass } : {}),
+      ...(archived ? { archived } : {}),
     };
   } catch (error) {
     throw sourceError(error, source, 'read');
@@ -89,6 +97,16 @@ function sourceError(error: unknown, source: { bucket: string; key: string }, ac
   ) {
     return new SourceNotFoundError(
       `Could not ${action} ${s3Url(source)}: the bucket, object or version does not exist (${name}). Check the bucket and key; an object deleted before delivery cannot be sent.`,
+      { cause: error },
+    );
+  }
+  if (name === 'InvalidObjectState') {
+    const detail = error as { StorageClass?: string; AccessTier?: string };
+    const where = detail.AccessTier
+      ? `access tier ${detail.AccessTier}`
+      : `storage class ${detail.StorageClass ?? 'unknown'}`;
+    return new SourceArchivedError(
+      `${s3Url(source)} is archived (${where}) and cannot be read until it is restored. Restore it and send the delivery again, or set source.restoreArchived so the relay restores and waits.`,
       { cause: error },
     );
   }

@@ -1,14 +1,18 @@
 import {
   GetObjectCommand,
   GetObjectTaggingCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   PutObjectTaggingCommand,
+  RestoreObjectCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SourceChangedError } from '../../functions/core/errors.js';
+import { SourceArchivedError, SourceChangedError } from '../../functions/core/errors.js';
 import { DeliveryStore } from '../../functions/core/parts-ledger.js';
-import { createS3Client, openRange, tagSource } from '../../functions/core/s3-source.js';
+import { createS3Client, headSource, openRange, tagSource } from '../../functions/core/s3-source.js';
+import { restoreSource } from '../../functions/core/source-archive.js';
+import { archiveControls } from '../../local/s3-archive.js';
 import { LOCAL_S3_CREDENTIALS, type LocalS3, startLocalS3 } from '../../local/s3-server.js';
 
 let s3: LocalS3;
@@ -208,6 +212,123 @@ describe('the local S3 stand-in (s3rver with shims)', () => {
       expect(tags).toHaveLength(10);
       expect(tags![0]).toEqual(['masv-relay:status', 'delivered']);
       expect(merged.dropped.map((d) => d.key)).toEqual(['own9', 'masv-relay:package-id']);
+    });
+  });
+
+  describe('archived objects as S3 treats them', () => {
+    const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const restore = (key: string, request: { Days?: number; Tier?: 'Standard' | 'Bulk' | 'Expedited' }) =>
+      client
+        .send(
+          new RestoreObjectCommand({
+            Bucket: 'bkt',
+            Key: key,
+            RestoreRequest: {
+              ...(request.Days !== undefined ? { Days: request.Days } : {}),
+              GlacierJobParameters: { Tier: request.Tier ?? 'Standard' },
+            },
+          }),
+        )
+        .then(
+          (answer) => answer.$metadata.httpStatusCode,
+          (error: Error & { $metadata: { httpStatusCode: number } }) =>
+            `${error.$metadata.httpStatusCode} ${error.name}`,
+        );
+
+    it('serves HEAD but refuses GET of a Glacier object with InvalidObjectState until a restore completes', async () => {
+      archiveControls(s3.server).restoreDelayMs = 300;
+      await client.send(
+        new PutObjectCommand({
+          Bucket: 'bkt',
+          Key: 'cold.bin',
+          Body: Buffer.alloc(10, 1),
+          StorageClass: 'GLACIER',
+        }),
+      );
+      const head = await client.send(new HeadObjectCommand({ Bucket: 'bkt', Key: 'cold.bin' }));
+      expect(head.StorageClass).toBe('GLACIER');
+      expect(head.Restore).toBeUndefined();
+      const refused = await client
+        .send(new GetObjectCommand({ Bucket: 'bkt', Key: 'cold.bin' }))
+        .catch((e: unknown) => e as Error & { StorageClass?: string; $metadata: { httpStatusCode: number } });
+      expect(refused).toMatchObject({ name: 'InvalidObjectState', StorageClass: 'GLACIER' });
+      expect((refused as { $metadata: { httpStatusCode: number } }).$metadata.httpStatusCode).toBe(403);
+      await expect(
+        openRange(client, { bucket: 'bkt', key: 'cold.bin', etag: head.ETag!.replace(/"/g, '') }, 0, 4),
+      ).rejects.toBeInstanceOf(SourceArchivedError);
+
+      expect(await restore('cold.bin', { Tier: 'Standard' })).toBe('400 MalformedXML'); // Days required
+      expect(await restore('cold.bin', { Days: 1, Tier: 'Bulk' })).toBe(202);
+      expect(await restore('cold.bin', { Days: 1 })).toBe('409 RestoreAlreadyInProgress');
+      const ongoing = await client.send(new HeadObjectCommand({ Bucket: 'bkt', Key: 'cold.bin' }));
+      expect(ongoing.Restore).toBe('ongoing-request="true"');
+      await settle(400);
+      const restored = await client.send(new HeadObjectCommand({ Bucket: 'bkt', Key: 'cold.bin' }));
+      expect(restored.Restore).toMatch(
+        /^ongoing-request="false", expiry-date="\w{3}, \d\d \w{3} \d{4} 00:00:00 GMT"$/,
+      );
+      expect(restored.StorageClass).toBe('GLACIER');
+      const got = await client.send(new GetObjectCommand({ Bucket: 'bkt', Key: 'cold.bin' }));
+      expect(Buffer.from(await got.Body!.transformToByteArray())).toEqual(Buffer.alloc(10, 1));
+      expect(await restore('cold.bin', { Days: 2 })).toBe(200);
+    });
+
+    it('answers RestoreObject of a Standard object with ObjectAlreadyInActiveTierError and refuses Expedited for Deep Archive', async () => {
+      await client.send(new PutObjectCommand({ Bucket: 'bkt', Key: 'warm.bin', Body: 'x' }));
+      expect(await restore('warm.bin', { Days: 1 })).toBe('403 ObjectAlreadyInActiveTierError');
+      await client.send(
+        new PutObjectCommand({ Bucket: 'bkt', Key: 'deep.bin', Body: 'x', StorageClass: 'DEEP_ARCHIVE' }),
+      );
+      expect(await restore('deep.bin', { Days: 1, Tier: 'Expedited' })).toBe('400 InvalidArgument');
+    });
+
+    it('reports an Intelligent-Tiering archive tier on HEAD, refuses Days for it, and moves it back once restored', async () => {
+      const archive = archiveControls(s3.server);
+      archive.restoreDelayMs = 100;
+      await client.send(
+        new PutObjectCommand({
+          Bucket: 'bkt',
+          Key: 'tiered.bin',
+          Body: 'x',
+          StorageClass: 'INTELLIGENT_TIERING',
+        }),
+      );
+      archive.setAccessTier('bkt', 'tiered.bin', 'ARCHIVE_ACCESS');
+      const source = await headSource(client, { bucket: 'bkt', key: 'tiered.bin' });
+      expect(source.archived).toEqual({
+        storageClass: 'INTELLIGENT_TIERING',
+        accessTier: 'ARCHIVE_ACCESS',
+        restoreOngoing: false,
+      });
+      await expect(
+        client.send(new GetObjectCommand({ Bucket: 'bkt', Key: 'tiered.bin' })),
+      ).rejects.toMatchObject({
+        name: 'InvalidObjectState',
+        AccessTier: 'ARCHIVE_ACCESS',
+      });
+      expect(await restore('tiered.bin', { Days: 1 })).toBe('400 InvalidArgument');
+      // The relay's restore omits Days for these tiers and is safe to repeat.
+      expect(await restoreSource(client, source, source.archived!, { tier: 'Standard', days: 2 })).toBe(
+        'started',
+      );
+      expect(await restoreSource(client, source, source.archived!, { tier: 'Standard', days: 2 })).toBe(
+        'ongoing',
+      );
+      await settle(150);
+      const after = await headSource(client, { bucket: 'bkt', key: 'tiered.bin' });
+      expect(after.archived).toBeUndefined();
+      expect(await restoreSource(client, source, source.archived!, { tier: 'Standard', days: 2 })).toBe(
+        'restored',
+      );
+    });
+
+    it('forgets the archive state when the object is written over', async () => {
+      await client.send(
+        new PutObjectCommand({ Bucket: 'bkt', Key: 'reborn.bin', Body: 'x', StorageClass: 'GLACIER' }),
+      );
+      await client.send(new PutObjectCommand({ Bucket: 'bkt', Key: 'reborn.bin', Body: 'y' }));
+      const got = await client.send(new GetObjectCommand({ Bucket: 'bkt', Key: 'reborn.bin' }));
+      expect(await got.Body!.transformToString()).toBe('y');
     });
   });
 });

@@ -130,4 +130,19 @@ describe('statemachines/relay.asl.json', () => {
   it('refuses a definition with an unfilled placeholder', () => {
     expect(() => substituteArns(raw, { ...arns, AbortFunctionArn: '${Other}' })).toThrow(/placeholder/);
   });
+
+  it('loops Prepare through a Wait while archived sources are being restored, and goes on to Transfer otherwise', () => {
+    const states = definition.States;
+    expect(states.Prepare.Next).toBe('Sources Readable?');
+    expect(states['Sources Readable?']).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.prepared.restoring', IsPresent: true, Next: 'Wait For Restore' }],
+      Default: 'Transfer',
+    });
+    expect(states['Wait For Restore']).toMatchObject({
+      Type: 'Wait',
+      SecondsPath: '$.prepared.restoring.waitSeconds',
+      Next: 'Prepare',
+    });
+  });
 });

@@ -22,6 +22,10 @@ const WHAT_TO_DO: Record<string, string> = {
   SourceNotFoundError: 'Check that the object exists and the relay may read it, then upload it again.',
   FileTooLargeError:
     'Split the object into smaller objects; MASV limits one file to max part size × max part count.',
+  DeliveryTooLargeError:
+    'Split the delivery into several smaller ones (for example by prefix); the message says into how many.',
+  SourceArchivedError:
+    'Restore the archived object (or set source.restoreArchived so the relay restores and waits), then send the delivery again.',
   DeliveryRequestError: 'Fix the request or the object metadata as the message says and send it again.',
   MasvAuthError:
     'Check the MASV API key (or portal access code) in Secrets Manager, then re-upload the object.',

@@ -15,6 +15,7 @@ import { resolvePackage } from '../package-settings.js';
 import { MiB, type PartPlan, planDelivery } from '../part-plan.js';
 import { runPool } from '../pool.js';
 import { headSource, listPrefix, type SourceObject } from '../s3-source.js';
+import { awaitRestores, type RestoreWait } from './restore.js';
 
 /** Size of the prepared delivery in workflow state, with ids at their longest, before anything is created. */
 function estimateStateBytes(
@@ -71,7 +72,18 @@ function commonFolder(keys: string[]): string {
 export async function prepareDelivery(
   deps: RelayDeps,
   request: DeliveryRequest & { deliveryId: string },
-): Promise<PreparedDelivery> {
+): Promise<PreparedDelivery>;
+/** With `restore` (the workflow can wait), archived sources may be restored first: a RestoreWait. */
+export async function prepareDelivery(
+  deps: RelayDeps,
+  request: DeliveryRequest & { deliveryId: string },
+  restore: { round: number },
+): Promise<PreparedDelivery | RestoreWait>;
+export async function prepareDelivery(
+  deps: RelayDeps,
+  request: DeliveryRequest & { deliveryId: string },
+  restore?: { round: number },
+): Promise<PreparedDelivery | RestoreWait> {
   const { config, masv, log } = deps;
   const markerName = config.triggers.folderMarker;
   const sources =
@@ -114,6 +126,9 @@ export async function prepareDelivery(
       throw new DeliveryRequestError(`Two files would both be "${n.path}${n.name}" in the package.`);
     seen.add(n.path + n.name);
   }
+  // Archived sources: refused, or restored first (source.restoreArchived) — before any package exists.
+  const archived = objects.filter((o) => o.archived);
+  if (archived.length > 0) return awaitRestores(deps, request.deliveryId, archived, restore);
   // A folder marker's body holds overrides; the request's own (if any) take precedence.
   const overrides = request.marker
     ? { ...(await readMarkerOverrides(deps.s3, request.prefix!.bucket, request.marker)), ...request.package }

@@ -1,0 +1,76 @@
+import type { RelayDeps } from '../deps.js';
+import { SourceArchivedError } from '../errors.js';
+import { runPool } from '../pool.js';
+import type { SourceObject } from '../s3-source.js';
+import { archivedSourcesError, describeArchive, restoreSource } from '../source-archive.js';
+
+/**
+ * Checks of a running restore one delivery may make: each round costs 9 history events (Prepare's
+ * 5, the Choice's 2, the Wait's 2), so 300 rounds stay inside the 5,000 events the planner keeps
+ * in reserve. At the default 15 minutes between checks that is 75 hours, more than the workflow's
+ * 48-hour limit.
+ */
+export const MAX_RESTORE_ROUNDS = 300;
+
+/** Prepare's answer while archived sources are being restored: the workflow waits, then asks again. */
+export interface RestoreWait {
+  deliveryId: string;
+  restoring: {
+    /** Sources still archived. */
+    files: number;
+    /** This check's number, 1 for the first. */
+    round: number;
+    /** Seconds the workflow's Wait state waits before the next check. */
+    waitSeconds: number;
+  };
+}
+
+/**
+ * Archived sources found by Prepare's HEADs, before any package exists. Refused with a specific
+ * error unless `source.restoreArchived` is on and the caller can wait; otherwise restores are
+ * started (or found running) and the workflow is told to wait and ask again. RestoreObject is
+ * safe to repeat (409 while running, 200 once restored), so a lost answer is simply asked again
+ * in the next round.
+ */
+export async function awaitRestores(
+  deps: RelayDeps,
+  deliveryId: string,
+  archived: SourceObject[],
+  wait: { round: number } | undefined,
+): Promise<RestoreWait> {
+  const { config, log } = deps;
+  const list = archived.map((o) => ({ bucket: o.bucket, key: o.key, status: o.archived! }));
+  if (!config.source.restoreArchived || !wait) throw archivedSourcesError(list);
+  const round = wait.round + 1;
+  if (round > MAX_RESTORE_ROUNDS) {
+    const first = list[0]!;
+    throw new SourceArchivedError(
+      `The restore of s3://${first.bucket}/${first.key} (${describeArchive(first.status)})${list.length > 1 ? ` and ${list.length - 1} more` : ''} ` +
+        `did not complete within ${MAX_RESTORE_ROUNDS} checks ${config.source.restorePollSeconds} s apart. ` +
+        'Check the restore in the S3 console; once it has completed, send the delivery again. Nothing was created.',
+    );
+  }
+  const outcomes: string[] = new Array(archived.length);
+  await runPool([...archived.keys()], 8, async (i) => {
+    const object = archived[i]!;
+    outcomes[i] = object.archived!.restoreOngoing
+      ? 'ongoing'
+      : await restoreSource(deps.s3, object, object.archived!, {
+          tier: config.source.restoreTier,
+          days: config.source.restoreDays,
+        });
+  });
+  log.info('Waiting for archived sources to be restored before creating the package', {
+    deliveryId,
+    round,
+    files: archived.map((o, i) => ({
+      key: o.key,
+      storageClass: o.archived!.storageClass,
+      restore: outcomes[i],
+    })),
+  });
+  return {
+    deliveryId,
+    restoring: { files: archived.length, round, waitSeconds: config.source.restorePollSeconds },
+  };
+}
