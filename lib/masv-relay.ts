@@ -37,6 +37,11 @@ export interface MasvRelayProps {
    * An existing bucket must have EventBridge notifications turned on.
    */
   readonly sourceBucket?: s3.IBucket;
+  /**
+   * SNS topics of the embedding app that carry the source bucket's S3 notifications: the trigger
+   * queue subscribes to each, as to the topics of `config.triggers.snsTopicArns`.
+   */
+  readonly triggerTopics?: sns.ITopic[];
   /** Days the state bucket keeps a delivery's records (package token, parts ledger). @default 14 */
   readonly stateRetentionDays?: number;
   /** Retention of the workflow and function logs. @default one month */
@@ -339,7 +344,7 @@ export class MasvRelay extends Construct {
       eventPattern: { detailType: [RELAY_REQUEST_DETAIL_TYPE] },
       targets: [queueTarget(this.queue, this.deadLetterQueue)],
     });
-    this.admitOnlyOwnSenders(ruleArns);
+    this.admitOnlyOwnSenders(ruleArns, props.triggerTopics ?? []);
     this.batchOperationsRole = this.grantBatchOperations(config);
 
     this.monitoring = new RelayMonitoring(this, 'Monitoring', {
@@ -365,11 +370,16 @@ export class MasvRelay extends Construct {
    * source bucket (direct S3 notifications) and the configured SNS topics: an Allow per sender
    * with `aws:SourceArn`, and a Deny for every other principal, IAM-authorised ones included.
    */
-  private admitOnlyOwnSenders(ruleArns: string[]) {
+  private admitOnlyOwnSenders(ruleArns: string[], appTopics: sns.ITopic[]) {
     const stack = Stack.of(this);
-    const topics = this.config.triggers.snsTopicArns.map((arn, index) =>
-      sns.Topic.fromTopicArn(this, `TriggerTopic${index}`, arn),
-    );
+    const topics = [
+      ...this.config.triggers.snsTopicArns.map((arn, index) =>
+        sns.Topic.fromTopicArn(this, `TriggerTopic${index}`, arn),
+      ),
+      ...appTopics,
+    ];
+    const topicArns = topics.map((t) => t.topicArn);
+    this.functions.start.addEnvironment('TRIGGER_TOPIC_ARNS', Stack.of(this).toJsonString(topicArns));
     for (const topic of topics) {
       // Messages SNS cannot deliver (e.g. the key was unusable) land in the DLQ, not nowhere.
       topic.addSubscription(
@@ -379,7 +389,7 @@ export class MasvRelay extends Construct {
         }),
       );
     }
-    const senders = [...ruleArns, this.sourceBucket.bucketArn, ...this.config.triggers.snsTopicArns];
+    const senders = [...ruleArns, this.sourceBucket.bucketArn, ...topicArns];
     for (const queue of [this.queue, this.deadLetterQueue]) {
       queue.addToResourcePolicy(
         new iam.PolicyStatement({

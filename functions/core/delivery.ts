@@ -81,7 +81,7 @@ export function normalizeRelayRequest(input: unknown): DeliveryRequest {
   if (!parsed.success) {
     const problems = describeIssues(parsed.error.issues).join('; ');
     throw new DeliveryRequestError(
-      `The delivery request is invalid: ${problems}. Send {"bucket","key"}, {"bucket","keys":[…]}, {"bucket","prefix"} or {"files":[{"bucket","key"}]} (see README "Triggering from other services").`,
+      `The delivery request is invalid: ${problems}. Send {"bucket","key"}, {"bucket","keys":[…]}, {"bucket","prefix"} or {"files":[{"bucket","key"}]} (see README "Relay requests").`,
     );
   }
   const r = parsed.data;
@@ -138,6 +138,8 @@ export interface DeliveryFile {
   partCount: number;
   fileId: string;
   uploadId: string;
+  /** Set when storage's part ETags are not MD5s (SSE-KMS): parts are sent with Content-MD5 (part-integrity.ts). */
+  partCheck?: 'content-md5';
 }
 
 export interface PackageRef {

@@ -43,7 +43,7 @@ export function snsMessagePayload(envelope: unknown, context?: TriggerContext): 
       `SNS message${id} from ${topic} has Type ${JSON.stringify(Type)}; only "Notification" messages carry S3 events.`,
     );
   }
-  const allowed = context?.config.triggers.snsTopicArns;
+  const allowed = context ? (context.snsTopicArns ?? context.config.triggers.snsTopicArns) : undefined;
   if (allowed && !allowed.includes(topic)) {
     throw new DeliveryRequestError(
       `SNS topic ${topic} is not one of this relay's topics (triggers.snsTopicArns: ${allowed.join(', ') || 'none'}); its message${id} was refused. Add the topic to triggers.snsTopicArns to accept it.`,

@@ -20,6 +20,8 @@ export interface TriggerContext {
   config: RelayConfig;
   /** The source bucket's name: S3 events and Batch Operations tasks from other buckets are refused. */
   sourceBucket?: string;
+  /** Topics whose SNS envelopes are accepted; defaults to `config.triggers.snsTopicArns`. */
+  snsTopicArns?: string[];
 }
 
 interface S3NotificationRecord {

@@ -1,16 +1,13 @@
-import { parseConfig } from '../core/config.js';
 import type { TriggerContext } from '../core/triggers.js';
-import { observability, requiredEnv } from '../runtime.js';
+import { observability } from '../runtime.js';
 import { sfnStarter } from './sfn-starter.js';
 import { createStartHandler } from './start-handler.js';
+import { triggerContextFromEnvironment } from './trigger-context.js';
 
 let context: TriggerContext | undefined;
-/** Parsed once per container: the configuration and the source bucket the stack set. */
+/** Parsed once per container. */
 const fromEnvironment = async () => {
-  context ??= {
-    config: parseConfig(JSON.parse(requiredEnv('RELAY_CONFIG'))),
-    sourceBucket: requiredEnv('SOURCE_BUCKET_NAME'),
-  };
+  context ??= triggerContextFromEnvironment();
   return context;
 };
 

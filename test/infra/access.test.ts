@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { App, type CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { describe, expect, it, vi } from 'vitest';
 import { ConfigError, parseConfig, type RelayConfigInput } from '../../functions/core/config.js';
@@ -208,6 +209,33 @@ describe('who may ask: the trigger queue', () => {
     expect(objectKeyFilter(parseConfig({ ...FULL, source: { prefix: 'outgoing/' } }))).toEqual([
       { prefix: 'outgoing/' },
     ]);
+  });
+});
+
+describe('SNS topics of the embedding app', () => {
+  it('subscribes the queue to a construct-prop topic, admits it by aws:SourceArn and tells start', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'AppTopics');
+    const topic = new sns.Topic(stack, 'Uploads');
+    const r = new MasvRelay(stack, 'Relay', { config: FULL, triggerTopics: [topic] });
+    const template = Template.fromStack(stack);
+    const topicRef = { Ref: stack.getLogicalId(topic.node.defaultChild as CfnElement) };
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'sqs', TopicArn: topicRef });
+    const start =
+      template.findResources('AWS::Lambda::Function')[
+        stack.getLogicalId(r.functions.start.node.defaultChild as CfnElement)
+      ]!;
+    expect(JSON.stringify(start.Properties.Environment.Variables.TRIGGER_TOPIC_ARNS)).toContain(TOPIC);
+    expect(JSON.stringify(start.Properties.Environment.Variables.TRIGGER_TOPIC_ARNS)).toContain(topicRef.Ref);
+    const [policy] = Object.values(template.findResources('AWS::SQS::QueuePolicy')).filter((p) =>
+      JSON.stringify(p.Properties.Queues).includes(
+        stack.getLogicalId(r.queue.node.defaultChild as CfnElement),
+      ),
+    );
+    const deny = (policy!.Properties.PolicyDocument.Statement as Array<Record<string, unknown>>).find(
+      (s) => s.Sid === 'OnlyRelaySenders',
+    );
+    expect(JSON.stringify(deny)).toContain(topicRef.Ref);
   });
 });
 

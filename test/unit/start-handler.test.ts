@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { DeliveryRequest } from '../../functions/core/delivery.js';
 import { sfnStarter } from '../../functions/start/sfn-starter.js';
 import { createStartHandler } from '../../functions/start/start-handler.js';
+import { triggerContextFromEnvironment } from '../../functions/start/trigger-context.js';
 import { lambdaContext } from '../../local/lambda-context.js';
 
 const logger = new Logger({ logLevel: 'SILENT' });
@@ -87,5 +88,33 @@ describe('sfnStarter', () => {
   it('says which environment variable is missing', async () => {
     vi.stubEnv('STATE_MACHINE_ARN', '');
     await expect(sfnStarter()).rejects.toThrow(/STATE_MACHINE_ARN is not set/);
+  });
+});
+
+describe('triggerContextFromEnvironment', () => {
+  afterEach(() => vi.unstubAllEnvs());
+  const config = {
+    masv: { target: { kind: 'team', teamId: 'T', apiKeySecretName: 'k' } },
+    triggers: { snsTopicArns: [] },
+  };
+
+  it('reads the configuration, the source bucket and every trigger topic the stack set', () => {
+    vi.stubEnv('RELAY_CONFIG', JSON.stringify(config));
+    vi.stubEnv('SOURCE_BUCKET_NAME', 'footage');
+    vi.stubEnv('TRIGGER_TOPIC_ARNS', '["arn:aws:sns:us-east-1:123456789012:app-topic"]');
+    expect(triggerContextFromEnvironment()).toMatchObject({
+      sourceBucket: 'footage',
+      snsTopicArns: ['arn:aws:sns:us-east-1:123456789012:app-topic'],
+      config: { masv: { target: { teamId: 'T' } } },
+    });
+  });
+
+  it('falls back to the configured topics without TRIGGER_TOPIC_ARNS, and names a missing variable', () => {
+    vi.stubEnv('RELAY_CONFIG', JSON.stringify(config));
+    vi.stubEnv('SOURCE_BUCKET_NAME', 'footage');
+    vi.stubEnv('TRIGGER_TOPIC_ARNS', '');
+    expect(triggerContextFromEnvironment()).not.toHaveProperty('snsTopicArns');
+    vi.stubEnv('SOURCE_BUCKET_NAME', '');
+    expect(() => triggerContextFromEnvironment()).toThrow(/SOURCE_BUCKET_NAME is not set/);
   });
 });
