@@ -35,13 +35,16 @@ interface S3NotificationRecord {
 
 /**
  * Turns one trigger payload into delivery requests. Understands S3 event notifications (keys
- * form-URL-encoded, `+` for space), EventBridge "Object Created" events (raw keys), EventBridge
- * "MASV Relay Request" events and the direct request JSON.
+ * form-URL-encoded, `+` for space), also inside SNS records and SNS envelopes (SQS without raw
+ * delivery), EventBridge "Object Created" events (raw keys), EventBridge "MASV Relay Request"
+ * events and the direct request JSON. With a context, object events under a folder rule wait for
+ * their folder's marker, and the checks of who may ask apply. (S3 Batch Operations invocations
+ * answer per task: `batch-operations.ts`.)
  */
 export function outcomesFromPayload(payload: unknown, context?: TriggerContext): TriggerOutcome[] {
   if (!payload || typeof payload !== 'object' || Array.isArray(payload)) {
     throw new DeliveryRequestError(
-      `The trigger payload must be a JSON object (S3 notification, EventBridge event or relay request); got ${describe(payload)}.`,
+      `The trigger payload must be a JSON object (S3 notification, SNS or EventBridge event, Batch Operations invocation or relay request); got ${describe(payload)}.`,
     );
   }
   const event = payload as Record<string, unknown>;
