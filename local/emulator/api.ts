@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { isoTime, ulid, ZERO_TIME } from './ids.js';
 import type { EmuFile, EmulatorState, EmuPackage } from './model.js';
 import { presign } from './signing.js';
+import { encryptionCreateHeaders } from './storage.js';
 import { signPackageToken, verifyPackageToken } from './tokens.js';
 
 export interface ApiReply {
@@ -480,7 +481,10 @@ function addFile(ctx: ApiContext): ApiReply {
     lastModified,
     partSize,
     state: 'new',
-    createHeaders: { 'x-amz-server-side-encryption': 'AES256', 'x-amz-meta-masv-file-id': '' },
+    createHeaders: {
+      ...encryptionCreateHeaders(state.settings.storageEncryption ?? 'SSE-S3'),
+      'x-amz-meta-masv-file-id': '',
+    },
     createdAt: isoTime(state.now()),
   };
   file.createHeaders['x-amz-meta-masv-file-id'] = file.id;

@@ -1,5 +1,5 @@
 import type { FaultSchedule } from './faults.js';
-import type { MultipartStore, StoredPart } from './storage.js';
+import type { MultipartStore, StorageEncryption, StoredPart } from './storage.js';
 
 export interface EmulatorSpec {
   max_chunk_count: number;
@@ -23,6 +23,8 @@ export interface EmulatorSettings {
   directoryBlueprint: boolean;
   /** Finalize's part-number key: accept `part_number`, `partNumber` or both. */
   partNumberKeys: 'both' | 'partNumber' | 'part_number';
+  /** How storage encrypts (SSE-KMS makes part ETags opaque); see storage.ts. Default SSE-S3. */
+  storageEncryption?: StorageEncryption;
 }
 
 export interface EmulatorAccounts {

@@ -11,9 +11,47 @@ import { verifyPresigned } from './signing.js';
 export interface StoredPart {
   partNumber: number;
   size: number;
-  /** Hex MD5 of the part; its ETag is this value in quotes. */
+  /** Hex MD5 of the part. */
   md5: string;
+  /** The part's ETag without quotes: its MD5, except under SSE-KMS where S3's ETags are not MD5s. */
+  etag: string;
   file: string;
+}
+
+/**
+ * How MASV's storage encrypts, as S3 does it:
+ * - `SSE-S3`: create blueprints carry `x-amz-server-side-encryption: AES256`; part ETags are MD5s.
+ * - `SSE-KMS`: create blueprints carry `aws:kms` and the key id; part ETags are opaque (not MD5s).
+ * - `SSE-KMS-bucket-default`: the bucket encrypts with KMS by default, so blueprints carry no
+ *   encryption header at all, yet part ETags are still not MD5s.
+ * Under every mode, a part PUT may carry `Content-MD5`: storage checks it against the bytes it
+ * received and refuses the part (400 BadDigest) when they differ, as S3 does.
+ */
+export type StorageEncryption = 'SSE-S3' | 'SSE-KMS' | 'SSE-KMS-bucket-default';
+
+/** The emulator's stand-in KMS key. */
+export const EMULATOR_KMS_KEY_ID =
+  'arn:aws:kms:us-east-1:000000000000:key/00000000-0000-4000-8000-000000000000';
+
+/** Headers MASV puts in a create blueprint (and signs) for an encryption mode. */
+export function encryptionCreateHeaders(mode: StorageEncryption): Record<string, string> {
+  if (mode === 'SSE-S3') return { 'x-amz-server-side-encryption': 'AES256' };
+  if (mode === 'SSE-KMS')
+    return {
+      'x-amz-server-side-encryption': 'aws:kms',
+      'x-amz-server-side-encryption-aws-kms-key-id': EMULATOR_KMS_KEY_ID,
+    };
+  return {};
+}
+
+/** Headers storage answers CreateMultipartUpload and UploadPart with. */
+function encryptionResponseHeaders(mode: StorageEncryption): Record<string, string> {
+  return mode === 'SSE-S3'
+    ? { 'x-amz-server-side-encryption': 'AES256' }
+    : {
+        'x-amz-server-side-encryption': 'aws:kms',
+        'x-amz-server-side-encryption-aws-kms-key-id': EMULATOR_KMS_KEY_ID,
+      };
 }
 
 export interface StoredUpload {
@@ -23,6 +61,8 @@ export interface StoredUpload {
   bucketKey: string;
   parts: Map<number, StoredPart>;
   completed: boolean;
+  /** Encryption the upload was created with (a setting change does not touch running uploads). */
+  encryption?: StorageEncryption;
 }
 
 /** S3-style multipart storage on disk: parts stream to files and are never held whole in memory. */
@@ -68,7 +108,7 @@ export class MultipartStore {
       }
       const found = upload.parts.get(part.partNumber);
       if (!found) return { ok: false, message: `InvalidPart: part ${part.partNumber} was never uploaded` };
-      if (stripQuotes(part.etag) !== found.md5) {
+      if (stripQuotes(part.etag) !== found.etag) {
         return {
           ok: false,
           message: `InvalidPart: the ETag given for part ${part.partNumber} does not match the stored part's ETag`,
@@ -232,8 +272,13 @@ async function createUpload(
     }
   }
   const upload = await state.store.createUpload(packageId, fileId);
+  upload.encryption = state.settings.storageEncryption ?? 'SSE-S3';
   file.uploadId = upload.uploadId;
-  res.writeHead(200, { 'content-type': 'application/xml', ...CORS });
+  res.writeHead(200, {
+    'content-type': 'application/xml',
+    ...encryptionResponseHeaders(upload.encryption),
+    ...CORS,
+  });
   res.end(
     `<?xml version="1.0" encoding="UTF-8"?>\n<InitiateMultipartUploadResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>masv-emulator</Bucket><Key>${upload.bucketKey}</Key><UploadId>${upload.uploadId}</UploadId></InitiateMultipartUploadResult>`,
   );
@@ -280,6 +325,16 @@ async function uploadPart(
     return { route, status: 411 };
   }
   const length = Number(lengthHeader);
+  const contentMd5 = req.headers['content-md5'];
+  const expectedMd5 = typeof contentMd5 === 'string' ? Buffer.from(contentMd5, 'base64') : undefined;
+  if (
+    contentMd5 !== undefined &&
+    (expectedMd5?.length !== 16 || expectedMd5.toString('base64') !== contentMd5)
+  ) {
+    req.resume();
+    xmlError(res, 400, 'InvalidDigest', 'The Content-MD5 you specified was invalid.', CORS);
+    return { route, status: 400 };
+  }
   if (length > settings.spec.max_chunk_size) {
     req.resume();
     xmlError(
@@ -320,7 +375,6 @@ async function uploadPart(
     });
     if (received !== length) throw new Error('body shorter than Content-Length');
     if (!state.store.uploads.has(upload.uploadId)) throw new Error('upload purged meanwhile');
-    await rename(temp, target);
   } catch {
     out.destroy();
     await unlink(temp).catch(() => undefined);
@@ -330,11 +384,21 @@ async function uploadPart(
   }
   counters.concurrentPartUploads--;
   const digest = md5.digest('hex');
+  if (expectedMd5 && expectedMd5.toString('hex') !== digest) {
+    // S3 keeps nothing of a part whose bytes do not match its Content-MD5 (an earlier part stays).
+    await unlink(temp).catch(() => undefined);
+    xmlError(res, 400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.', CORS);
+    return { route, status: 400 };
+  }
+  await rename(temp, target);
   if (upload.parts.has(partNumber)) counters.partRetries++;
   else counters.partsStored++;
   counters.bytesStored += received - (upload.parts.get(partNumber)?.size ?? 0);
-  upload.parts.set(partNumber, { partNumber, size: received, md5: digest, file: target });
-  res.writeHead(200, { etag: `"${digest}"`, ...CORS });
+  const encryption = upload.encryption ?? 'SSE-S3';
+  // Under SSE-KMS, S3's ETag is not the MD5 of the part: an opaque 32-hex value.
+  const etag = encryption === 'SSE-S3' ? digest : randomBytes(16).toString('hex');
+  upload.parts.set(partNumber, { partNumber, size: received, md5: digest, etag, file: target });
+  res.writeHead(200, { etag: `"${etag}"`, ...encryptionResponseHeaders(encryption), ...CORS });
   res.end();
   return { route, status: 200 };
 }

@@ -12,6 +12,7 @@ import { isMarkerKey, readMarkerOverrides } from '../folder-delivery.js';
 import { packageAccess } from '../masv-target.js';
 import { cleanUpEarlierGenerations, createDeliveryPackage } from '../package-reconcile.js';
 import { resolvePackage } from '../package-settings.js';
+import { partCheckFor } from '../part-integrity.js';
 import { MiB, type PartPlan, planDelivery } from '../part-plan.js';
 import { runPool } from '../pool.js';
 import { headSource, listPrefix, type SourceObject } from '../s3-source.js';
@@ -35,6 +36,7 @@ function estimateStateBytes(
     partCount: plans[index]!.partCount,
     fileId: 'F'.repeat(26),
     uploadId: 'U'.repeat(256),
+    partCheck: 'content-md5',
   }));
   const batches = plans.flatMap((plan, file) => plan.batches.map((b) => ({ file, ...b })));
   return Buffer.byteLength(JSON.stringify({ files, batches })) + 1024;
@@ -185,6 +187,9 @@ export async function prepareDelivery(
         partCount: plan.partCount,
         fileId: added.fileId,
         uploadId,
+        ...(partCheckFor(added.createBlueprint) === 'content-md5'
+          ? { partCheck: 'content-md5' as const }
+          : {}),
       });
     }
     const link = request.link ?? (settings.linkEmail ? { email: settings.linkEmail } : undefined);

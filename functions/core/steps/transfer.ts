@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import type { BatchItem, DeliveryFile } from '../delivery.js';
 import type { RelayDeps } from '../deps.js';
-import { isRetryable, PartIntegrityError, PartUrlExpiredError } from '../errors.js';
+import { isRetryable, PartIntegrityError, PartUrlExpiredError, StorageError } from '../errors.js';
 import type { Blueprint } from '../masv/types.js';
 import { packageAccess } from '../masv-target.js';
+import { allowsContentMd5, md5OfRange, type PartCheck } from '../part-integrity.js';
 import { partRange } from '../part-plan.js';
 import { runPool } from '../pool.js';
 import { DEFAULT_RETRY_POLICY, realClock, withRetry } from '../retry.js';
@@ -93,6 +94,9 @@ export async function transferBatch(
 
   const abort = new AbortController();
   let stoppedEarly = false;
+  // How parts are verified (part-integrity.ts): `content-md5` when storage's ETags are not MD5s
+  // (SSE-KMS), known from Prepare, or learnt here when an ETag differs from the bytes' MD5.
+  let check: PartCheck = file.partCheck ?? 'etag';
 
   /** One attempt at one part: open the range, stream it through MD5 into the PUT, check, record. */
   const sendPartOnce = async (partNumber: number) => {
@@ -105,20 +109,52 @@ export async function transferBatch(
         [blueprint] = await masv.getPartBlueprints(access, file.fileId, file.uploadId, partNumber - 1, 1);
         blueprints.set(partNumber, blueprint!);
       }
+      let expected: { hex: string; base64: string } | undefined;
+      if (check === 'content-md5') {
+        if (!allowsContentMd5(blueprint!.url))
+          throw new StorageError(
+            `Part ${partNumber} of ${file.name}: MASV's storage returns ETags that are not MD5s (SSE-KMS) and its part URLs are signed so that no Content-MD5 header may be added; the relay cannot verify the bytes, so it does not send them. Report this to MASV support.`,
+          );
+        expected = await md5OfRange(deps.s3, file, range.first, range.last, abort.signal);
+      }
       source =
         range.length === 0
           ? Readable.from([])
           : await openRange(deps.s3, file, range.first, range.last, abort.signal);
       source.once('error', (error) => hasher.destroy(error));
       source.pipe(hasher);
-      const etag = await masv.uploadPart(
-        blueprint!,
-        { stream: hasher, contentLength: range.length },
-        abort.signal,
-      );
+      const target = expected
+        ? { ...blueprint!, headers: { ...blueprint!.headers, 'content-md5': expected.base64 } }
+        : blueprint!;
+      const etag = await masv
+        .uploadPart(target, { stream: hasher, contentLength: range.length }, abort.signal)
+        .catch((error: unknown) => {
+          if (error instanceof StorageError && /BadDigest/.test(error.message))
+            throw new PartIntegrityError(
+              `Part ${partNumber} of ${file.name}: storage received bytes whose MD5 is not ${expected?.hex} (BadDigest); the part is sent again.`,
+              { cause: error },
+            );
+          throw error;
+        });
       const md5 = hasher.digestHex();
       const received = etag.replace(/^W\//, '').replace(/"/g, '');
-      if (/^[0-9a-f]{32}$/i.test(received) && received.toLowerCase() !== md5) {
+      if (expected) {
+        if (md5 !== expected.hex)
+          throw new PartIntegrityError(
+            `Part ${partNumber} of ${file.name}: two reads of the source gave different bytes (MD5 ${expected.hex}, then ${md5}).`,
+          );
+      } else if (/^[0-9a-f]{32}$/i.test(received) && received.toLowerCase() !== md5) {
+        if (allowsContentMd5(blueprint!.url)) {
+          // Storage's ETags may not be MD5s (SSE-KMS as the bucket default, no header in the
+          // blueprint): send the part again with Content-MD5 so storage checks it, and keep doing so.
+          check = 'content-md5';
+          log.info('Part ETags are not MD5s; verifying parts with Content-MD5 from now on', {
+            deliveryId,
+            file: file.index,
+            partNumber,
+          });
+          return sendPartOnce(partNumber);
+        }
         throw new PartIntegrityError(
           `Part ${partNumber} of ${file.name}: storage's ETag ${received} differs from the MD5 ${md5} of the bytes sent.`,
         );
