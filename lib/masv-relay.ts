@@ -432,7 +432,13 @@ export class MasvRelay extends Construct {
         principals: [new iam.AnyPrincipal()],
         actions: ['sqs:SendMessage'],
         resources: [this.queue.queueArn],
-        conditions: { ArnNotEquals: { 'aws:SourceArn': senders } },
+        conditions: {
+          ArnNotEquals: { 'aws:SourceArn': senders },
+          // Operators the configuration names keep direct access (e.g. to redrive the DLQ).
+          ...(this.config.access.queueSenderArns.length > 0
+            ? { ArnNotLike: { 'aws:PrincipalArn': this.config.access.queueSenderArns } }
+            : {}),
+        },
       }),
     );
   }

@@ -134,6 +134,21 @@ export const relayConfigSchema = z.strictObject({
         z.array(z.string().check(z.regex(/^\d{12}$/))).check(z.maxLength(20)),
         [],
       ),
+      /** IAM roles/users that may still send to the trigger queue directly (DLQ redrive, tooling). */
+      queueSenderArns: z._default(
+        z
+          .array(
+            z
+              .string()
+              .check(
+                z.regex(
+                  /^arn:aws[a-z-]*:(iam::\d{12}:(role|user)\/[\w+=,.@/*-]{1,512}|sts::\d{12}:assumed-role\/[\w+=,.@-]{1,64}\/\*)$/,
+                ),
+              ),
+          )
+          .check(z.maxLength(10)),
+        [],
+      ),
       /** When set, every recipient and link email must be at one of these domains (or a subdomain). */
       recipientDomains: z._default(
         z
@@ -148,7 +163,7 @@ export const relayConfigSchema = z.strictObject({
         z.string().check(z.regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/)),
       ),
     }),
-    { requestAccountIds: [], recipientDomains: [] },
+    { requestAccountIds: [], queueSenderArns: [], recipientDomains: [] },
   ),
   notifications: z._default(
     z.strictObject({
@@ -204,6 +219,10 @@ const FIXES: Array<[RegExp, string]> = [
   [/^access\.eventBusName$/, 'use the name or ARN of an event bus in this account'],
   [/^access\.requestAccountIds/, 'use 12-digit AWS account ids'],
   [/^access\.recipientDomains/, 'use lower-case domain names such as example.com'],
+  [
+    /^access\.queueSenderArns/,
+    'use IAM role or user ARNs such as arn:aws:iam::123456789012:role/ops (or an assumed-role ARN ending in /*)',
+  ],
   [/^access\.secretsKmsKeyArn$/, 'use the key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias'],
 ];
 

@@ -164,6 +164,23 @@ describe('who may ask: the trigger queue', () => {
     expect(allowed).toEqual([...senders, { 'Fn::GetAtt': [logicalId(relay.sourceBucket), 'Arn'] }, TOPIC]);
   });
 
+  it('keeps direct access for the operators the configuration names (DLQ redrive), and nobody else', () => {
+    expect(statements.find((s) => s.Sid === 'OnlyRelaySenders')!.Condition).not.toHaveProperty('ArnNotLike');
+    const ops = 'arn:aws:iam::123456789012:role/relay-operators';
+    const { template, stack } = synth({ ...FULL, access: { ...FULL.access, queueSenderArns: [ops] } });
+    const queue = stack.getLogicalId(stack.relay.queue.node.defaultChild as CfnElement);
+    const [policy] = Object.values(template.findResources('AWS::SQS::QueuePolicy')).filter((p) =>
+      JSON.stringify(p.Properties.Queues).includes(queue),
+    );
+    const deny = (policy!.Properties.PolicyDocument.Statement as Array<Record<string, unknown>>).find(
+      (s) => s.Sid === 'OnlyRelaySenders',
+    );
+    expect(deny!.Condition).toMatchObject({
+      ArnNotEquals: { 'aws:SourceArn': expect.any(Array) },
+      ArnNotLike: { 'aws:PrincipalArn': [ops] },
+    });
+  });
+
   it('lets only the relay rules and the configured topic send undeliverable messages to the DLQ', () => {
     const allows = queuePolicy(logicalId(relay.deadLetterQueue)).filter((s) => s.Effect === 'Allow');
     expect(allows).toHaveLength(2);

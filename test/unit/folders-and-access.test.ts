@@ -52,6 +52,7 @@ describe('configuration of triggers and access', () => {
       /triggers\.folderMarker: must be an object name without "\/"/,
     ],
     [{ access: { requestAccountIds: ['1234'] } }, /access\.requestAccountIds\.0: .*12-digit/],
+    [{ access: { queueSenderArns: ['ops-role'] } }, /access\.queueSenderArns\.0: .*IAM role or user ARNs/],
     [
       { access: { recipientDomains: ['@example.com'] } },
       /access\.recipientDomains\.0: .*lower-case domain names/,
