@@ -12,6 +12,7 @@ Starts the MASV API emulator on 127.0.0.1 and prints one JSON line with its URL 
   --max-part-count N     spec max_chunk_count (default 10000)
   --token-ttl SECONDS    lifetime of package tokens (default 7 days)
   --url-ttl SECONDS      lifetime of presigned storage URLs (default 1 hour)
+  --storage-encryption M SSE-S3 (default), SSE-KMS or SSE-KMS-bucket-default (opaque part ETags)
   --seed N               seed of the fault schedule (default 1)
   --quiet                no request log on stderr`;
 
@@ -23,6 +24,7 @@ const OPTIONS = {
   'max-part-count': { type: 'string' },
   'token-ttl': { type: 'string' },
   'url-ttl': { type: 'string' },
+  'storage-encryption': { type: 'string' },
   seed: { type: 'string', default: '1' },
   quiet: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
@@ -57,10 +59,18 @@ const spec = Object.fromEntries(
     ['max_chunk_count', number('max-part-count', values['max-part-count'])],
   ].filter(([, v]) => v !== undefined),
 );
+const encryption = values['storage-encryption'];
+if (encryption !== undefined && !['SSE-S3', 'SSE-KMS', 'SSE-KMS-bucket-default'].includes(encryption)) {
+  console.error(
+    `--storage-encryption must be SSE-S3, SSE-KMS or SSE-KMS-bucket-default; got "${encryption}".\n\n${USAGE}`,
+  );
+  process.exit(2);
+}
 const settings = Object.fromEntries(
   [
     ['tokenTtlSeconds', number('token-ttl', values['token-ttl'])],
     ['urlTtlSeconds', number('url-ttl', values['url-ttl'])],
+    ['storageEncryption', encryption],
   ].filter(([, v]) => v !== undefined),
 );
 const emulator = await startEmulator({
