@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   MasvAuthError,
+  MasvOutcomeUnknownError,
   MasvServerError,
   MasvThrottledError,
   NetworkError,
@@ -78,16 +79,47 @@ describe('MasvClient against the emulator', () => {
     await expect(masv.inspect.fileSha256(fileId)).resolves.toBe(sha256(data));
   });
 
-  it('rides out a burst of API 5xx with retries', async () => {
+  it('rides out a burst of API 5xx with retries on a repeatable route', async () => {
+    const access = await newPackage();
+    const { fileId, uploadId } = await startFile(access, 8 * KiB);
+    masv.faults.add({
+      target: 'route:POST /v1/packages/{package_id}/files/{file_id}',
+      kind: 'status',
+      status: 503,
+      times: 2,
+    });
+    await expect(client.getPartBlueprints(access, fileId, uploadId, 0, 2)).resolves.toHaveLength(2);
+    expect(sleeps).toHaveLength(2);
+  });
+
+  it('never repeats add file after a 5xx that may hide a commit: MasvOutcomeUnknownError instead', async () => {
     const access = await newPackage();
     masv.faults.add({
       target: 'route:POST /v1/packages/{package_id}/files',
       kind: 'status',
       status: 503,
-      times: 2,
+      times: 1,
+    });
+    const error = await startFile(access, 4 * KiB).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MasvOutcomeUnknownError);
+    expect((error as Error).message).toMatch(/may have been carried out.*reconciles/);
+    expect(sleeps).toEqual([]);
+    expect(masv.inspect.counters().apiCalls['POST /v1/packages/{package_id}/files']).toBeGreaterThanOrEqual(
+      1,
+    );
+  });
+
+  it('repeats add file after a 429: MASV refused it before doing anything', async () => {
+    const access = await newPackage();
+    masv.faults.add({
+      target: 'route:POST /v1/packages/{package_id}/files',
+      kind: 'status',
+      status: 429,
+      times: 1,
     });
     await expect(startFile(access, 4 * KiB)).resolves.toMatchObject({ fileId: expect.any(String) });
-    expect(sleeps).toHaveLength(2);
+    expect(sleeps).toHaveLength(1);
+    expect(masv.inspect.package(access.packageId)?.files).toHaveLength(1);
   });
 
   it('fails with MasvServerError once the 5xx burst outlasts the attempt cap', async () => {

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   MasvAuthError,
+  MasvOutcomeUnknownError,
   MasvThrottledError,
   MasvValidationError,
   NetworkError,
@@ -309,6 +310,66 @@ describe('MasvClient against a real HTTP server', () => {
     await expect(client.refreshPackageToken('T', 'k', 'P')).resolves.toBe('fresh');
     expect(s.requests[0]?.url).toBe('/v1.1/teams/T/packages/P');
     expect(s.requests[0]?.headers['x-api-key']).toBe('k');
+  });
+
+  it('lists Team packages with repeated status parameters and follows pages until the total', async () => {
+    const record = (id: string) => ({
+      id,
+      name: 'n',
+      description: '',
+      recipients: [],
+      state: 'new',
+      created_at: '',
+    });
+    const s = await server((req, res) => {
+      const page = Number(new URL(req.url!, 'http://x').searchParams.get('page'));
+      const records = page === 0 ? Array.from({ length: 50 }, (_, i) => record(`A${i}`)) : [record('B')];
+      json(res, 200, { metadata: { total: 51 }, records });
+    });
+    const client = new MasvClient({ baseUrl: s.url });
+    const found = await client.listTeamPackages('T', 'k', {
+      states: ['new', 'finalized'],
+      name: 'Dailies & more',
+      createdAtStart: new Date('2026-11-28T10:00:00.000Z'),
+    });
+    expect(found).toHaveLength(51);
+    const first = new URL(s.requests[0]!.url!, 'http://x');
+    expect(first.pathname).toBe('/v1.1/teams/T/packages');
+    expect(first.searchParams.getAll('status')).toEqual(['new', 'finalized']);
+    expect(first.searchParams.get('name')).toBe('Dailies & more');
+    expect(first.searchParams.get('created_at_start')).toBe('2026-11-28T10:00:00.000Z');
+    expect(s.requests).toHaveLength(2);
+  });
+
+  it('takes a finalize answered 409, or 400 "already finalized", as already done; other 400s fail', async () => {
+    const answers = [
+      [409, 'package is already finalized'],
+      [400, 'file is already finalized'],
+      [400, 'file 01X is not finalized'],
+    ] as const;
+    const s = await server((_req, res, i) => json(res, answers[i]![0], { code: 1, message: answers[i]![1] }));
+    const client = new MasvClient({ baseUrl: s.url });
+    const access = { packageId: 'P', token: 't' };
+    await expect(client.finalizePackage(access)).resolves.toBe('already-finalized');
+    await expect(
+      client.finalizeFile(access, 'F', { uploadId: 'U', size: 1, partSize: 1, parts: [] }),
+    ).resolves.toBe('already-finalized');
+    await expect(client.finalizePackage(access)).rejects.toThrow(MasvValidationError);
+  });
+
+  it('never repeats create package after a reset that may hide a commit', async () => {
+    const s = await server((_req, res) => res.socket?.destroy());
+    const client = new MasvClient({ baseUrl: s.url, retry: fastRetry(clock()) });
+    await expect(
+      client.createTeamPackage('T', 'k', { name: 'n', description: 'd', recipients: ['a@b.co'] }),
+    ).rejects.toThrow(MasvOutcomeUnknownError);
+    expect(s.requests).toHaveLength(1);
+  });
+
+  it('counts a delete answered 404 as deleted', async () => {
+    const s = await server((_req, res) => json(res, 404, { code: 404, message: 'package not found' }));
+    const client = new MasvClient({ baseUrl: s.url });
+    await expect(client.deletePackage({ packageId: 'P', token: 't' })).resolves.toBeUndefined();
   });
 
   it('reports 401 as MasvAuthError when no refresh is possible', async () => {

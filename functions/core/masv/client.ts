@@ -30,6 +30,8 @@ import { parseUploadId } from './upload-id.js';
 
 export const DEFAULT_MASV_API_URL = 'https://api.massive.app';
 
+const TEAM_PACKAGE_ROUTE = 'GET /v1.1/teams/{team_id}/packages/{package_id}';
+
 export interface MasvClientOptions {
   /** API base URL; defaults to `https://api.massive.app`. */
   baseUrl?: string;
@@ -173,7 +175,8 @@ export class MasvClient {
 
   /** A fresh package token for a Team package (`GET /v1.1/teams/{team}/packages/{id}`). */
   async refreshPackageToken(teamId: string, apiKey: string, packageId: string): Promise<string> {
-    return (await this.getTeamPackage(teamId, apiKey, packageId)).accessToken;
+    const body = await this.fetchTeamPackage(teamId, apiKey, packageId);
+    return createdPackage(TEAM_PACKAGE_ROUTE, body).accessToken;
   }
 
   /** A Team package's state and a fresh token (`GET /v1.1/teams/{team}/packages/{id}`). */
@@ -182,14 +185,20 @@ export class MasvClient {
     apiKey: string,
     packageId: string,
   ): Promise<PackageSummary & { accessToken: string }> {
-    const route = 'GET /v1.1/teams/{team_id}/packages/{package_id}';
-    const body = await this.call<Record<string, unknown>>(
-      route,
+    const body = await this.fetchTeamPackage(teamId, apiKey, packageId);
+    return {
+      ...packageSummary(TEAM_PACKAGE_ROUTE, body),
+      accessToken: createdPackage(TEAM_PACKAGE_ROUTE, body).accessToken,
+    };
+  }
+
+  private fetchTeamPackage(teamId: string, apiKey: string, packageId: string) {
+    return this.call<Record<string, unknown>>(
+      TEAM_PACKAGE_ROUTE,
       'GET',
       `/v1.1/teams/${encodeURIComponent(teamId)}/packages/${encodeURIComponent(packageId)}`,
       { headers: { 'x-api-key': apiKey } },
     );
-    return { ...packageSummary(route, body), accessToken: createdPackage(route, body).accessToken };
   }
 
   /** Every Team package matching the query (`GET /v1.1/teams/{team}/packages`, all pages). */
