@@ -25,5 +25,3 @@ export interface RelayDeps {
   clock?: RetryClock;
   now?: () => Date;
 }
-
-export const silentLogger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };

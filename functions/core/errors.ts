@@ -142,12 +142,6 @@ export class IncompleteUploadError extends RelayError {
   readonly retryable = false;
 }
 
-/** The Lambda ran short of time; the batch stopped cleanly and its retry resumes from the ledger. */
-export class BatchTimeBudgetError extends RelayError {
-  override readonly name = 'BatchTimeBudgetError';
-  readonly retryable = true;
-}
-
 /** Names of the errors a Step Functions `Retry` may retry; kept in sync with the definition by a test. */
 export const RETRYABLE_ERROR_NAMES = [
   'MasvThrottledError',
@@ -155,7 +149,6 @@ export const RETRYABLE_ERROR_NAMES = [
   'NetworkError',
   'PartUrlExpiredError',
   'PartIntegrityError',
-  'BatchTimeBudgetError',
   'MasvOutcomeUnknownError',
   'PackageRecordConflictError',
 ] as const;
