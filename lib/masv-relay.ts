@@ -354,6 +354,7 @@ export class MasvRelay extends Construct {
       deadLetterQueue: this.deadLetterQueue,
       key: this.key,
       alarmEmail: config.notifications.alarmEmail,
+      rules: [{ ruleName: objectRuleName }, { ruleName: requestRuleName, eventBusName: busName }],
       alarmTopic: config.notifications.snsTopicArn
         ? sns.Topic.fromTopicArn(this, 'AlarmTopic', config.notifications.snsTopicArn)
         : undefined,

@@ -20,6 +20,8 @@ export interface RelayMonitoringProps {
   readonly alarmEmail?: string;
   /** Sends alarms to an existing topic. */
   readonly alarmTopic?: sns.ITopic;
+  /** The relay's EventBridge rules (a bus name for rules not on the default bus). */
+  readonly rules?: Array<{ ruleName: string; eventBusName?: string }>;
 }
 
 /** The relay's dashboard and alarms (executions, bytes, retries, DLQ, Lambda errors and throttles). */
@@ -106,6 +108,31 @@ export class RelayMonitoring extends Construct {
       dlqDepth,
       'Trigger messages could not start deliveries; inspect the DLQ.',
     );
+    // Events a rule could deliver neither to the queue nor to the DLQ are lost: a queue or key
+    // policy that refuses EventBridge shows here first.
+    for (const [index, rule] of (props.rules ?? []).entries()) {
+      const ruleMetric = (metricName: string) =>
+        new cloudwatch.Metric({
+          namespace: 'AWS/Events',
+          metricName,
+          dimensionsMap: {
+            RuleName: rule.ruleName,
+            ...(rule.eventBusName ? { EventBusName: rule.eventBusName } : {}),
+          },
+          statistic: 'Sum',
+          period,
+        });
+      alarm(
+        `RuleFailedInvocations${index}`,
+        ruleMetric('FailedInvocations'),
+        `EventBridge rule ${rule.ruleName} could not deliver events to the trigger queue; check the queue and key policies.`,
+      );
+      alarm(
+        `RuleDlqFailures${index}`,
+        ruleMetric('InvocationsFailedToBeSentToDlq'),
+        `EventBridge rule ${rule.ruleName} lost events: neither the trigger queue nor its DLQ accepted them.`,
+      );
+    }
     for (const [index, fn] of props.functions.entries()) {
       alarm(`LambdaErrors${index}`, fn.metricErrors({ period }), 'A relay function reported errors.');
       alarm(`LambdaThrottles${index}`, fn.metricThrottles({ period }), 'A relay function was throttled.');

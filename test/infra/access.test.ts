@@ -229,6 +229,30 @@ describe('who may ask: the trigger queue', () => {
   });
 });
 
+describe('monitoring of the rules', () => {
+  it('alarms when a rule cannot deliver to the queue or loses events, per rule and bus', () => {
+    const alarms = Object.values(t.template.findResources('AWS::CloudWatch::Alarm')).filter(
+      (a) => a.Properties.Namespace === 'AWS/Events',
+    );
+    const seen = alarms.map((a) => [a.Properties.MetricName, a.Properties.Dimensions]);
+    const objects = `${base.replace(/-requests$/, '')}-objects`;
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        ['FailedInvocations', [{ Name: 'RuleName', Value: objects }]],
+        ['InvocationsFailedToBeSentToDlq', [{ Name: 'RuleName', Value: objects }]],
+        [
+          'FailedInvocations',
+          expect.arrayContaining([
+            { Name: 'RuleName', Value: base },
+            { Name: 'EventBusName', Value: base },
+          ]),
+        ],
+      ]),
+    );
+    expect(alarms).toHaveLength(4);
+  });
+});
+
 describe('SNS topics of the embedding app', () => {
   it('subscribes the queue to a construct-prop topic, admits it by aws:SourceArn and tells start', () => {
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
