@@ -19,7 +19,7 @@ interface StoredObject {
   key: string;
   size: number;
   lastModifiedDate: Date;
-  metadata: { etag: string };
+  metadata: { etag: string; 'x-amz-storage-class'?: string };
 }
 
 interface KoaContext {
@@ -178,7 +178,7 @@ function listObjectsV2Shim(server: S3rver) {
       next_ ? `<NextContinuationToken>${next_}</NextContinuationToken>` : '',
       ...result.objects.map(
         (o) =>
-          `<Contents><Key>${xml(o.key)}</Key><LastModified>${o.lastModifiedDate.toISOString()}</LastModified><ETag>${xml(o.metadata.etag)}</ETag><Size>${o.size}</Size><StorageClass>STANDARD</StorageClass></Contents>`,
+          `<Contents><Key>${xml(o.key)}</Key><LastModified>${o.lastModifiedDate.toISOString()}</LastModified><ETag>${xml(o.metadata.etag)}</ETag><Size>${o.size}</Size><StorageClass>${xml(o.metadata['x-amz-storage-class'] ?? 'STANDARD')}</StorageClass></Contents>`,
       ),
       ...result.commonPrefixes.map((p) => `<CommonPrefixes><Prefix>${xml(p)}</Prefix></CommonPrefixes>`),
       '</ListBucketResult>',

@@ -50,7 +50,8 @@ interface TaggingContext {
   status: number;
   type: string;
   body: unknown;
-  req: NodeJS.ReadableStream;
+  req: NodeJS.ReadableStream & { resume(): unknown };
+  get(name: string): string;
   app: {
     store: {
       existsObject(bucket: string, key: string): Promise<boolean>;
@@ -173,15 +174,32 @@ export function taggingShim(server: S3rver) {
       }
       return reply(200, taggingXml(tags));
     }
+    // (The SDK adds `x-id=PutObject` and the like to the query; it names no subresource.)
+    const plain = Object.keys(ctx.query).every((name) => name === 'x-id');
+    // PutObject may tag the new object with `x-amz-tagging` (URL-encoded `k=v&k2=v2`): checked by
+    // the same rules, and the object is not written when a tag is refused.
+    const header =
+      ctx.method === 'PUT' && plain && !ctx.get('x-amz-copy-source') ? ctx.get('x-amz-tagging') : '';
+    let headerTags: Array<{ key: string; value: string }> | undefined;
+    if (header) {
+      headerTags = [...new URLSearchParams(header)].map(([k, v]) => ({ key: k, value: v }));
+      const problem = tagSetProblem(headerTags);
+      if (problem) {
+        ctx.req.resume();
+        return reply(400, errorXml(problem));
+      }
+    }
     await next();
     // A new object under the key (PutObject, CopyObject, CompleteMultipartUpload) or its deletion
     // drops the old object's tags.
-    // (The SDK adds `x-id=PutObject` and the like to the query; it names no subresource.)
-    const plain = Object.keys(ctx.query).every((name) => name === 'x-id');
     const replaced =
       (ctx.method === 'PUT' && plain) ||
       (ctx.method === 'POST' && 'uploadId' in ctx.query) ||
       (ctx.method === 'DELETE' && plain);
-    if (replaced && ctx.status < 300) await store.deleteSubresource(bucket, key, 'tagging');
+    if (replaced && ctx.status < 300) {
+      if (headerTags)
+        await store.putSubresource(bucket, key, { type: 'tagging', toXML: () => taggingXml(headerTags) });
+      else await store.deleteSubresource(bucket, key, 'tagging');
+    }
   });
 }

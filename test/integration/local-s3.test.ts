@@ -160,6 +160,31 @@ describe('the local S3 stand-in (s3rver with shims)', () => {
       expect(await tagsOf('ok.bin')).toEqual(tags);
     });
 
+    it('checks the x-amz-tagging header of PutObject by the same rules, and writes nothing when refused', async () => {
+      await expect(
+        client.send(
+          new PutObjectCommand({ Bucket: 'bkt', Key: 'header.bin', Body: 'x', Tagging: 'why=(not)' }),
+        ),
+      ).rejects.toMatchObject({ name: 'InvalidTag' });
+      await expect(
+        client.send(new GetObjectCommand({ Bucket: 'bkt', Key: 'header.bin' })),
+      ).rejects.toMatchObject({
+        name: 'NoSuchKey',
+      });
+      await client.send(
+        new PutObjectCommand({
+          Bucket: 'bkt',
+          Key: 'header.bin',
+          Body: 'x',
+          Tagging: 'team=post&shot=A 001',
+        }),
+      );
+      expect(await tagsOf('header.bin')).toEqual([
+        ['team', 'post'],
+        ['shot', 'A 001'],
+      ]);
+    });
+
     it('drops the tags of an object written over (tags belong to the object, not the key)', async () => {
       await client.send(new PutObjectCommand({ Bucket: 'bkt', Key: 'again.bin', Body: 'x' }));
       await putTags('again.bin', [['a', 'b']]);
