@@ -205,3 +205,35 @@ function formatBytes(bytes: number) {
   }
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
+
+/**
+ * The most bytes `fileCount` files of equal size may hold together and still be planned: a bounded
+ * binary search over `planDelivery` (used by the README's limits, the tests and the scale runs).
+ */
+export function largestDeliveryBytes(
+  fileCount: number,
+  spec: PackageSpec,
+  options: PlanOptions = {},
+): number {
+  const fits = (total: number) => {
+    try {
+      planDelivery(
+        Array.from({ length: fileCount }, () => Math.floor(total / fileCount)),
+        spec,
+        options,
+      );
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  let low = 0;
+  let high = Math.min(Number.MAX_SAFE_INTEGER, fileCount * spec.maxPartSize * spec.maxPartCount);
+  if (fits(high)) return high;
+  while (high - low > fileCount) {
+    const mid = Math.floor((low + high) / 2);
+    if (fits(mid)) low = mid;
+    else high = mid;
+  }
+  return low;
+}

@@ -4,6 +4,7 @@ import type { PackageSpec } from '../../functions/core/masv/types.js';
 import {
   estimateHistoryEvents,
   HISTORY_EVENT_BUDGET,
+  largestDeliveryBytes,
   MAX_BATCHES_PER_DELIVERY,
   MiB,
   partRange,
@@ -137,6 +138,21 @@ describe('planDelivery', () => {
     expect(() => planDelivery(sizes, S3_SPEC)).toThrow(
       /history events.*budget of 20000.*Split it into at least \d+ deliveries/,
     );
+  });
+
+  it('accepts the largest deliveries the README states, and refuses a little more', () => {
+    const TiB = 1024 ** 4;
+    const largest = (files: number) => largestDeliveryBytes(files, S3_SPEC) / TiB;
+    expect(largest(1)).toBeCloseTo(48.8, 1); // MASV's own limit for one file
+    expect(largest(10)).toBeGreaterThanOrEqual(61.9); // "about 62 TiB"
+    expect(largest(250)).toBeGreaterThanOrEqual(54.5); // "54.6 TiB"
+    const over = Math.ceil((largest(250) * 1.01 * TiB) / 250);
+    expect(() =>
+      planDelivery(
+        Array.from({ length: 250 }, () => over),
+        S3_SPEC,
+      ),
+    ).toThrow(DeliveryTooLargeError);
   });
 
   it('counts history events as the workflow records them', () => {
