@@ -380,7 +380,13 @@ export class MasvRelay extends Construct {
       ...appTopics,
     ];
     const topicArns = topics.map((t) => t.topicArn);
-    this.functions.start.addEnvironment('TRIGGER_TOPIC_ARNS', Stack.of(this).toJsonString(topicArns));
+    // Only the app's topics: the configured ones already travel in RELAY_CONFIG (4 KB budget).
+    if (appTopics.length > 0) {
+      this.functions.start.addEnvironment(
+        'TRIGGER_TOPIC_ARNS',
+        stack.toJsonString(appTopics.map((t) => t.topicArn)),
+      );
+    }
     for (const topic of topics) {
       // Messages SNS cannot deliver (e.g. the key was unusable) land in the DLQ, not nowhere.
       topic.addSubscription(

@@ -4,11 +4,12 @@ import { requiredEnv } from '../runtime.js';
 
 /** The trigger context from the environment the stack sets (configuration, source bucket, topics). */
 export function triggerContextFromEnvironment(): TriggerContext {
-  const topics = process.env.TRIGGER_TOPIC_ARNS;
+  const config = parseConfig(JSON.parse(requiredEnv('RELAY_CONFIG')));
+  // Topics the embedding app passed to the construct (`triggerTopics`), beside the configured ones.
+  const appTopics = JSON.parse(process.env.TRIGGER_TOPIC_ARNS || '[]') as string[];
   return {
-    config: parseConfig(JSON.parse(requiredEnv('RELAY_CONFIG'))),
+    config,
     sourceBucket: requiredEnv('SOURCE_BUCKET_NAME'),
-    // The configured topics plus those the embedding app passed to the construct as `triggerTopics`.
-    ...(topics ? { snsTopicArns: JSON.parse(topics) as string[] } : {}),
+    snsTopicArns: [...config.triggers.snsTopicArns, ...appTopics],
   };
 }

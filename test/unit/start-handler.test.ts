@@ -93,27 +93,28 @@ describe('sfnStarter', () => {
 
 describe('triggerContextFromEnvironment', () => {
   afterEach(() => vi.unstubAllEnvs());
+  const configured = 'arn:aws:sns:us-east-1:123456789012:footage-events';
   const config = {
     masv: { target: { kind: 'team', teamId: 'T', apiKeySecretName: 'k' } },
-    triggers: { snsTopicArns: [] },
+    triggers: { snsTopicArns: [configured] },
   };
 
-  it('reads the configuration, the source bucket and every trigger topic the stack set', () => {
+  it('reads the configuration, the source bucket and the configured and app topics', () => {
     vi.stubEnv('RELAY_CONFIG', JSON.stringify(config));
     vi.stubEnv('SOURCE_BUCKET_NAME', 'footage');
     vi.stubEnv('TRIGGER_TOPIC_ARNS', '["arn:aws:sns:us-east-1:123456789012:app-topic"]');
     expect(triggerContextFromEnvironment()).toMatchObject({
       sourceBucket: 'footage',
-      snsTopicArns: ['arn:aws:sns:us-east-1:123456789012:app-topic'],
+      snsTopicArns: [configured, 'arn:aws:sns:us-east-1:123456789012:app-topic'],
       config: { masv: { target: { teamId: 'T' } } },
     });
   });
 
-  it('falls back to the configured topics without TRIGGER_TOPIC_ARNS, and names a missing variable', () => {
+  it('uses the configured topics alone without TRIGGER_TOPIC_ARNS, and names a missing variable', () => {
     vi.stubEnv('RELAY_CONFIG', JSON.stringify(config));
     vi.stubEnv('SOURCE_BUCKET_NAME', 'footage');
     vi.stubEnv('TRIGGER_TOPIC_ARNS', '');
-    expect(triggerContextFromEnvironment()).not.toHaveProperty('snsTopicArns');
+    expect(triggerContextFromEnvironment().snsTopicArns).toEqual([configured]);
     vi.stubEnv('SOURCE_BUCKET_NAME', '');
     expect(() => triggerContextFromEnvironment()).toThrow(/SOURCE_BUCKET_NAME is not set/);
   });
