@@ -35,8 +35,8 @@ export const packageOverridesSchema = z.strictObject({
 export type PackageOverrides = z.infer<typeof packageOverridesSchema>;
 
 /**
- * The documented request any AWS service can send (EventBridge detail-type "MASV Relay Request",
- * an SQS message body, or Step Functions StartExecution input). Exactly one of `key`, `keys`,
+ * The documented request any AWS service can send (detail-type "MASV Relay Request" on the relay's bus,
+ * a direct invocation of start, or Step Functions StartExecution input). Exactly one of `key`, `keys`,
  * `prefix` or `files` names the objects; all of them become one package.
  */
 export const relayRequestSchema = z.strictObject({
