@@ -18,7 +18,7 @@ const logs: string[] = [];
 const relays: LocalRelay[] = [];
 
 afterAll(async () => {
-  const apiKey = relays[0]?.emulator!.accounts.apiKey ?? 'emulator-api-key';
+  const apiKey = relays[0]?.emulator?.accounts.apiKey ?? 'emulator-api-key';
   const everything = [
     ...logs,
     ...relays.map((r) => JSON.stringify(r.emulator!.inspect.requests())),
