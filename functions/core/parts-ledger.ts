@@ -215,6 +215,32 @@ export class DeliveryStore {
     return new Map([...parts].map(([n, { partNumber, etag }]) => [n, { partNumber, etag }]));
   }
 
+  /**
+   * Finished parts `first…last` of one file: one listing page from just before `first` instead of
+   * the whole file's parts, so a batch of a 10,000-part file costs one LIST, not ten.
+   */
+  async listPartsInWindow(
+    deliveryId: string,
+    fileIndex: number,
+    first: number,
+    last: number,
+  ): Promise<Map<number, UploadedPart>> {
+    const prefix = `${this.root(deliveryId)}parts/${fileIndex}/`;
+    const startAfter = `${prefix}${String(first - 1).padStart(5, '0')}/`;
+    const parts = new Map<number, UploadedPart & { at: number }>();
+    const beyond = (key: string) => Number(key.slice(prefix.length, key.indexOf('.', prefix.length))) > last;
+    for (const object of await this.list(prefix, startAfter, beyond)) {
+      const name = object.key.slice(prefix.length);
+      const dot = name.indexOf('.');
+      const partNumber = Number(name.slice(0, dot));
+      if (partNumber < first || partNumber > last) continue;
+      const etag = decodeURIComponent(name.slice(dot + 1));
+      const previous = parts.get(partNumber);
+      if (!previous || previous.at <= object.at) parts.set(partNumber, { partNumber, etag, at: object.at });
+    }
+    return new Map([...parts].map(([n, { partNumber, etag }]) => [n, { partNumber, etag }]));
+  }
+
   async markFileFinalized(deliveryId: string, fileIndex: number) {
     await this.send(
       new PutObjectCommand({
@@ -270,14 +296,23 @@ export class DeliveryStore {
     }
   }
 
-  private async list(prefix: string) {
+  /** Keys under `prefix` (after `startAfter`), page by page until `done` says a key is past the range. */
+  private async list(prefix: string, startAfter?: string, done?: (key: string) => boolean) {
     const objects: Array<{ key: string; at: number }> = [];
     let token: string | undefined;
     do {
       const page = await this.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          ContinuationToken: token,
+          ...(startAfter && !token ? { StartAfter: startAfter } : {}),
+        }),
       );
-      for (const o of page.Contents ?? []) objects.push({ key: o.Key!, at: o.LastModified?.getTime() ?? 0 });
+      for (const o of page.Contents ?? []) {
+        if (done?.(o.Key!)) return objects;
+        objects.push({ key: o.Key!, at: o.LastModified?.getTime() ?? 0 });
+      }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return objects;

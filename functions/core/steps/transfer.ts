@@ -69,7 +69,12 @@ export async function transferBatch(
   const clock = deps.clock ?? realClock;
   const record = await store.requirePackage(deliveryId, input.packageId);
   const access = packageAccess(deps, deliveryId, record);
-  const finished = await store.listParts(deliveryId, file.index);
+  const finished = await store.listPartsInWindow(
+    deliveryId,
+    file.index,
+    batch.start + 1,
+    batch.start + batch.count,
+  );
   const pending: number[] = [];
   for (let n = batch.start + 1; n <= batch.start + batch.count; n++) if (!finished.has(n)) pending.push(n);
   const result: TransferResult = {
