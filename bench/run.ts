@@ -1,6 +1,6 @@
 import '../local/polyfills.js';
 import { execSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchApiEconomy } from './api-economy.js';
@@ -8,12 +8,15 @@ import { benchBundles } from './bundles.js';
 import { benchEfficiency } from './efficiency.js';
 import { benchStorage } from './emulator-storage.js';
 import { spread } from './lib.js';
+import { benchLoad } from './load.js';
 import { benchMemory } from './memory.js';
 
 const USAGE = `Usage: npm run bench -- [--quick] [--repeats N]
 
 Measures relay efficiency (relay vs raw pipe), transfer memory with small vs huge parts, MASV API
-calls per file, bundle sizes and the emulator's storage speed, side by side in one run. Prints a
+calls per file, bundle sizes, the emulator's storage speed and load (many deliveries at once vs
+one, through few transfer slots), side by side in one run; reports the figures of the last
+\`npm run test:scale\`. Prints a
 table and writes bench/results/latest.json.`;
 
 const { values } = parseArgs({
@@ -45,6 +48,18 @@ log('bundles…');
 const bundles = await benchBundles();
 log(`emulator storage: one streamed ${sizeMiB} MiB part…`);
 const storage = await benchStorage(sizeMiB);
+
+const loadDeliveries = values.quick ? 20 : 50;
+log(`load: one delivery, then ${loadDeliveries} at once, through 4 transfer slots…`);
+const load = await benchLoad({
+  deliveries: loadDeliveries,
+  reservedConcurrency: 4,
+  singleMiB: values.quick ? 32 : 128,
+});
+const scaleFile = 'bench/results/scale.json';
+const scale = existsSync(scaleFile)
+  ? (JSON.parse(readFileSync(scaleFile, 'utf8')) as { date: string; commit: string; lines: string[] })
+  : undefined;
 
 let commit = 'unknown';
 try {
@@ -94,6 +109,8 @@ const results = {
   },
   bundles,
   bundleTarget: 1_000_000,
+  load,
+  scale: scale ?? null,
   storage: {
     mibps: storage.mibps,
     target: 300,
@@ -135,6 +152,20 @@ const rows: Array<[string, string, string, string]> = [
     '≤ 1 MB',
     verdict(size <= 1_000_000),
   ]),
+  [`load: one delivery alone (${load.singleMiB} MiB) MiB/s`, load.singleMiBps.toFixed(0), '', ''],
+  [
+    `load: ${load.deliveries} at once (${load.burstMiB.toFixed(0)} MiB) MiB/s`,
+    load.burstMiBps.toFixed(0),
+    '',
+    verdict(load.failed === 0 && load.delivered === load.deliveries),
+  ],
+  ['load: longest wait before a first part', `${load.longestFirstPartWaitSeconds.toFixed(1)} s`, '', ''],
+  [
+    'load: peak transfer concurrency (limit)',
+    `${load.peakTransferConcurrency} (${load.reservedConcurrency})`,
+    '',
+    verdict(load.peakTransferConcurrency <= load.reservedConcurrency),
+  ],
   [
     'emulator storage, one streamed part MiB/s',
     storage.mibps.toFixed(0),
@@ -155,6 +186,10 @@ console.log(
 for (const [name, value, target, status] of rows) {
   console.log(`${name.padEnd(width)}  ${value.padStart(16)}  ${target.padEnd(10)} ${status}`);
 }
+if (scale) {
+  console.log(`scale figures of the last npm run test:scale (${scale.date}, ${scale.commit.slice(0, 8)}):`);
+  for (const line of scale.lines) console.log(`  ${line}`);
+} else console.log('scale: no figures yet; run npm run test:scale');
 console.log(
   `bytes verified by sha256: ${efficiency.verified ? 'yes' : 'NO'}; results in bench/results/latest.json`,
 );
