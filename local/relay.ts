@@ -38,6 +38,9 @@ export const SOURCE_BUCKET = 'source';
 export const STATE_BUCKET = 'relay-state';
 export const API_KEY_SECRET = 'local/masv-api-key';
 
+/** `fastRetries`: each deployed second of a Retry or Wait becomes half a millisecond. */
+export const FAST_WAIT_SCALE = 0.0005;
+
 const timeoutMs = (step: keyof typeof LAMBDA_TIMEOUT_SECONDS) => LAMBDA_TIMEOUT_SECONDS[step] * 1000;
 
 export interface LocalRelayOptions {
@@ -52,7 +55,7 @@ export interface LocalRelayOptions {
   s3Port?: number;
   /** An S3 endpoint already running (with the source and state buckets) instead of starting s3rver. */
   s3Endpoint?: string;
-  /** Zero the workflow's retry and Wait durations (tests); same as `waitScale: 0`. */
+  /** Shrink the workflow's Retry and Wait seconds to half-milliseconds (tests); same as `waitScale: FAST_WAIT_SCALE`. */
   fastRetries?: boolean;
   /**
    * Multiplies every Retry interval/maximum delay and Wait duration of the definition (e.g. 0.001:
@@ -245,7 +248,9 @@ export class LocalRelay {
     });
     // Validated as deployed; the copy that runs may have its waits scaled to fractions of a second.
     new StateMachine(JSON.parse(definition));
-    const waitScale = options.waitScale ?? (options.fastRetries ? 0 : 1);
+    // Fast retries keep a sliver of each wait (2 s → 1 ms, 300 s → 150 ms) rather than none, so a
+    // throttled batch cannot spin through its attempts before a slot frees.
+    const waitScale = options.waitScale ?? (options.fastRetries ? FAST_WAIT_SCALE : 1);
     const machine = new StateMachine(scaleWaits(JSON.parse(definition), waitScale), {
       validationOptions: { noValidate: true },
     });
