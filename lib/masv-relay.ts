@@ -534,7 +534,10 @@ export class MasvRelay extends Construct {
     transfer.addToRolePolicy(statement(['s3:GetObject'], [stateObjects('*/package/*')]));
     transfer.addToRolePolicy(statement(['s3:PutObject'], [stateObjects('*/parts/*')]));
     finalize.addToRolePolicy(statement(['s3:GetObject'], [stateObjects('*/package/*')]));
-    finalize.addToRolePolicy(statement(['s3:PutObject'], [stateObjects('*/finalized/*')]));
+    // Finalize markers, and `_delivered/finalized/{id}.json`; Abort completes a delivery it finds finalized.
+    for (const f of [finalize, abort]) {
+      f.addToRolePolicy(statement(['s3:PutObject'], [stateObjects('*/finalized/*')]));
+    }
     for (const f of [finalize, abort]) {
       f.addToRolePolicy(statement(['s3:GetObject', 's3:DeleteObject'], [stateObjects('*')]));
     }

@@ -171,8 +171,8 @@ class ObservedDeliveryStore extends DeliveryStore {
   ) {
     super(s3, bucket);
   }
-  override async recordPart(deliveryId: string, fileIndex: number, part: UploadedPart) {
-    await super.recordPart(deliveryId, fileIndex, part);
+  override async recordPart(deliveryId: string, fileIndex: number, part: UploadedPart, storedAt?: number) {
+    await super.recordPart(deliveryId, fileIndex, part, storedAt);
     this.onPart?.(deliveryId, fileIndex, part);
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { RelayDeps } from './deps.js';
 import { MasvOutcomeUnknownError, PackageRecordConflictError } from './errors.js';
 import type { PackageSummary } from './masv/client.js';
@@ -26,10 +27,20 @@ export interface CreatedDeliveryPackage {
   possibleOrphans: PossibleOrphan[];
 }
 
-const sameRecipients = (a: string[], b: string[]) =>
-  a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
+/**
+ * The reference a Team package's description carries: unique per delivery and Prepare attempt, so
+ * a package found in MASV's listing after a lost answer is certainly this attempt's (the listing
+ * shows name and description, not recipients).
+ */
+export function deliveryReference(deliveryId: string, generation: number) {
+  return `[masv-relay ${createHash('sha256').update(deliveryId).digest('hex').slice(0, 12)}.${generation}]`;
+}
 
-/** Packages a lost create of `settings` could have made: new, empty, same name, text and recipients. */
+export function describedWithReference(description: string, reference: string) {
+  return description ? `${description}\n\n${reference}` : reference;
+}
+
+/** Packages a lost create of this intent could have made: new, empty, same name and referenced description. */
 async function lostCreateCandidates(deps: RelayDeps, intent: CreateIntent): Promise<PackageSummary[]> {
   const target = deps.config.masv.target;
   if (target.kind !== 'team') return [];
@@ -45,7 +56,6 @@ async function lostCreateCandidates(deps: RelayDeps, intent: CreateIntent): Prom
         p.state === 'new' &&
         p.name === intent.name &&
         p.description === intent.description &&
-        sameRecipients(p.recipients, intent.recipients) &&
         p.totalFiles === 0,
     )
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
@@ -137,18 +147,28 @@ export async function createDeliveryPackage(
   settings: ResolvedPackage,
   partSize: number,
 ): Promise<CreatedDeliveryPackage> {
+  const described =
+    deps.config.masv.target.kind === 'team'
+      ? {
+          ...settings,
+          description: describedWithReference(
+            settings.description,
+            deliveryReference(deliveryId, generation),
+          ),
+        }
+      : settings;
   const intent: CreateIntent = {
     startedAt: (deps.now?.() ?? new Date()).toISOString(),
-    name: settings.name,
-    description: settings.description,
-    recipients: settings.recipients,
+    name: described.name,
+    description: described.description,
+    recipients: described.recipients,
   };
   await deps.store.recordCreateIntent(deliveryId, generation, intent);
   const possibleOrphans: PossibleOrphan[] = [];
   for (let attempt = 1; attempt <= CREATE_ATTEMPTS; attempt++) {
     let record: PackageRecord | undefined;
     try {
-      record = await createPackage(deps, settings, partSize);
+      record = await createPackage(deps, described, partSize);
     } catch (error) {
       if (!(error instanceof MasvOutcomeUnknownError)) throw error;
       deps.log.warn('The answer to create package was lost; reconciling from MASV', {

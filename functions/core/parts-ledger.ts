@@ -7,6 +7,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import type { PreparedDelivery } from './delivery.js';
 import { MasvProtocolError, NetworkError, PackageRecordConflictError, StorageError } from './errors.js';
 import type { UploadedPart } from './masv/types.js';
 
@@ -23,6 +24,8 @@ export interface PackageGeneration {
   /** What the attempt asked MASV to create, and when (present even if the answer never came). */
   intent?: CreateIntent;
   record?: PackageRecord;
+  /** Set once the attempt finished: a later Prepare of the same delivery returns it unchanged. */
+  prepared?: PreparedDelivery;
 }
 
 /** Enough of a requested package to recognise it in MASV's listing after a lost answer. */
@@ -35,6 +38,18 @@ export interface CreateIntent {
 
 /** Markers of the irreversible finalize steps, written before the call so a repeat can tell. */
 export type FinalizeMark = 'package-finalizing' | 'package-finalized' | 'link-requested';
+
+/** `00042.<etag>~<storedAt>`: part number, ETag as received, when storage accepted it (older records: LastModified). */
+function parsePartKey(name: string, lastModified: number) {
+  const dot = name.indexOf('.');
+  const tilde = name.lastIndexOf('~');
+  const storedAt = tilde > dot ? Number(name.slice(tilde + 1)) : Number.NaN;
+  return {
+    partNumber: Number(name.slice(0, dot)),
+    etag: decodeURIComponent(name.slice(dot + 1, tilde > dot ? tilde : undefined)),
+    at: Number.isFinite(storedAt) ? storedAt : lastModified,
+  };
+}
 
 const isConditionalConflict = (error: unknown) => {
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -125,7 +140,7 @@ export class DeliveryStore {
     }
   }
 
-  private packageKey(deliveryId: string, generation: number, kind: 'json' | 'creating') {
+  private packageKey(deliveryId: string, generation: number, kind: 'json' | 'creating' | 'prepared') {
     return `${this.root(deliveryId)}package/${String(generation).padStart(4, '0')}.${kind}`;
   }
 
@@ -133,12 +148,13 @@ export class DeliveryStore {
   async packageGenerations(deliveryId: string): Promise<PackageGeneration[]> {
     const byGeneration = new Map<number, PackageGeneration>();
     for (const { key } of await this.list(`${this.root(deliveryId)}package/`)) {
-      const match = /\/(\d+)\.(json|creating)$/.exec(key);
+      const match = /\/(\d+)\.(json|creating|prepared)$/.exec(key);
       if (!match) continue;
       const generation = Number(match[1]);
       const entry = byGeneration.get(generation) ?? { generation };
       byGeneration.set(generation, entry);
       if (match[2] === 'json') entry.record = await this.readJson<PackageRecord>(key);
+      else if (match[2] === 'prepared') entry.prepared = await this.readJson<PreparedDelivery>(key);
       else entry.intent = await this.readJson<CreateIntent>(key);
     }
     return [...byGeneration.values()].sort((a, b) => a.generation - b.generation);
@@ -163,6 +179,27 @@ export class DeliveryStore {
         `Delivery ${deliveryId} already recorded package generation ${generation}: an overlapping Prepare won; package ${record.packageId} is not used.`,
       );
     }
+  }
+
+  /** Keeps a finished Prepare's output, so a repeated Prepare returns it instead of starting over. */
+  async savePrepared(deliveryId: string, generation: number, prepared: PreparedDelivery) {
+    await this.putOnce(this.packageKey(deliveryId, generation, 'prepared'), prepared);
+  }
+
+  private deliveredKey(deliveryId: string) {
+    return `deliveries/_delivered/finalized/${deliveryId}.json`;
+  }
+
+  /**
+   * Remembers that the delivery happened, outside the records `clear` removes (the lifecycle rule
+   * expires it), so a Finalize or Abort that runs again afterwards reports success.
+   */
+  async markDelivered(deliveryId: string, result: unknown): Promise<boolean> {
+    return this.putOnce(this.deliveredKey(deliveryId), result);
+  }
+
+  async delivered<T>(deliveryId: string): Promise<T | undefined> {
+    return this.readJson<T>(this.deliveredKey(deliveryId));
   }
 
   /**
@@ -196,8 +233,12 @@ export class DeliveryStore {
     return record;
   }
 
-  async recordPart(deliveryId: string, fileIndex: number, part: UploadedPart) {
-    const key = `${this.root(deliveryId)}parts/${fileIndex}/${String(part.partNumber).padStart(5, '0')}.${encodeURIComponent(part.etag)}`;
+  /**
+   * Records a finished part. `storedAt` (ms) is when storage answered the PUT: of two records of
+   * one part (overlapping invocations), the one stored last names the copy storage kept.
+   */
+  async recordPart(deliveryId: string, fileIndex: number, part: UploadedPart, storedAt = Date.now()) {
+    const key = `${this.root(deliveryId)}parts/${fileIndex}/${String(part.partNumber).padStart(5, '0')}.${encodeURIComponent(part.etag)}~${storedAt}`;
     await this.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: '', ContentLength: 0 }));
   }
 
@@ -205,12 +246,12 @@ export class DeliveryStore {
   async listParts(deliveryId: string, fileIndex: number): Promise<Map<number, UploadedPart>> {
     const parts = new Map<number, UploadedPart & { at: number }>();
     for (const object of await this.list(`${this.root(deliveryId)}parts/${fileIndex}/`)) {
-      const name = object.key.slice(object.key.lastIndexOf('/') + 1);
-      const dot = name.indexOf('.');
-      const partNumber = Number(name.slice(0, dot));
-      const etag = decodeURIComponent(name.slice(dot + 1));
+      const { partNumber, etag, at } = parsePartKey(
+        object.key.slice(object.key.lastIndexOf('/') + 1),
+        object.at,
+      );
       const previous = parts.get(partNumber);
-      if (!previous || previous.at <= object.at) parts.set(partNumber, { partNumber, etag, at: object.at });
+      if (!previous || previous.at <= at) parts.set(partNumber, { partNumber, etag, at });
     }
     return new Map([...parts].map(([n, { partNumber, etag }]) => [n, { partNumber, etag }]));
   }
@@ -230,13 +271,10 @@ export class DeliveryStore {
     const parts = new Map<number, UploadedPart & { at: number }>();
     const beyond = (key: string) => Number(key.slice(prefix.length, key.indexOf('.', prefix.length))) > last;
     for (const object of await this.list(prefix, startAfter, beyond)) {
-      const name = object.key.slice(prefix.length);
-      const dot = name.indexOf('.');
-      const partNumber = Number(name.slice(0, dot));
+      const { partNumber, etag, at } = parsePartKey(object.key.slice(prefix.length), object.at);
       if (partNumber < first || partNumber > last) continue;
-      const etag = decodeURIComponent(name.slice(dot + 1));
       const previous = parts.get(partNumber);
-      if (!previous || previous.at <= object.at) parts.set(partNumber, { partNumber, etag, at: object.at });
+      if (!previous || previous.at <= at) parts.set(partNumber, { partNumber, etag, at });
     }
     return new Map([...parts].map(([n, { partNumber, etag }]) => [n, { partNumber, etag }]));
   }

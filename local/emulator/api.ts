@@ -229,7 +229,6 @@ export function packageView(state: EmulatorState, pkg: EmuPackage, withToken: bo
     ...(withToken ? { access_token: mintToken(state, pkg) } : {}),
     state: pkg.state,
     sender: pkg.sender ?? '',
-    recipients: pkg.recipients,
     access_limit: pkg.accessLimit ?? 0,
     unlimited_storage: pkg.unlimitedStorage,
     created_at: pkg.createdAt,
@@ -303,8 +302,9 @@ function timeFilter(query: URLSearchParams, field: string): number | undefined {
 
 /**
  * `GET /v1.1/teams/{team_id}/packages`: the team's packages, newest first, filtered as MASV's
- * docs describe (`status` defaults to finalized and expired; `name`, `created_at_start/end`),
- * paged with `page` (0-based) and `limit` (1–100).
+ * docs describe (`status` defaults to finalized and expired; `name` matches part of the name;
+ * `created_at_start/end`), paged with `page` (from 1) and `limit` (1–50). Records carry the
+ * documented package fields only (no recipients, no token).
  */
 function listTeamPackages(ctx: ApiContext): ApiReply {
   requireApiKey(ctx, ctx.params[0]!);
@@ -318,22 +318,23 @@ function listTeamPackages(ctx: ApiContext): ApiReply {
       throw new ApiError(400, `status ${JSON.stringify(s)} is not one of ${PACKAGE_STATES.join(', ')}`);
   const wanted = statuses.length > 0 ? statuses : ['finalized', 'expired'];
   const limit = query.has('limit') ? Number(query.get('limit')) : 25;
-  const page = query.has('page') ? Number(query.get('page')) : 0;
-  if (!Number.isInteger(limit) || limit < 1 || limit > 100)
-    throw new ApiError(400, 'limit must be an integer from 1 to 100');
-  if (!Number.isInteger(page) || page < 0) throw new ApiError(400, 'page must be an integer ≥ 0');
+  const page = query.has('page') ? Number(query.get('page')) : 1;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 50)
+    throw new ApiError(400, 'limit must be an integer from 1 to 50');
+  if (!Number.isInteger(page) || page < 1)
+    throw new ApiError(400, 'page must be an integer ≥ 1 (the first page is 1)');
   const name = query.get('name');
   const from = timeFilter(query, 'created_at_start');
   const to = timeFilter(query, 'created_at_end');
   const matching = [...state.packages.values()]
     .filter((p) => p.owner.kind === 'team' && p.owner.teamId === ctx.params[0])
     .filter((p) => p.state !== 'deleted' && wanted.includes(reportedState(state, p)))
-    .filter((p) => name === null || name === '' || p.name === name)
+    .filter((p) => name === null || name === '' || p.name.toLowerCase().includes(name.toLowerCase()))
     .filter((p) => from === undefined || Date.parse(p.createdAt) >= from)
     .filter((p) => to === undefined || Date.parse(p.createdAt) <= to)
     .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id));
   const records = matching
-    .slice(page * limit, page * limit + limit)
+    .slice((page - 1) * limit, page * limit)
     .map((p) => ({ ...packageView(state, p, false), state: reportedState(state, p) }));
   return { status: 200, body: { metadata: { total: matching.length }, records } };
 }

@@ -164,6 +164,17 @@ describe('MasvRelay stack: least privilege', () => {
     expect(actionsOf(roleOf('transfer'))).not.toContain('s3:PutObjectTagging');
   });
 
+  it('lets Prepare and Abort record and claim packages, and Finalize and Abort write the finalize markers', () => {
+    const writes = (name: 'prepare' | 'transfer' | 'finalize' | 'abort') =>
+      roleOf(name)
+        .filter((s) => actionsOf([s]).includes('s3:PutObject'))
+        .map((s) => JSON.stringify(s.Resource).match(/deliveries\/[^"]*/)?.[0]);
+    expect(writes('prepare')).toEqual(['deliveries/*/package/*']);
+    expect(writes('transfer')).toEqual(['deliveries/*/parts/*']);
+    expect(writes('finalize')).toEqual(['deliveries/*/finalized/*']);
+    expect(writes('abort').sort()).toEqual(['deliveries/*/finalized/*', 'deliveries/*/package/*']);
+  });
+
   it('scopes source reads to the configured prefix', () => {
     for (const name of ['prepare', 'transfer'] as const) {
       const reads = roleOf(name).filter(

@@ -134,6 +134,13 @@ describe('answers lost after the request committed', () => {
 });
 
 describe('GET /v1.1/teams/{team_id}/packages as MASV documents it', () => {
+  it('matches part of the name, and lists only the documented fields (no recipients)', async () => {
+    await createPackage('Rushes day 12');
+    const found = await call(masv.url, 'GET', listPath('status=new&name=day%2012'), { headers: key() });
+    expect(found.body.records.map((r: { name: string }) => r.name)).toEqual(['Rushes day 12']);
+    expect(found.body.records[0].recipients).toBeUndefined();
+  });
+
   it('lists finalized and expired packages by default, and new ones only when asked', async () => {
     const fresh = await createPackage('Listed new');
     const byDefault = await call(masv.url, 'GET', listPath('name=Listed%20new'), { headers: key() });
@@ -153,7 +160,7 @@ describe('GET /v1.1/teams/{team_id}/packages as MASV documents it', () => {
     const page0 = await call(
       masv.url,
       'GET',
-      listPath(`status=new&name=Paged&created_at_start=${since}&limit=1&page=0`),
+      listPath(`status=new&name=Paged&created_at_start=${since}&limit=1&page=1`),
       { headers: key() },
     );
     expect(page0.body.metadata.total).toBe(2);
@@ -172,6 +179,8 @@ describe('GET /v1.1/teams/{team_id}/packages as MASV documents it', () => {
       ['status=pending', /status "pending"/],
       ['created_at_start=yesterday', /created_at_start/],
       ['limit=0', /limit/],
+      ['limit=51', /limit/],
+      ['page=0', /first page is 1/],
     ] as const) {
       const res = await call(masv.url, 'GET', listPath(query), { headers: key() });
       expect(res.status).toBe(400);

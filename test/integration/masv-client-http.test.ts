@@ -323,7 +323,7 @@ describe('MasvClient against a real HTTP server', () => {
     });
     const s = await server((req, res) => {
       const page = Number(new URL(req.url!, 'http://x').searchParams.get('page'));
-      const records = page === 0 ? Array.from({ length: 50 }, (_, i) => record(`A${i}`)) : [record('B')];
+      const records = page === 1 ? Array.from({ length: 50 }, (_, i) => record(`A${i}`)) : [record('B')];
       json(res, 200, { metadata: { total: 51 }, records });
     });
     const client = new MasvClient({ baseUrl: s.url });
@@ -338,6 +338,7 @@ describe('MasvClient against a real HTTP server', () => {
     expect(first.searchParams.getAll('status')).toEqual(['new', 'finalized']);
     expect(first.searchParams.get('name')).toBe('Dailies & more');
     expect(first.searchParams.get('created_at_start')).toBe('2026-11-28T10:00:00.000Z');
+    expect(first.searchParams.get('page')).toBe('1');
     expect(s.requests).toHaveLength(2);
   });
 

@@ -1,7 +1,8 @@
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RelayDeps } from '../../functions/core/deps.js';
 import { PackageRecordConflictError } from '../../functions/core/errors.js';
+import { deliveryReference } from '../../functions/core/package-reconcile.js';
 import { prepareDelivery } from '../../functions/core/steps/prepare.js';
 import { transferBatch } from '../../functions/core/steps/transfer.js';
 import { type RunningEmulator, startEmulator } from '../../local/emulator/server.js';
@@ -61,8 +62,21 @@ describe('package records in the state bucket', () => {
     expect(record?.packageId).toBe(named[0]!.id);
   });
 
-  it('a later Prepare of the same delivery deletes the earlier package and records a new generation', async () => {
+  it('a repeated Prepare returns the finished one unchanged, creating and deleting nothing', async () => {
+    const first = await prepareDelivery(deps, request('again'));
+    const before = masv.inspect.packages().length;
+    const second = await prepareDelivery(deps, request('again'));
+    expect(second).toEqual(first);
+    expect(masv.inspect.packages().length).toBe(before);
+    expect(masv.inspect.package(first.package.id)?.state).toBe('new');
+  });
+
+  it('a Prepare after an unfinished one deletes its package and records a new generation', async () => {
     const first = await prepareDelivery(deps, request('rerun'));
+    // The first attempt's Lambda died before it could keep its result.
+    await deps.s3.send(
+      new DeleteObjectCommand({ Bucket: STATE_BUCKET, Key: 'deliveries/rerun/package/0001.prepared' }),
+    );
     const second = await prepareDelivery(deps, request('rerun'));
     expect(second.package.id).not.toBe(first.package.id);
     expect(masv.inspect.package(first.package.id)?.state).toBe('deleted');
@@ -81,6 +95,16 @@ describe('package records in the state bucket', () => {
       ),
     ).rejects.toBeInstanceOf(PackageRecordConflictError);
     expect(masv.inspect.counters().partUploads).toBe(0);
+  });
+
+  it('gives Team packages a description reference unique to the delivery and attempt', async () => {
+    const prepared = await prepareDelivery(deps, request('referenced'));
+    const description = masv.inspect.package(prepared.package.id)!.description;
+    expect(description).toBe(
+      `Delivered by masv-relay from s3://${SOURCE_BUCKET}/records/clip.bin\n\n${deliveryReference('referenced', 1)}`,
+    );
+    expect(deliveryReference('referenced', 1)).not.toBe(deliveryReference('referenced', 2));
+    expect(deliveryReference('referenced', 1)).not.toBe(deliveryReference('overlap', 1));
   });
 
   it('refuses to record the same generation twice', async () => {

@@ -97,9 +97,9 @@ describe('parts ledger errors', () => {
   it('encodes the ETag as received into the ledger key', async () => {
     const store = new DeliveryStore(client, 'state');
     s3.on(PutObjectCommand).resolves({});
-    await store.recordPart('d1', 2, { partNumber: 17, etag: '"a b"' });
+    await store.recordPart('d1', 2, { partNumber: 17, etag: '"a b"' }, 1_764_000_000_000);
     expect(s3.commandCalls(PutObjectCommand)[0]!.args[0].input.Key).toBe(
-      'deliveries/d1/parts/2/00017.%22a%20b%22',
+      'deliveries/d1/parts/2/00017.%22a%20b%22~1764000000000',
     );
   });
 });

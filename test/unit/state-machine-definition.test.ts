@@ -120,10 +120,17 @@ describe('statemachines/relay.asl.json', () => {
     expect(definition.States['Delivery Failed'].Type).toBe('Fail');
   });
 
-  it('retries a Finalize cut short by a Lambda timeout: a rerun reads MASV state, never finalizes twice', () => {
-    const retried = definition.States.Finalize.Retry.flatMap((r: { ErrorEquals: string[] }) => r.ErrorEquals);
-    for (const name of ['Sandbox.Timedout', 'States.Timeout', 'MasvOutcomeUnknownError'])
-      expect(retried).toContain(name);
+  it('retries Prepare and Finalize cut short by a timeout: both are safe to run again', () => {
+    // Lambda's own timeout (Sandbox.Timedout), the Task's (States.Timeout) and middy's early one (TimeoutError).
+    const retried = (state: { Retry: Array<{ ErrorEquals: string[] }> }) =>
+      state.Retry.flatMap((r) => r.ErrorEquals);
+    for (const state of [definition.States.Prepare, definition.States.Finalize]) {
+      for (const name of ['Sandbox.Timedout', 'States.Timeout', 'TimeoutError', 'MasvOutcomeUnknownError'])
+        expect(retried(state)).toContain(name);
+    }
+    expect(retried(definition.States.Transfer.ItemProcessor.States['Transfer Batch'])).toContain(
+      'TimeoutError',
+    );
   });
 
   it('refuses a definition with an unfilled placeholder', () => {

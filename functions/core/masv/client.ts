@@ -62,7 +62,6 @@ export interface PackageSummary {
   id: string;
   name: string;
   description: string;
-  recipients: string[];
   state: string;
   createdAt: string;
   totalFiles: number;
@@ -201,12 +200,16 @@ export class MasvClient {
     );
   }
 
-  /** Every Team package matching the query (`GET /v1.1/teams/{team}/packages`, all pages). */
+  /**
+   * Every Team package matching the query (`GET /v1.1/teams/{team}/packages`, pages from 1, 50 a
+   * page). `name` is a partial match on MASV's side; callers compare names exactly. A package seen
+   * on two pages (the list moved while paging) is returned once.
+   */
   async listTeamPackages(teamId: string, apiKey: string, query: PackageQuery): Promise<PackageSummary[]> {
     const route = 'GET /v1.1/teams/{team_id}/packages';
     const limit = 50;
-    const found: PackageSummary[] = [];
-    for (let page = 0; ; page++) {
+    const found = new Map<string, PackageSummary>();
+    for (let page = 1; page <= 100; page++) {
       const body = await this.call<{ metadata?: { total?: unknown }; records?: unknown }>(
         route,
         'GET',
@@ -225,10 +228,14 @@ export class MasvClient {
       );
       if (!Array.isArray(body?.records))
         throw new MasvProtocolError(`MASV ${route} returned no records array.`);
-      found.push(...body.records.map((r) => packageSummary(route, r as Record<string, unknown>)));
-      const total = typeof body.metadata?.total === 'number' ? body.metadata.total : found.length;
-      if (body.records.length < limit || found.length >= total || page >= 100) return found;
+      for (const record of body.records) {
+        const summary = packageSummary(route, record as Record<string, unknown>);
+        found.set(summary.id, summary);
+      }
+      const total = typeof body.metadata?.total === 'number' ? body.metadata.total : 0;
+      if (body.records.length < limit || page * limit >= total) break;
     }
+    return [...found.values()];
   }
 
   async addFile(access: PackageAccess, request: AddFileRequest): Promise<AddedFile> {
@@ -483,7 +490,6 @@ function packageSummary(route: string, body: Record<string, unknown> | undefined
     id: body.id,
     name: typeof body.name === 'string' ? body.name : '',
     description: typeof body.description === 'string' ? body.description : '',
-    recipients: Array.isArray(body.recipients) ? body.recipients.map(String) : [],
     state: body.state,
     createdAt: typeof body.created_at === 'string' ? body.created_at : '',
     totalFiles: typeof body.total_files === 'number' ? body.total_files : 0,

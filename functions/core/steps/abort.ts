@@ -3,10 +3,10 @@ import type { RelayDeps } from '../deps.js';
 import { DELIVERY_FAILED } from '../events.js';
 import { packageAccess } from '../masv-target.js';
 import { cleanUpEarlierGenerations } from '../package-reconcile.js';
-import type { FinalizeMark, PackageGeneration } from '../parts-ledger.js';
+import type { PackageGeneration } from '../parts-ledger.js';
 import { redact } from '../redact.js';
 import { tagSource } from '../s3-source.js';
-import { completeDelivery, packageIsFinalized } from './finalize.js';
+import { completeDelivery, type FinalizeResult, packageIsFinalized } from './finalize.js';
 
 export interface AbortInput {
   deliveryId: string;
@@ -58,11 +58,19 @@ export async function abortDelivery(deps: RelayDeps, input: AbortInput) {
   const { deliveryId } = input;
   const errorName = input.error?.Error ?? 'UnknownError';
   const reason = redact(causeMessage(input.error?.Cause)).slice(0, 2000);
-  const generations = await store.packageGenerations(deliveryId).catch((error: unknown) => {
-    log.error('Could not read the package records', { deliveryId, error: (error as Error).message });
-    return [] as PackageGeneration[];
-  });
-  const marks = await store.marks(deliveryId).catch(() => new Set<FinalizeMark>());
+  const delivered = await store.delivered<FinalizeResult>(deliveryId);
+  if (delivered) {
+    log.warn('The delivery had already succeeded before this failure; nothing to undo', {
+      deliveryId,
+      packageId: delivered.packageId,
+      error: errorName,
+    });
+    return { ...delivered, delivered: true as const };
+  }
+  // Not caught: an Abort that cannot read what was recorded must not decide anything (its Retry
+  // runs it again; a package it never saw is at worst left for MASV to expire, never deleted blind).
+  const generations = await store.packageGenerations(deliveryId);
+  const marks = await store.marks(deliveryId);
   const current = generations.findLast((g) => g.record)?.record;
   const sources = input.prepared?.files ?? input.request?.files ?? [];
 
@@ -112,6 +120,15 @@ export async function abortDelivery(deps: RelayDeps, input: AbortInput) {
   for (const generation of generations) {
     if (!generation.record) continue;
     try {
+      // Belt and braces: a Team package MASV reports as finalized is never deleted, whatever the marks say.
+      if (await packageIsFinalized(deps, generation.record.packageId)) {
+        log.error('Reconcile: a recorded package is finalized in MASV; it is not deleted', {
+          deliveryId,
+          packageId: generation.record.packageId,
+        });
+        notDeleted.push(generation);
+        continue;
+      }
       await masv.deletePackage(packageAccess(deps, deliveryId, generation.record));
       deleted.push(generation.record.packageId);
     } catch (error) {

@@ -1,6 +1,6 @@
 import type { PreparedDelivery } from '../delivery.js';
 import type { RelayDeps } from '../deps.js';
-import { IncompleteUploadError, MasvNotFoundError, MasvValidationError } from '../errors.js';
+import { IncompleteUploadError, MasvNotFoundError } from '../errors.js';
 import { DELIVERY_SUCCEEDED } from '../events.js';
 import type { PackageAccess, UploadedPart } from '../masv/types.js';
 import { packageAccess } from '../masv-target.js';
@@ -52,16 +52,13 @@ async function finalizePackageOnce(deps: RelayDeps, deliveryId: string, access: 
     if (!marks.has('package-finalizing')) await store.mark(deliveryId, 'package-finalizing');
     const outcome = await masv.finalizePackage(access);
     if (outcome === 'already-finalized') {
-      const confirmed = await packageIsFinalized(deps, access.packageId);
-      if (confirmed === false) {
-        throw new MasvValidationError(
-          `MASV answered that package ${access.packageId} is already finalized, but its state says it is not.`,
-        );
-      }
+      // MASV's own finalize answer is taken as the truth: a state read that says otherwise may lag,
+      // and treating a delivered package as undelivered could lead to deleting it.
+      const confirmed = await packageIsFinalized(deps, access.packageId).catch(() => undefined);
       log.info('Reconcile: MASV says the package was already finalized', {
         deliveryId,
         packageId: access.packageId,
-        confirmedByState: confirmed === true,
+        confirmedByState: confirmed,
       });
     }
   }
@@ -77,6 +74,14 @@ async function finalizePackageOnce(deps: RelayDeps, deliveryId: string, access: 
 export async function finalizeDelivery(deps: RelayDeps, delivery: PreparedDelivery): Promise<FinalizeResult> {
   const { masv, store, log } = deps;
   const { deliveryId } = delivery;
+  const delivered = await store.delivered<FinalizeResult>(deliveryId);
+  if (delivered) {
+    log.info('The delivery already succeeded in an earlier attempt', {
+      deliveryId,
+      packageId: delivered.packageId,
+    });
+    return delivered;
+  }
   const record = await store.requirePackage(deliveryId, delivery.package.id);
   const access = packageAccess(deps, deliveryId, record);
   const marks = await store.marks(deliveryId);
@@ -173,6 +178,18 @@ export async function completeDelivery(
       }),
     );
   }
+  await bestEffort('delete the packages of superseded Prepare attempts', async () => {
+    for (const generation of await store.packageGenerations(deliveryId)) {
+      const other = generation.record;
+      if (!other || other.packageId === packageId) continue;
+      if (await packageIsFinalized(deps, other.packageId)) continue;
+      await deps.masv.deletePackage(packageAccess(deps, deliveryId, other));
+      log.warn('Deleted the package of a superseded Prepare attempt', {
+        deliveryId,
+        packageId: other.packageId,
+      });
+    }
+  });
   const bytes = delivery.files.reduce((sum, f) => sum + f.size, 0);
   await bestEffort('publish the success event', () =>
     deps.events.publish(DELIVERY_SUCCEEDED, {
@@ -191,8 +208,7 @@ export async function completeDelivery(
       ...(delivery.possibleOrphans?.length ? { possibleOrphans: delivery.possibleOrphans } : {}),
     }),
   );
-  await bestEffort("clear the delivery's records", () => store.clear(deliveryId));
-  return {
+  const result: FinalizeResult = {
     deliveryId,
     packageId,
     files: delivery.files.length,
@@ -200,4 +216,9 @@ export async function completeDelivery(
     ...(linkId ? { linkId } : {}),
     followUpFailures,
   };
+  // Written before the records are cleared: a rerun after the clear still knows it succeeded.
+  const remembered = await bestEffort('remember the delivery', () => store.markDelivered(deliveryId, result));
+  if (remembered !== undefined)
+    await bestEffort("clear the delivery's records", () => store.clear(deliveryId));
+  return result;
 }

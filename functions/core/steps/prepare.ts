@@ -7,7 +7,7 @@ import {
   type Source,
 } from '../delivery.js';
 import type { RelayDeps } from '../deps.js';
-import { DeliveryRequestError } from '../errors.js';
+import { DeliveryRequestError, PackageRecordConflictError } from '../errors.js';
 import { isMarkerKey, readMarkerOverrides } from '../folder-delivery.js';
 import { packageAccess } from '../masv-target.js';
 import { cleanUpEarlierGenerations, createDeliveryPackage } from '../package-reconcile.js';
@@ -140,6 +140,17 @@ export async function prepareDelivery(
     ...(request.marker ? { folder: request.prefix!.prefix } : {}),
   });
   const generations = await deps.store.packageGenerations(request.deliveryId);
+  const finished = generations.findLast((g) => g.prepared);
+  if (finished?.prepared && finished === generations.findLast((g) => g.record)) {
+    // An earlier attempt finished and only its answer was lost (or this is a late, stale
+    // invocation): the same prepared delivery again, nothing created or deleted.
+    log.info('Prepare already finished for this delivery; returning its result', {
+      deliveryId: request.deliveryId,
+      packageId: finished.prepared.package.id,
+      generation: finished.generation,
+    });
+    return finished.prepared;
+  }
   const generation = (generations.at(-1)?.generation ?? 0) + 1;
   const earlierOrphans = await cleanUpEarlierGenerations(deps, request.deliveryId, generations);
   const created = await createDeliveryPackage(
@@ -193,7 +204,7 @@ export async function prepareDelivery(
       });
     }
     const link = request.link ?? (settings.linkEmail ? { email: settings.linkEmail } : undefined);
-    return {
+    const prepared: PreparedDelivery = {
       deliveryId: request.deliveryId,
       package: { id: record.packageId, owner: record.owner },
       files,
@@ -203,6 +214,16 @@ export async function prepareDelivery(
       ...(link ? { link } : {}),
       ...(possibleOrphans.length > 0 ? { possibleOrphans } : {}),
     };
+    // A later attempt began while this one ran: it is the one the workflow waits for, so this
+    // one gives way (and its package goes) rather than compete.
+    const newest = (await deps.store.packageGenerations(request.deliveryId)).at(-1)!.generation;
+    if (newest > generation) {
+      throw new PackageRecordConflictError(
+        `Prepare generation ${generation} of delivery ${request.deliveryId} was overtaken by generation ${newest}; its package ${record.packageId} is deleted.`,
+      );
+    }
+    await deps.store.savePrepared(request.deliveryId, generation, prepared);
+    return prepared;
   } catch (error) {
     // The package record stays: if this delete fails too, the next attempt or Abort deletes it.
     await masv.deletePackage(access).then(

@@ -164,7 +164,14 @@ export async function transferBatch(
           `Part ${partNumber} of ${file.name}: storage's ETag ${received} differs from the MD5 ${md5} of the bytes sent.`,
         );
       }
-      await store.recordPart(deliveryId, file.index, { partNumber, etag });
+      // When storage accepted it: if a stale invocation sent the same part too, storage keeps the
+      // copy that arrived last, and the ledger must pick that one's ETag, not the last record's.
+      await store.recordPart(
+        deliveryId,
+        file.index,
+        { partNumber, etag },
+        (deps.now?.() ?? new Date()).getTime(),
+      );
       result.partsUploaded++;
       result.bytes += range.length;
     } catch (error) {

@@ -1,0 +1,178 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RelayDeps } from '../../functions/core/deps.js';
+import { NetworkError } from '../../functions/core/errors.js';
+import { LocalRelay } from '../../local/relay.js';
+import { KiB, putSource, testRelayOptions } from '../helpers/local-relay.js';
+import { auditPackages } from './tally.js';
+
+/**
+ * Regression tests from the review of issue 10: "a finalized package is never deleted by the relay" and
+ * "once the package is finalized the delivery is a success". Each drives the real workflow.
+ */
+const depsOf = (relay: LocalRelay) => (relay as unknown as { deps: RelayDeps }).deps;
+
+let relay: LocalRelay;
+beforeAll(async () => {
+  relay = await LocalRelay.start(testRelayOptions({ emulator: { seed: 5 } }));
+});
+afterAll(async () => {
+  await relay.close();
+});
+
+async function deliver(key: string) {
+  const { etag } = await putSource(relay, key, 200 * KiB);
+  const summary = (await relay.trigger(relay.objectCreatedEvent(key, etag, 200 * KiB))) as {
+    started: string[];
+  };
+  const run = relay.deliveries.get(summary.started[0]!)!;
+  return { run, outcome: await run.result };
+}
+
+describe('Abort never deletes a finalized package', () => {
+  it('even when the state bucket cannot list the finalize marks once (S3 503 on that prefix)', async () => {
+    const store = depsOf(relay).store;
+    const mark = store.mark.bind(store);
+    const marks = store.marks.bind(store);
+    // The state bucket is throttling: Finalize cannot write its "package-finalized" marker (after
+    // MASV finalized the package), so the workflow ends in Abort ...
+    store.mark = async (deliveryId, which) => {
+      if (which === 'package-finalized')
+        throw new NetworkError("The relay's state bucket relay-state failed transiently: SlowDown.");
+      return mark(deliveryId, which);
+    };
+    // ... and in Abort one more listing of the same prefix fails the same way.
+    const abortInvoke = relay.lambdas.abort.invoke.bind(relay.lambdas.abort);
+    let inAbort = false;
+    relay.lambdas.abort.invoke = async (event) => {
+      inAbort = true;
+      return abortInvoke(event);
+    };
+    let failedOnce = false;
+    store.marks = async (deliveryId) => {
+      if (inAbort && !failedOnce) {
+        failedOnce = true;
+        throw new NetworkError("The relay's state bucket relay-state failed transiently: SlowDown.");
+      }
+      return marks(deliveryId);
+    };
+    try {
+      const { run } = await deliver('break/abort-marks.bin');
+      expect(failedOnce).toBe(true);
+      const packageId = run.prepared!.package.id;
+      const pkg = relay.emulator!.inspect.package(packageId)!;
+      // MASV finalized it (recipients were notified) ...
+      expect(pkg.stateChanges.map((c) => c.to)).toContain('finalized');
+      // ... so the relay must never take it back.
+      expect(auditPackages(relay).deletedAfterDelivery).toEqual([]);
+      expect(pkg.state).toBe('finalized');
+    } finally {
+      store.mark = mark;
+      store.marks = marks;
+      relay.lambdas.abort.invoke = abortInvoke;
+    }
+  });
+});
+
+describe('a delivered package stays a success', () => {
+  it('when Finalize times out while clearing the records and Step Functions runs it again', async () => {
+    const store = depsOf(relay).store;
+    const clear = store.clear.bind(store);
+    const finalize = relay.lambdas.finalize;
+    const timeoutMs = finalize.options.timeoutMs;
+    // A big delivery: clearing thousands of ledger keys takes the rest of the Lambda's time. The
+    // DeleteObjects calls commit, then the deadline hits. (Locally, as in AWS, middy answers
+    // "TimeoutError" 5 ms before the deadline; with Sandbox.Timedout Finalize is retried instead,
+    // finds no package record and fails the same way.)
+    (finalize.options as { timeoutMs: number }).timeoutMs = 4000;
+    let slowClears = 0;
+    store.clear = async (deliveryId, keep) => {
+      await clear(deliveryId, keep);
+      if (slowClears++ === 0) await new Promise((resolve) => setTimeout(resolve, 6000));
+    };
+    try {
+      const { run, outcome } = await deliver('break/finalize-rerun.bin');
+      expect(slowClears).toBeGreaterThanOrEqual(1);
+      const packageId = run.prepared!.package.id;
+      expect(relay.emulator!.inspect.package(packageId)!.state).toBe('finalized');
+      const failed = relay.events.events.filter(
+        (e) => e.detailType === 'MASV Relay Delivery Failed' && e.detail.deliveryId === run.executionName,
+      );
+      // The package reached its recipients: no failure event, no failed execution.
+      expect(failed.map((e) => e.detail.error)).toEqual([]);
+      expect(outcome.status).toBe('SUCCEEDED');
+    } finally {
+      store.clear = clear;
+      (finalize.options as { timeoutMs: number }).timeoutMs = timeoutMs;
+    }
+  }, 60_000);
+
+  it('when the Finalize answer is lost after it completed (Lambda.Unknown) and Step Functions retries it', async () => {
+    const finalize = relay.lambdas.finalize;
+    const invoke = finalize.invoke.bind(finalize);
+    let lost = 0;
+    finalize.invoke = async (event) => {
+      const output = await invoke(event);
+      if (lost === 0 && ++lost)
+        throw Object.assign(new Error('The function ran out of memory after returning'), {
+          name: 'Lambda.Unknown',
+        });
+      return output;
+    };
+    try {
+      const { run, outcome } = await deliver('break/finalize-unknown.bin');
+      expect(lost).toBe(1);
+      const packageId = run.prepared!.package.id;
+      expect(relay.emulator!.inspect.package(packageId)!.state).toBe('finalized');
+      const failed = relay.events.events.filter(
+        (e) => e.detailType === 'MASV Relay Delivery Failed' && e.detail.deliveryId === run.executionName,
+      );
+      expect(failed.map((e) => e.detail.error)).toEqual([]);
+      expect(outcome.status).toBe('SUCCEEDED');
+    } finally {
+      finalize.invoke = invoke;
+    }
+  });
+});
+
+describe('Abort keeps the package record until the delete is confirmed', () => {
+  it('when the state bucket cannot list the package records once, nothing is left in new', async () => {
+    const emulator = relay.emulator!;
+    emulator.faults.add({
+      target: 'route:POST /v1/packages/{package_id}/files/{file_id}/finalize',
+      kind: 'status',
+      status: 400,
+      times: 1,
+    });
+    const store = depsOf(relay).store;
+    const generations = store.packageGenerations.bind(store);
+    const abortInvoke = relay.lambdas.abort.invoke.bind(relay.lambdas.abort);
+    let inAbort = false;
+    relay.lambdas.abort.invoke = async (event) => {
+      inAbort = true;
+      return abortInvoke(event);
+    };
+    let failedOnce = false;
+    store.packageGenerations = async (deliveryId) => {
+      if (inAbort && !failedOnce) {
+        failedOnce = true;
+        throw new NetworkError("The relay's state bucket relay-state failed transiently: SlowDown.");
+      }
+      return generations(deliveryId);
+    };
+    try {
+      const { run, outcome } = await deliver('break/abort-generations.bin');
+      expect(failedOnce).toBe(true);
+      expect(outcome.status).toBe('FAILED');
+      const packageId = run.prepared!.package.id;
+      const record = await store.loadPackage(run.executionName);
+      // Either the failed package was deleted, or its record is kept so a retry or sweep can.
+      const state = emulator.inspect.package(packageId)!.state;
+      const recordKept = record?.packageId === packageId;
+      expect(state === 'deleted' || recordKept, JSON.stringify({ state, recordKept })).toBe(true);
+    } finally {
+      emulator.faults.clear();
+      store.packageGenerations = generations;
+      relay.lambdas.abort.invoke = abortInvoke;
+    }
+  });
+});
