@@ -161,11 +161,15 @@ const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_E
  * read (429) or the connection was never made. Anything else (reset, timeout, 5xx) may hide a commit.
  */
 export function provesNotCommitted(error: unknown): boolean {
-  if (error instanceof MasvThrottledError) return true;
+  return error instanceof MasvThrottledError || hasErrorCode(error, NOT_SENT_CODES);
+}
+
+/** Whether the error, or one of its causes, carries one of these transport error codes. */
+function hasErrorCode(error: unknown, codes: ReadonlySet<string>): boolean {
   let current: unknown = error;
   for (let depth = 0; current && depth < 5; depth++) {
     const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && NOT_SENT_CODES.has(code)) return true;
+    if (typeof code === 'string' && codes.has(code)) return true;
     current = (current as { cause?: unknown }).cause;
   }
   return false;
@@ -193,11 +197,5 @@ const NETWORK_CODES = new Set([
 
 /** True for transport failures (socket reset, refused, timeouts) as thrown by undici or node:net. */
 export function isNetworkFailure(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; current && depth < 5; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
+  return hasErrorCode(error, NETWORK_CODES);
 }

@@ -238,8 +238,9 @@ export class DeliveryStore {
    * one part (overlapping invocations), the one stored last names the copy storage kept.
    */
   async recordPart(deliveryId: string, fileIndex: number, part: UploadedPart, storedAt = Date.now()) {
-    const key = `${this.root(deliveryId)}parts/${fileIndex}/${String(part.partNumber).padStart(5, '0')}.${encodeURIComponent(part.etag)}~${storedAt}`;
-    await this.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: '', ContentLength: 0 }));
+    await this.putEmpty(
+      `${this.root(deliveryId)}parts/${fileIndex}/${String(part.partNumber).padStart(5, '0')}.${encodeURIComponent(part.etag)}~${storedAt}`,
+    );
   }
 
   /** Finished parts of one file, by part number (the latest record wins if a part was sent twice). */
@@ -280,14 +281,11 @@ export class DeliveryStore {
   }
 
   async markFileFinalized(deliveryId: string, fileIndex: number) {
-    await this.send(
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: `${this.root(deliveryId)}finalized/${fileIndex}`,
-        Body: '',
-        ContentLength: 0,
-      }),
-    );
+    await this.putEmpty(`${this.root(deliveryId)}finalized/${fileIndex}`);
+  }
+
+  private async putEmpty(key: string) {
+    await this.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: '', ContentLength: 0 }));
   }
 
   async finalizedFiles(deliveryId: string): Promise<Set<number>> {
@@ -301,14 +299,7 @@ export class DeliveryStore {
   }
 
   async mark(deliveryId: string, mark: FinalizeMark) {
-    await this.send(
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: `${this.root(deliveryId)}finalized/${mark}`,
-        Body: '',
-        ContentLength: 0,
-      }),
-    );
+    await this.putEmpty(`${this.root(deliveryId)}finalized/${mark}`);
   }
 
   /** Writes the marker only if it is not there yet; false when an earlier attempt wrote it. */
