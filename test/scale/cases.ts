@@ -3,7 +3,8 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { MAX_FILES_PER_DELIVERY } from '../../functions/core/delivery.js';
 import { MAX_BATCHES_PER_DELIVERY } from '../../functions/core/part-plan.js';
 import { AWS_LIMITS, KiB } from '../../local/aws-limits.js';
-import { LocalRelay, SOURCE_BUCKET } from '../../local/relay.js';
+import type { ExecutionOutcome } from '../../local/limited-execution.js';
+import { type DeliveryRun, LocalRelay, SOURCE_BUCKET } from '../../local/relay.js';
 
 /** MASV's largest part count per file. */
 export const MASV_MAX_PARTS = 10_000;
@@ -34,14 +35,14 @@ export const SCALE_CASES: ScaleCase[] = [
     maxChunkCount: MASV_MAX_PARTS,
     files: 1,
     partsPerFile: MASV_MAX_PARTS,
-    keyLength: 110,
+    keyLength: 200,
   },
   {
     name: 'max files',
     maxChunkCount: MASV_MAX_PARTS,
     files: MAX_FILES_PER_DELIVERY,
     partsPerFile: 1,
-    keyLength: 110,
+    keyLength: 200,
   },
   {
     name: 'largest delivery',
@@ -49,7 +50,7 @@ export const SCALE_CASES: ScaleCase[] = [
     maxChunkCount: (MAX_BATCHES_PER_DELIVERY / MAX_FILES_PER_DELIVERY) * 20,
     files: MAX_FILES_PER_DELIVERY,
     partsPerFile: (MAX_BATCHES_PER_DELIVERY / MAX_FILES_PER_DELIVERY) * 20,
-    keyLength: 110,
+    keyLength: 200,
   },
 ];
 
@@ -57,6 +58,8 @@ export interface ScaleResult {
   name: string;
   status: string;
   error?: string;
+  /** Length of the source keys the planner accepted. */
+  keyLength: number;
   parts: number;
   files: number;
   batches: number;
@@ -98,19 +101,37 @@ export async function runScaleCase(scaleCase: ScaleCase): Promise<ScaleResult> {
   });
   const started = Date.now();
   try {
-    const hashes: string[] = [];
-    const keys: string[] = [];
-    for (let n = 0; n < scaleCase.files; n++) {
-      const data = body(n, scaleCase.partsPerFile);
-      const key = keyOf(n, scaleCase.keyLength);
-      await relay.sourceClient.send(new PutObjectCommand({ Bucket: SOURCE_BUCKET, Key: key, Body: data }));
-      hashes.push(createHash('sha256').update(data).digest('hex'));
-      keys.push(key);
+    // The longest keys the planner accepts: start long and shorten while Prepare refuses the
+    // plan for its workflow-state budget (its message says by how much).
+    let keyLength = scaleCase.keyLength;
+    let hashes: string[] = [];
+    let keys: string[] = [];
+    let run: DeliveryRun | undefined;
+    let outcome: ExecutionOutcome | undefined;
+    for (let attempt = 0; attempt < 8; attempt++) {
+      hashes = [];
+      keys = [];
+      for (let n = 0; n < scaleCase.files; n++) {
+        const data = body(n, scaleCase.partsPerFile);
+        const key = keyOf(n, keyLength);
+        await relay.sourceClient.send(new PutObjectCommand({ Bucket: SOURCE_BUCKET, Key: key, Body: data }));
+        hashes.push(createHash('sha256').update(data).digest('hex'));
+        keys.push(key);
+      }
+      const summary = (await relay.trigger({ bucket: SOURCE_BUCKET, keys })) as { started: string[] };
+      run = relay.deliveries.get(summary.started[0]!);
+      if (!run) throw new Error(`The scale request started no delivery: ${JSON.stringify(summary)}`);
+      outcome = await run.result;
+      const over =
+        outcome.status === 'FAILED'
+          ? /about (\d+) bytes of workflow state \(limit (\d+)\)/.exec(outcome.cause)
+          : null;
+      if (!over) break;
+      // About two bytes of state per key character per file (the key and the name).
+      keyLength -= Math.ceil((Number(over[1]) - Number(over[2])) / (2 * scaleCase.files)) + 1;
+      if (keyLength < 20) break;
     }
-    const summary = (await relay.trigger({ bucket: SOURCE_BUCKET, keys })) as { started: string[] };
-    const run = relay.deliveries.get(summary.started[0]!);
-    if (!run) throw new Error(`The scale request started no delivery: ${JSON.stringify(summary)}`);
-    const outcome = await run.result;
+    if (!run || !outcome) throw new Error('unreachable');
     let verified = false;
     let parts = 0;
     if (outcome.status === 'SUCCEEDED') {
@@ -133,6 +154,7 @@ export async function runScaleCase(scaleCase: ScaleCase): Promise<ScaleResult> {
     return {
       name: scaleCase.name,
       status: outcome.status,
+      keyLength,
       ...(outcome.status === 'FAILED' ? { error: `${outcome.error}: ${outcome.cause}` } : {}),
       parts,
       files: scaleCase.files,

@@ -31,7 +31,7 @@ for (const scaleCase of cases) {
   results.push(result);
   process.stderr.write(
     `scale: ${scaleCase.name}: ${result.status}${result.error ? ` (${result.error})` : ''}, ${result.batches} batches, ` +
-      `verified ${result.verified}, peak state at ${result.peakStateWhere || '-'}, ${result.seconds.toFixed(1)} s\n`,
+      `keys of ${result.keyLength} chars, verified ${result.verified}, peak state at ${result.peakStateWhere || '-'}, ${result.seconds.toFixed(1)} s\n`,
   );
   console.log(scaleLine(result));
 }
