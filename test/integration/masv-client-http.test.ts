@@ -367,6 +367,30 @@ describe('MasvClient against a real HTTP server', () => {
     expect(s.requests).toHaveLength(1);
   });
 
+  it('checks every answer against its schema and names what was off', async () => {
+    const answers: unknown[] = [
+      { max_chunk_count: 10000, max_chunk_size: '5368709120', min_chunk_size: 5242880 },
+      { file: {}, create_blueprint: { url: 'http://s/x', method: 'POST' } },
+      [{ url: 'http://s/p1', method: 'PUT' }],
+      { metadata: { total: 1 }, records: [{ id: 'P' }] },
+    ];
+    const s = await server((_req, res, i) => json(res, 200, answers[i]));
+    const client = new MasvClient({ baseUrl: s.url });
+    const access = { packageId: 'P', token: 't' };
+    await expect(client.getSpec()).rejects.toThrow(
+      /spec answered with an unexpected body \(max_chunk_size: /,
+    );
+    await expect(
+      client.addFile(access, { kind: 'file', name: 'a', path: '', lastModified: new Date(), size: 1 }),
+    ).rejects.toThrow(/files answered with an unexpected body \(file\.id: /);
+    await expect(client.getPartBlueprints(access, 'F', 'U', 0, 2)).rejects.toThrow(
+      /returned 1 blueprints for count=2/,
+    );
+    await expect(client.listTeamPackages('T', 'k', { states: ['new'] })).rejects.toThrow(
+      /records\.0\.state: /,
+    );
+  });
+
   it('counts a delete answered 404 as deleted', async () => {
     const s = await server((_req, res) => json(res, 404, { code: 404, message: 'package not found' }));
     const client = new MasvClient({ baseUrl: s.url });
