@@ -108,15 +108,20 @@ export const HISTORY_EVENT_LIMIT = 25_000;
 /** What the planner lets a delivery use: 80% of the limit, the rest is kept for retries. */
 export const HISTORY_EVENT_BUDGET = 20_000;
 /**
- * Events outside the Map: ExecutionStarted; Prepare entered, scheduled, started, succeeded,
- * exited; Map entered, started, succeeded, exited; Finalize (5); Delivered entered, exited;
- * ExecutionSucceeded.
+ * History events of the definition (statemachines/relay.asl.json), counted as Step Functions
+ * records them: Task = entered, scheduled, started, succeeded, exited (5); Wait, Choice, Pass,
+ * Succeed = entered, exited (2); Map = entered, started, succeeded, exited (4); each Map
+ * iteration = started, succeeded (2). `test/unit/part-plan-definition.test.ts` recounts them from
+ * the definition, so a new state cannot slip past the planner.
+ *
+ * Outside the Map: ExecutionStarted, Prepare (5), `Sources Readable?` (2), Transfer Map (4),
+ * Finalize (5), Delivered (2), ExecutionSucceeded.
  */
-export const EVENTS_OUTSIDE_MAP = 18;
+export const EVENTS_OUTSIDE_MAP = 20;
 /** Per batch (Map iteration): iteration started and succeeded, `Batch Done` entered and exited. */
 export const EVENTS_PER_BATCH = 4;
-/** Per transfer invocation: Task entered, scheduled, started, succeeded, exited; `Batch Finished?` entered, exited. */
-export const EVENTS_PER_INVOCATION = 7;
+/** Per transfer invocation: `Take Turn` (2), `Transfer Batch` (5), `Batch Finished?` (2). */
+export const EVENTS_PER_INVOCATION = 9;
 
 /** Transfer invocations planned for a batch of `bytes`: one per 24 GB, at least one. */
 export function invocationsFor(bytes: number): number {
@@ -166,33 +171,62 @@ export function estimateHistoryEvents(plans: PartPlan[]): number {
  * count (≤ MASV's max part count), so planning always ends.
  */
 export function planDelivery(sizes: number[], spec: PackageSpec, options: PlanOptions = {}): PartPlan[] {
-  const total = sizes.reduce((sum, size) => sum + size, 0);
-  const describe = () =>
-    `${sizes.length} file${sizes.length === 1 ? '' : 's'}, ${total} bytes (${formatBytes(total)})`;
   if (sizes.length > MAX_BATCHES_PER_DELIVERY) {
     throw new DeliveryTooLargeError(
       `This delivery has ${sizes.length} files; one execution takes at most ${MAX_BATCHES_PER_DELIVERY} (one batch each at least). Split it into several deliveries.`,
     );
   }
+  const search = searchBatchSize(sizes, spec, options);
+  if ('min' in search)
+    return sizes.map((size) =>
+      planParts(size, spec, search.min > 1 ? { ...options, minPartsPerBatch: search.min } : options),
+    );
+
+  const total = sizes.reduce((sum, size) => sum + size, 0);
+  const what = `${sizes.length === 1 ? 'file' : 'delivery'} (${sizes.length} file${sizes.length === 1 ? '' : 's'}, ${total} bytes, ${formatBytes(total)})`;
+  const at =
+    `This ${what} is too large for one workflow execution: at best it needs about ${search.events} ` +
+    `history events, over the relay's budget of ${HISTORY_EVENT_BUDGET} (Step Functions allows ${HISTORY_EVENT_LIMIT}).`;
+  if (sizes.length === 1) {
+    const largest = largestDeliveryBytes(1, spec, options);
+    throw new DeliveryTooLargeError(
+      `${at} Split the object into smaller objects of at most ${largest} bytes (${formatBytes(largest)}); nothing was created.`,
+    );
+  }
+  const parts = Math.ceil(search.events / HISTORY_EVENT_BUDGET);
+  throw new DeliveryTooLargeError(
+    `${at} Split it into at least ${Math.max(2, parts)} deliveries (for example by prefix); nothing was created.`,
+  );
+}
+
+/**
+ * The smallest common minimum of parts per batch (1 = as asked) for which the files fit the batch
+ * cap and the history budget, or the fewest events any batch size needs when none fits. Bounded by
+ * the largest part count; skipped when even one batch per file needs more invocations than the
+ * budget allows (each file needs at least size / 24 GB invocations, whatever its batches).
+ */
+function searchBatchSize(
+  sizes: number[],
+  spec: PackageSpec,
+  options: PlanOptions,
+): { min: number } | { events: number } {
   const fits = (cost: { batches: number; events: number }) =>
     cost.batches <= MAX_BATCHES_PER_DELIVERY && cost.events <= HISTORY_EVENT_BUDGET;
   const shapes = sizes.map((size) => shapeFile(size, spec, options));
   let best = costOf(shapes);
-  if (fits(best)) return sizes.map((size) => planParts(size, spec, options));
-
+  if (fits(best)) return { min: 1 };
+  const floor = shapes.reduce(
+    (sum, f) => sum + EVENTS_PER_BATCH + EVENTS_PER_INVOCATION * invocationsFor(f.size),
+    EVENTS_OUTSIDE_MAP,
+  );
+  if (floor > HISTORY_EVENT_BUDGET) return { events: floor };
   const largest = Math.max(1, ...shapes.map((s) => s.partCount));
   for (let min = 2; min <= largest; min++) {
     const cost = costOf(shapes, min);
-    if (fits(cost)) return sizes.map((size) => planParts(size, spec, { ...options, minPartsPerBatch: min }));
+    if (fits(cost)) return { min };
     if (cost.events < best.events) best = cost;
   }
-  const parts = Math.ceil(best.events / HISTORY_EVENT_BUDGET);
-  throw new DeliveryTooLargeError(
-    `This delivery (${describe()}) is too large for one workflow execution: at best it needs about ` +
-      `${best.events} history events, over the relay's budget of ${HISTORY_EVENT_BUDGET} ` +
-      `(Step Functions allows ${HISTORY_EVENT_LIMIT}). Split it into at least ${Math.max(2, parts)} ` +
-      `deliveries (for example by prefix); nothing was created.`,
-  );
+  return { events: best.events };
 }
 
 function formatBytes(bytes: number) {
@@ -216,21 +250,16 @@ export function largestDeliveryBytes(
   options: PlanOptions = {},
 ): number {
   const fits = (total: number) => {
-    try {
-      planDelivery(
-        Array.from({ length: fileCount }, () => Math.floor(total / fileCount)),
-        spec,
-        options,
-      );
-      return true;
-    } catch {
-      return false;
-    }
+    const sizes = Array.from({ length: fileCount }, () => Math.floor(total / fileCount));
+    if (sizes[0]! > spec.maxPartSize * spec.maxPartCount) return false;
+    return 'min' in searchBatchSize(sizes, spec, options);
   };
   let low = 0;
   let high = Math.min(Number.MAX_SAFE_INTEGER, fileCount * spec.maxPartSize * spec.maxPartCount);
+  if (fileCount > MAX_BATCHES_PER_DELIVERY) return 0;
   if (fits(high)) return high;
-  while (high - low > fileCount) {
+  // To 1 MiB per file: finer than any limit a user would act on.
+  while (high - low > fileCount * MiB) {
     const mid = Math.floor((low + high) / 2);
     if (fits(mid)) low = mid;
     else high = mid;

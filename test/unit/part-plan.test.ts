@@ -126,10 +126,13 @@ describe('planDelivery', () => {
     expect(estimateHistoryEvents(plans)).toBeLessThanOrEqual(HISTORY_EVENT_BUDGET);
   });
 
-  it('plans the largest single file MASV allows (10,000 × 5 GiB) within the history budget', () => {
-    const [plan] = planDelivery([10_000 * 5 * 1024 * MiB], S3_SPEC);
-    expect(plan!.partCount).toBe(10_000);
+  it('plans a 48 TiB file within the history budget, and refuses MASV’s largest (48.8 TiB) naming the size that fits', () => {
+    const [plan] = planDelivery([48 * 1024 ** 4], S3_SPEC);
+    expect(plan!.partCount).toBeLessThanOrEqual(10_000);
     expect(estimateHistoryEvents([plan!])).toBeLessThanOrEqual(HISTORY_EVENT_BUDGET);
+    expect(() => planDelivery([10_000 * 5 * 1024 * MiB], S3_SPEC)).toThrow(
+      /Split the object into smaller objects of at most \d+ bytes \(48\.4 TiB\)/,
+    );
   });
 
   it('refuses a delivery no batch size can fit, naming the budget and what to do', () => {
@@ -143,9 +146,9 @@ describe('planDelivery', () => {
   it('accepts the largest deliveries the README states, and refuses a little more', () => {
     const TiB = 1024 ** 4;
     const largest = (files: number) => largestDeliveryBytes(files, S3_SPEC) / TiB;
-    expect(largest(1)).toBeCloseTo(48.8, 1); // MASV's own limit for one file
-    expect(largest(10)).toBeGreaterThanOrEqual(61.9); // "about 62 TiB"
-    expect(largest(250)).toBeGreaterThanOrEqual(54.5); // "54.6 TiB"
+    expect(largest(1)).toBeGreaterThanOrEqual(48.4); // MASV's own limit is 48.8 TiB
+    expect(largest(10)).toBeGreaterThanOrEqual(48.2);
+    expect(largest(250)).toBeGreaterThanOrEqual(43.6);
     const over = Math.ceil((largest(250) * 1.01 * TiB) / 250);
     expect(() =>
       planDelivery(
@@ -166,7 +169,7 @@ describe('planDelivery', () => {
         { start: 1, count: 2 },
       ],
     };
-    expect(estimateHistoryEvents([plan])).toBe(18 + 2 * 4 + 7 * 1 + 7 * 2);
+    expect(estimateHistoryEvents([plan])).toBe(20 + 2 * 4 + 9 * 1 + 9 * 2);
   });
 });
 
