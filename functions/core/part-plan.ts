@@ -35,6 +35,8 @@ export interface PlanOptions {
   partsPerBatch?: number;
   /** Parts per batch at least, whatever the time budget (set when a delivery must fit the batch cap). */
   minPartsPerBatch?: number;
+  /** History events the delivery may use (default HISTORY_EVENT_BUDGET; less when a restore wait also needs some). */
+  historyBudget?: number;
 }
 
 /** Part size, part count and parts per batch of one file, before the batches are listed. */
@@ -176,6 +178,7 @@ export function planDelivery(sizes: number[], spec: PackageSpec, options: PlanOp
       `This delivery has ${sizes.length} files; one execution takes at most ${MAX_BATCHES_PER_DELIVERY} (one batch each at least). Split it into several deliveries.`,
     );
   }
+  const budget = options.historyBudget ?? HISTORY_EVENT_BUDGET;
   const search = searchBatchSize(sizes, spec, options);
   if ('min' in search)
     return sizes.map((size) =>
@@ -186,14 +189,14 @@ export function planDelivery(sizes: number[], spec: PackageSpec, options: PlanOp
   const what = `${sizes.length === 1 ? 'file' : 'delivery'} (${sizes.length} file${sizes.length === 1 ? '' : 's'}, ${total} bytes, ${formatBytes(total)})`;
   const at =
     `This ${what} is too large for one workflow execution: at best it needs about ${search.events} ` +
-    `history events, over the relay's budget of ${HISTORY_EVENT_BUDGET} (Step Functions allows ${HISTORY_EVENT_LIMIT}).`;
+    `history events, over the relay's budget of ${budget} (Step Functions allows ${HISTORY_EVENT_LIMIT}).`;
   if (sizes.length === 1) {
     const largest = largestDeliveryBytes(1, spec, options);
     throw new DeliveryTooLargeError(
       `${at} Split the object into smaller objects of at most ${largest} bytes (${formatBytes(largest)}); nothing was created.`,
     );
   }
-  const parts = Math.ceil(search.events / HISTORY_EVENT_BUDGET);
+  const parts = Math.ceil(search.events / budget);
   throw new DeliveryTooLargeError(
     `${at} Split it into at least ${Math.max(2, parts)} deliveries (for example by prefix); nothing was created.`,
   );
@@ -211,7 +214,8 @@ function searchBatchSize(
   options: PlanOptions,
 ): { min: number } | { events: number } {
   const fits = (cost: { batches: number; events: number }) =>
-    cost.batches <= MAX_BATCHES_PER_DELIVERY && cost.events <= HISTORY_EVENT_BUDGET;
+    cost.batches <= MAX_BATCHES_PER_DELIVERY &&
+    cost.events <= (options.historyBudget ?? HISTORY_EVENT_BUDGET);
   const shapes = sizes.map((size) => shapeFile(size, spec, options));
   let best = costOf(shapes);
   if (fits(best)) return { min: 1 };
@@ -219,7 +223,7 @@ function searchBatchSize(
     (sum, f) => sum + EVENTS_PER_BATCH + EVENTS_PER_INVOCATION * invocationsFor(f.size),
     EVENTS_OUTSIDE_MAP,
   );
-  if (floor > HISTORY_EVENT_BUDGET) return { events: floor };
+  if (floor > (options.historyBudget ?? HISTORY_EVENT_BUDGET)) return { events: floor };
   const largest = Math.max(1, ...shapes.map((s) => s.partCount));
   for (let min = 2; min <= largest; min++) {
     const cost = costOf(shapes, min);

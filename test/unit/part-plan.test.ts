@@ -158,6 +158,12 @@ describe('planDelivery', () => {
     ).toThrow(DeliveryTooLargeError);
   });
 
+  it('plans within a smaller history budget when one is given (a delivery that waits for restores)', () => {
+    const sizes = [40 * 1024 ** 4];
+    expect(() => planDelivery(sizes, S3_SPEC)).not.toThrow();
+    expect(() => planDelivery(sizes, S3_SPEC, { historyBudget: 15_000 })).toThrow(/budget of 15000/);
+  });
+
   it('counts history events as the workflow records them', () => {
     // One 24 GB batch = one invocation; a 48 GB batch = two.
     const plan = {

@@ -13,10 +13,10 @@ import { packageAccess } from '../masv-target.js';
 import { cleanUpEarlierGenerations, createDeliveryPackage } from '../package-reconcile.js';
 import { resolvePackage } from '../package-settings.js';
 import { partCheckFor } from '../part-integrity.js';
-import { MiB, type PartPlan, planDelivery } from '../part-plan.js';
+import { HISTORY_EVENT_BUDGET, MiB, type PartPlan, planDelivery } from '../part-plan.js';
 import { runPool } from '../pool.js';
 import { headSource, listPrefix, type SourceObject } from '../s3-source.js';
-import { awaitRestores, type RestoreWait } from './restore.js';
+import { awaitRestores, RESTORE_EVENT_RESERVE, type RestoreWait } from './restore.js';
 
 /** Size of the prepared delivery in workflow state, with ids at their longest, before anything is created. */
 function estimateStateBytes(
@@ -108,10 +108,17 @@ export async function prepareDelivery(
 
   const spec = await masv.getSpec();
   const requestedPartSize = config.transfer.partSizeMiB * MiB;
+  // A delivery that waits for restores spends history on the wait: its plan gets that much less,
+  // in every round, so the decision does not change once the sources are readable.
+  const waits = (restore?.round ?? 0) > 0 || objects.some((o) => o.archived);
   const plans: PartPlan[] = planDelivery(
     objects.map((o) => o.size),
     spec,
-    { requestedPartSize, partsPerBatch: config.transfer.partsPerBatch },
+    {
+      requestedPartSize,
+      partsPerBatch: config.transfer.partsPerBatch,
+      ...(waits ? { historyBudget: HISTORY_EVENT_BUDGET - RESTORE_EVENT_RESERVE } : {}),
+    },
   );
   const names = packagePaths(sources, request.prefix?.prefix);
   const draftBytes = estimateStateBytes(objects, names, plans);

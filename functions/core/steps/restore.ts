@@ -11,6 +11,10 @@ import { archivedSourcesError, describeArchive, restoreSource } from '../source-
  * 48-hour limit.
  */
 export const MAX_RESTORE_ROUNDS = 300;
+/** History events one restore check costs: Prepare (5), `Sources Readable?` (2), `Wait For Restore` (2). */
+export const EVENTS_PER_RESTORE_ROUND = 9;
+/** Events a delivery that waits for restores keeps aside for them: its plan gets that much less. */
+export const RESTORE_EVENT_RESERVE = MAX_RESTORE_ROUNDS * EVENTS_PER_RESTORE_ROUND;
 
 /** Prepare's answer while archived sources are being restored: the workflow waits, then asks again. */
 export interface RestoreWait {
