@@ -3,6 +3,7 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import type { BatchItem, DeliveryFile } from '../delivery.js';
 import type { RelayDeps } from '../deps.js';
 import { isRetryable, PartIntegrityError, PartUrlExpiredError, StorageError } from '../errors.js';
+import { unquoteEtag } from '../etag.js';
 import type { Blueprint } from '../masv/types.js';
 import { packageAccess } from '../masv-target.js';
 import { allowsContentMd5, md5OfRange, type PartCheck } from '../part-integrity.js';
@@ -142,16 +143,17 @@ export async function transferBatch(
           throw error;
         });
       const md5 = hasher.digestHex();
-      const received = etag.replace(/^W\//, '').replace(/"/g, '');
+      const received = unquoteEtag(etag);
       if (expected) {
         if (md5 !== expected.hex)
           throw new PartIntegrityError(
             `Part ${partNumber} of ${file.name}: two reads of the source gave different bytes (MD5 ${expected.hex}, then ${md5}).`,
           );
-      } else if (/^[0-9a-f]{32}$/i.test(received) && received.toLowerCase() !== md5) {
+      } else if (received.toLowerCase() !== md5) {
         if (allowsContentMd5(blueprint!.url)) {
           // Storage's ETags may not be MD5s (SSE-KMS as the bucket default, no header in the
-          // blueprint): send the part again with Content-MD5 so storage checks it, and keep doing so.
+          // blueprint; or not even hex): send the part again with Content-MD5 so storage checks
+          // it, and keep doing so. A part is never recorded unverified.
           check = 'content-md5';
           log.info('Part ETags are not MD5s; verifying parts with Content-MD5 from now on', {
             deliveryId,
