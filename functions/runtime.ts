@@ -7,6 +7,7 @@ import { parseConfig } from './core/config.js';
 import type { RelayDeps } from './core/deps.js';
 import { EventBridgePublisher } from './core/events.js';
 import { MasvClient } from './core/masv/client.js';
+import { METRICS_NAMESPACE } from './core/metrics.js';
 import { DeliveryStore } from './core/parts-ledger.js';
 import { createS3Client } from './core/s3-source.js';
 import type { Observability } from './handler-kit.js';
@@ -25,7 +26,7 @@ export function observability(step: string): Observability {
   const serviceName = `masv-relay-${step}`;
   return {
     logger: new Logger({ serviceName }),
-    metrics: new Metrics({ namespace: 'MasvRelay', serviceName }),
+    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName }),
     tracer: new Tracer({ serviceName }),
   };
 }

@@ -20,6 +20,7 @@ import {
   type RelayConfig,
   type RelayConfigInput,
 } from '../functions/core/config.js';
+import { METRICS_NAMESPACE } from '../functions/core/metrics.js';
 import { RELAY_REQUEST_DETAIL_TYPE } from '../functions/core/triggers.js';
 import { LAMBDA_TIMEOUT_SECONDS, renderDefinition } from '../statemachines/definition.js';
 import { RelayMonitoring } from './monitoring.js';
@@ -241,7 +242,7 @@ export class MasvRelay extends Construct {
       RELAY_CONFIG: relayConfig,
       STATE_BUCKET: this.stateBucket.bucketName,
       EVENT_BUS_NAME: 'default',
-      POWERTOOLS_METRICS_NAMESPACE: 'MasvRelay',
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };
     const fn = (

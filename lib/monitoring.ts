@@ -9,6 +9,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { METRICS_NAMESPACE, RelayMetric } from '../functions/core/metrics.js';
 
 export interface RelayMonitoringProps {
   readonly stateMachine: sfn.StateMachine;
@@ -35,7 +36,7 @@ export class RelayMonitoring extends Construct {
     const period = Duration.minutes(5);
     const relayMetric = (metricName: string, serviceName: string, statistic = 'Sum') =>
       new cloudwatch.Metric({
-        namespace: 'MasvRelay',
+        namespace: METRICS_NAMESPACE,
         metricName,
         dimensionsMap: { service: serviceName },
         statistic,
@@ -61,14 +62,14 @@ export class RelayMonitoring extends Construct {
           new cloudwatch.GraphWidget({ title: 'Deliveries', left: [started, succeeded, failed], width: 12 }),
           new cloudwatch.GraphWidget({
             title: 'Bytes relayed',
-            left: [relayMetric('BytesRelayed', 'masv-relay-transfer')],
+            left: [relayMetric(RelayMetric.bytesRelayed, 'masv-relay-transfer')],
             width: 12,
           }),
         ],
         [
           new cloudwatch.GraphWidget({
             title: 'Part retries',
-            left: [relayMetric('PartRetries', 'masv-relay-transfer')],
+            left: [relayMetric(RelayMetric.partRetries, 'masv-relay-transfer')],
             width: 8,
           }),
           new cloudwatch.GraphWidget({ title: 'Trigger DLQ depth', left: [dlqDepth], width: 8 }),

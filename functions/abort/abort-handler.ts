@@ -1,6 +1,7 @@
 import type { Context } from 'aws-lambda';
 import type { DeliveryRequest, PreparedDelivery } from '../core/delivery.js';
 import type { RelayDeps } from '../core/deps.js';
+import { RelayMetric } from '../core/metrics.js';
 import { abortDelivery } from '../core/steps/abort.js';
 import { type Observability, wrapHandler } from '../handler-kit.js';
 
@@ -20,10 +21,14 @@ export function createAbortHandler(deps: () => Promise<RelayDeps>, observability
       error,
     });
     if (result.delivered) {
-      observability.metrics?.addMetric('DeliveriesSucceeded', 'Count', 1);
+      observability.metrics?.addMetric(RelayMetric.deliveriesSucceeded, 'Count', 1);
       if (result.followUpFailures.length > 0)
-        observability.metrics?.addMetric('DeliveryFollowUpFailures', 'Count', result.followUpFailures.length);
-    } else observability.metrics?.addMetric('DeliveriesFailed', 'Count', 1);
+        observability.metrics?.addMetric(
+          RelayMetric.deliveryFollowUpFailures,
+          'Count',
+          result.followUpFailures.length,
+        );
+    } else observability.metrics?.addMetric(RelayMetric.deliveriesFailed, 'Count', 1);
     return result;
   });
 }

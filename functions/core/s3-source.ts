@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { Source } from './delivery.js';
 import { NetworkError, SourceArchivedError, SourceChangedError, SourceNotFoundError } from './errors.js';
+import { unquoteEtag } from './etag.js';
 import { type MergedTags, mergeTags } from './s3-tags.js';
 import { type ArchiveStatus, archiveStatusOf } from './source-archive.js';
 
@@ -67,7 +68,7 @@ export async function headSource(s3: S3Client, source: Source): Promise<SourceOb
       key: source.key,
       versionId:
         source.versionId ?? (head.VersionId && head.VersionId !== 'null' ? head.VersionId : undefined),
-      etag: (head.ETag ?? '').replace(/"/g, ''),
+      etag: unquoteEtag(head.ETag ?? ''),
       size: head.ContentLength ?? 0,
       lastModified: head.LastModified ?? new Date(0),
       metadata: head.Metadata ?? {},

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { isAllowedAddress, type RelayConfig } from './config.js';
 import { type DeliveryRequest, normalizeRelayRequest } from './delivery.js';
 import { DeliveryRequestError } from './errors.js';
+import { unquoteEtag } from './etag.js';
 import { folderRuleFor, markerFolder } from './folder-delivery.js';
 import { isSnsEnvelope, isSnsRecord, snsMessagePayload } from './trigger-sns.js';
 
@@ -198,7 +199,7 @@ function objectCreated(created: CreatedObject, context?: TriggerContext): Trigge
     bucket,
     key,
     ...(versionId ? { versionId } : {}),
-    ...(etag ? { etag: etag.replace(/"/g, '') } : {}),
+    ...(etag ? { etag: unquoteEtag(etag) } : {}),
   };
   return {
     kind: 'start',
@@ -214,7 +215,7 @@ function objectCreated(created: CreatedObject, context?: TriggerContext): Trigge
  */
 function folderDelivery(marker: CreatedObject, folder: string): TriggerOutcome {
   const { bucket, key, versionId, etag } = marker;
-  const content = etag ? `etag\n${etag.replace(/"/g, '')}` : `version\n${versionId ?? ''}`;
+  const content = etag ? `etag\n${unquoteEtag(etag)}` : `version\n${versionId ?? ''}`;
   return {
     kind: 'start',
     executionName: executionName(folder || bucket, `folder\n${bucket}\n${folder}\n${content}`),
@@ -223,7 +224,7 @@ function folderDelivery(marker: CreatedObject, folder: string): TriggerOutcome {
       marker: {
         key,
         ...(versionId ? { versionId } : {}),
-        ...(etag ? { etag: etag.replace(/"/g, '') } : {}),
+        ...(etag ? { etag: unquoteEtag(etag) } : {}),
       },
     },
   };

@@ -1,5 +1,6 @@
 import type { Context } from 'aws-lambda';
 import type { RelayDeps } from '../core/deps.js';
+import { RelayMetric } from '../core/metrics.js';
 import { type TransferInput, transferBatch } from '../core/steps/transfer.js';
 import { type Observability, wrapHandler } from '../handler-kit.js';
 
@@ -10,9 +11,9 @@ export function createTransferHandler(deps: () => Promise<RelayDeps>, observabil
       partConcurrency: d.config.transfer.partConcurrency,
       remainingMs: () => context.getRemainingTimeInMillis(),
     });
-    observability.metrics?.addMetric('BytesRelayed', 'Bytes', result.bytes);
-    observability.metrics?.addMetric('PartsUploaded', 'Count', result.partsUploaded);
-    observability.metrics?.addMetric('PartRetries', 'Count', result.partRetries);
+    observability.metrics?.addMetric(RelayMetric.bytesRelayed, 'Bytes', result.bytes);
+    observability.metrics?.addMetric(RelayMetric.partsUploaded, 'Count', result.partsUploaded);
+    observability.metrics?.addMetric(RelayMetric.partRetries, 'Count', result.partRetries);
     return result;
   });
 }
