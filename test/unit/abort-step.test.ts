@@ -1,0 +1,183 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../functions/core/config.js';
+import type { PreparedDelivery } from '../../functions/core/delivery.js';
+import type { RelayDeps } from '../../functions/core/deps.js';
+import { MasvServerError } from '../../functions/core/errors.js';
+import { LocalEventSink } from '../../functions/core/events.js';
+import type { MasvClient } from '../../functions/core/masv/client.js';
+import type { DeliveryStore, FinalizeMark, PackageGeneration } from '../../functions/core/parts-ledger.js';
+import { abortDelivery } from '../../functions/core/steps/abort.js';
+
+/**
+ * Abort's decisions with injected dependencies: an in-memory state bucket and MASV, so each row of
+ * the decision table is one test (Prepare / Act / Assess).
+ */
+const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+interface Fakes {
+  generations?: PackageGeneration[];
+  marks?: FinalizeMark[];
+  delivered?: unknown;
+  masvState?: Record<string, string>;
+  deleteFails?: boolean;
+  storeDown?: boolean;
+  target?: 'team' | 'portal';
+}
+
+function arrange(fakes: Fakes) {
+  const deleted: string[] = [];
+  const cleared: Array<{ deliveryId: string; kept: string[] }> = [];
+  const keys = (fakes.generations ?? []).map(
+    (g) => `deliveries/d1/package/${String(g.generation).padStart(4, '0')}.json`,
+  );
+  const down = async () => {
+    if (fakes.storeDown) throw new Error("The relay's state bucket failed transiently: SlowDown.");
+  };
+  const store = {
+    delivered: async () => fakes.delivered,
+    packageGenerations: async () => (await down(), fakes.generations ?? []),
+    marks: async () => (await down(), new Set(fakes.marks ?? [])),
+    markDelivered: async () => true,
+    markOnce: async () => true,
+    isRecordOf: (key: string, generation: number) =>
+      key.endsWith(`/${String(generation).padStart(4, '0')}.json`),
+    clear: async (deliveryId: string, keep: (key: string) => boolean = () => false) => {
+      cleared.push({ deliveryId, kept: keys.filter(keep) });
+    },
+  } as unknown as DeliveryStore;
+  const masv = {
+    getTeamPackage: async (_team: string, _key: string, id: string) => ({
+      id,
+      state: fakes.masvState?.[id] ?? 'new',
+      accessToken: 'fresh',
+    }),
+    deletePackage: async (access: { packageId: string }) => {
+      if (fakes.deleteFails) throw new MasvServerError('MASV DELETE answered 500.');
+      deleted.push(access.packageId);
+    },
+    createLink: async () => ({ id: 'L' }),
+  } as unknown as MasvClient;
+  const target =
+    fakes.target === 'portal'
+      ? { kind: 'portal', portalId: 'P', sender: 'relay@example.com' }
+      : { kind: 'team', teamId: 'T', apiKeySecretName: 'key' };
+  const events = new LocalEventSink();
+  const deps: RelayDeps = {
+    config: parseConfig({ masv: { target }, package: { recipients: ['a@example.com'] } }),
+    masv,
+    s3: new S3Client({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9', maxAttempts: 1 }),
+    store,
+    secret: async () => 'api-key',
+    events,
+    log: silent,
+  };
+  return { deps, deleted, cleared, events };
+}
+
+const record = (generation: number, packageId: string): PackageGeneration => ({
+  generation,
+  record: { packageId, owner: 'team', token: 't' },
+});
+
+const prepared: PreparedDelivery = {
+  deliveryId: 'd1',
+  package: { id: 'P2', owner: 'team' },
+  files: [],
+  batches: [],
+};
+
+const failure = { Error: 'MasvServerError', Cause: '{"errorMessage":"MASV answered 503"}' };
+
+describe('abort step', () => {
+  it('deletes every package a Prepare attempt recorded, then clears the records', async () => {
+    const { deps, deleted, cleared, events } = arrange({ generations: [record(1, 'P1'), record(2, 'P2')] });
+
+    const result = await abortDelivery(deps, { deliveryId: 'd1', prepared, error: failure });
+
+    expect(deleted).toEqual(['P1', 'P2']);
+    expect(result).toMatchObject({ delivered: false, packageId: 'P2', packageDeleted: true });
+    expect(cleared).toEqual([{ deliveryId: 'd1', kept: [] }]);
+    expect(events.events.map((e) => e.detailType)).toEqual(['MASV Relay Delivery Failed']);
+  });
+
+  it('never deletes a package marked finalized: it completes the delivery instead', async () => {
+    const { deps, deleted, events } = arrange({
+      generations: [record(1, 'P2')],
+      marks: ['package-finalizing', 'package-finalized'],
+    });
+
+    const result = await abortDelivery(deps, { deliveryId: 'd1', prepared, error: failure });
+
+    expect(deleted).toEqual([]);
+    expect(result).toMatchObject({ delivered: true, packageId: 'P2' });
+    expect(events.events.map((e) => e.detailType)).toEqual(['MASV Relay Delivery Succeeded']);
+  });
+
+  it('reads MASV when finalize was asked but not confirmed: finalized there means delivered', async () => {
+    const { deps, deleted } = arrange({
+      generations: [record(1, 'P2')],
+      marks: ['package-finalizing'],
+      masvState: { P2: 'finalized' },
+    });
+
+    const result = await abortDelivery(deps, { deliveryId: 'd1', prepared, error: failure });
+
+    expect(deleted).toEqual([]);
+    expect(result.delivered).toBe(true);
+  });
+
+  it('deletes nothing on doubt when MASV cannot be asked (Portal) after finalize was requested', async () => {
+    const { deps, deleted, cleared } = arrange({
+      generations: [record(1, 'P2')],
+      marks: ['package-finalizing'],
+      target: 'portal',
+    });
+
+    const result = await abortDelivery(deps, { deliveryId: 'd1', prepared, error: failure });
+
+    expect(deleted).toEqual([]);
+    expect(result).toMatchObject({ delivered: false, possiblyDelivered: true, packageDeleted: false });
+    expect(cleared).toEqual([]);
+  });
+
+  it('never deletes a recorded Team package that MASV reports finalized, whatever the marks say', async () => {
+    const { deps, deleted } = arrange({ generations: [record(1, 'P2')], masvState: { P2: 'finalized' } });
+
+    const result = await abortDelivery(deps, { deliveryId: 'd1', prepared, error: failure });
+
+    expect(deleted).toEqual([]);
+    expect(result).toMatchObject({ packagesNotDeleted: ['P2'] });
+  });
+
+  it('keeps the record of a package whose delete failed, and names it in the failure event', async () => {
+    const { deps, cleared, events } = arrange({ generations: [record(1, 'P2')], deleteFails: true });
+
+    await abortDelivery(deps, { deliveryId: 'd1', prepared, error: failure });
+
+    expect(cleared).toEqual([{ deliveryId: 'd1', kept: ['deliveries/d1/package/0001.json'] }]);
+    expect(events.events[0]!.detail).toMatchObject({ packageDeleted: false, packagesNotDeleted: ['P2'] });
+  });
+
+  it('decides nothing when it cannot read the records: it fails, so its Retry runs it again', async () => {
+    const { deps, deleted, events } = arrange({ generations: [record(1, 'P2')], storeDown: true });
+
+    await expect(abortDelivery(deps, { deliveryId: 'd1', prepared, error: failure })).rejects.toThrow(
+      /SlowDown/,
+    );
+
+    expect(deleted).toEqual([]);
+    expect(events.events).toEqual([]);
+  });
+
+  it('reports an earlier success unchanged when the delivery had already been remembered', async () => {
+    const remembered = { deliveryId: 'd1', packageId: 'P2', files: 1, bytes: 10, followUpFailures: [] };
+    const { deps, deleted, events } = arrange({ delivered: remembered, generations: [record(1, 'P2')] });
+
+    const result = await abortDelivery(deps, { deliveryId: 'd1', prepared, error: failure });
+
+    expect(result).toEqual({ ...remembered, delivered: true });
+    expect(deleted).toEqual([]);
+    expect(events.events).toEqual([]);
+  });
+});
