@@ -1,0 +1,137 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../functions/core/config.js';
+import type { PreparedDelivery } from '../../functions/core/delivery.js';
+import type { RelayDeps } from '../../functions/core/deps.js';
+import { LocalEventSink } from '../../functions/core/events.js';
+import type { FinalizeOutcome, MasvClient } from '../../functions/core/masv/client.js';
+import type { DeliveryStore, FinalizeMark } from '../../functions/core/parts-ledger.js';
+import { finalizeDelivery } from '../../functions/core/steps/finalize.js';
+
+/** Finalize with injected dependencies: what it calls, in which order, and what it never repeats. */
+const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+const prepared: PreparedDelivery = {
+  deliveryId: 'd1',
+  package: { id: 'P1', owner: 'team' },
+  files: [
+    {
+      index: 0,
+      bucket: 'src',
+      key: 'a.mov',
+      etag: 'e',
+      name: 'a.mov',
+      path: '',
+      size: 10,
+      partSize: 10,
+      partCount: 1,
+      fileId: 'F1',
+      uploadId: 'U1',
+    },
+  ],
+  batches: [{ file: 0, start: 0, count: 1 }],
+  link: { email: 'reviewer@example.com' },
+};
+
+function arrange(
+  options: { marks?: FinalizeMark[]; packageAnswer?: FinalizeOutcome; masvState?: string } = {},
+) {
+  const calls: string[] = [];
+  const marks = new Set<FinalizeMark>(options.marks ?? []);
+  const markedOnce = new Set<string>();
+  let remembered: unknown;
+  const store = {
+    delivered: async () => remembered,
+    requirePackage: async () => ({ packageId: 'P1', owner: 'team', token: 't' }),
+    marks: async () => new Set(marks),
+    mark: async (_id: string, mark: FinalizeMark) => {
+      calls.push(`mark ${mark}`);
+      marks.add(mark);
+    },
+    markOnce: async (_id: string, mark: string) => {
+      if (markedOnce.has(mark)) return false;
+      markedOnce.add(mark);
+      return true;
+    },
+    finalizedFiles: async () => new Set<number>(),
+    listParts: async () => new Map([[1, { partNumber: 1, etag: '"x"' }]]),
+    markFileFinalized: async () => undefined,
+    packageGenerations: async () => [],
+    markDelivered: async (_id: string, result: unknown) => {
+      remembered = result;
+      return true;
+    },
+    clear: async () => {
+      calls.push('clear');
+    },
+  } as unknown as DeliveryStore;
+  const masv = {
+    finalizeFile: async () => (calls.push('finalize file'), 'finalized'),
+    finalizePackage: async () => (calls.push('finalize package'), options.packageAnswer ?? 'finalized'),
+    getTeamPackage: async () => (
+      calls.push('get package'), { id: 'P1', state: options.masvState ?? 'new', accessToken: 't' }
+    ),
+    createLink: async () => (calls.push('create link'), { id: 'L1' }),
+  } as unknown as MasvClient;
+  const events = new LocalEventSink();
+  const deps: RelayDeps = {
+    config: parseConfig({
+      masv: { target: { kind: 'team', teamId: 'T', apiKeySecretName: 'key' } },
+      package: { recipients: ['a@example.com'] },
+    }),
+    masv,
+    s3: new S3Client({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9', maxAttempts: 1 }),
+    store,
+    secret: async () => 'api-key',
+    events,
+    log: silent,
+  };
+  return { deps, calls, events };
+}
+
+describe('finalize step', () => {
+  it('marks the intent, finalizes the file then the package, and only then does the follow-ups', async () => {
+    const { deps, calls } = arrange();
+
+    const result = await finalizeDelivery(deps, prepared);
+
+    expect(calls).toEqual([
+      'finalize file',
+      'mark package-finalizing',
+      'finalize package',
+      'mark package-finalized',
+      'create link',
+      'clear',
+    ]);
+    expect(result).toMatchObject({ packageId: 'P1', linkId: 'L1' });
+    // The source tag failed (no S3 here): counted, not fatal.
+    expect(result.followUpFailures).toEqual(['tag s3://src/a.mov as delivered']);
+  });
+
+  it('a rerun after finalize was asked reads MASV first and does not finalize again', async () => {
+    const { deps, calls } = arrange({ marks: ['package-finalizing'], masvState: 'finalized' });
+
+    await finalizeDelivery(deps, prepared);
+
+    expect(calls.filter((c) => c.startsWith('finalize package'))).toEqual([]);
+    expect(calls).toContain('get package');
+  });
+
+  it('takes MASV answering "already finalized" as done', async () => {
+    const { deps, calls } = arrange({ packageAnswer: 'already-finalized' });
+
+    await expect(finalizeDelivery(deps, prepared)).resolves.toMatchObject({ packageId: 'P1' });
+    expect(calls).toContain('mark package-finalized');
+  });
+
+  it('creates the link at most once and, once remembered, answers a rerun without any call', async () => {
+    const { deps, calls } = arrange();
+    const first = await finalizeDelivery(deps, prepared);
+    calls.length = 0;
+
+    const again = await finalizeDelivery(deps, prepared);
+
+    expect(again).toEqual(first);
+    expect(calls).toEqual([]);
+  });
+});
