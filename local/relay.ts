@@ -8,7 +8,6 @@ import { createAbortHandler } from '../functions/abort/abort-handler.js';
 import { parseConfig, type RelayConfig, type RelayConfigInput } from '../functions/core/config.js';
 import type { DeliveryRequest, PreparedDelivery } from '../functions/core/delivery.js';
 import type { RelayDeps } from '../functions/core/deps.js';
-import { LocalEventSink } from '../functions/core/events.js';
 import { MasvClient } from '../functions/core/masv/client.js';
 import type { UploadedPart } from '../functions/core/masv/types.js';
 import { DeliveryStore } from '../functions/core/parts-ledger.js';
@@ -23,6 +22,7 @@ import { createTransferHandler } from '../functions/transfer/transfer-handler.js
 import { LAMBDA_TIMEOUT_SECONDS, renderDefinition, substituteArns } from '../statemachines/definition.js';
 import type { AwsLimits } from './aws-limits.js';
 import { type EmulatorOptions, type RunningEmulator, startEmulator } from './emulator/server.js';
+import { LocalEventSink } from './event-sink.js';
 import { lambdaContext } from './lambda-context.js';
 import {
   type EventLog,

@@ -4,10 +4,10 @@ import { parseConfig } from '../../functions/core/config.js';
 import type { PreparedDelivery } from '../../functions/core/delivery.js';
 import type { RelayDeps } from '../../functions/core/deps.js';
 import { MasvServerError } from '../../functions/core/errors.js';
-import { LocalEventSink } from '../../functions/core/events.js';
 import type { MasvClient } from '../../functions/core/masv/client.js';
 import type { DeliveryStore, FinalizeMark, PackageGeneration } from '../../functions/core/parts-ledger.js';
 import { abortDelivery } from '../../functions/core/steps/abort.js';
+import { LocalEventSink } from '../../local/event-sink.js';
 
 /**
  * Abort's decisions with injected dependencies: an in-memory state bucket and MASV, so each row of

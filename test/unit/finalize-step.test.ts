@@ -3,10 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/core/config.js';
 import type { PreparedDelivery } from '../../functions/core/delivery.js';
 import type { RelayDeps } from '../../functions/core/deps.js';
-import { LocalEventSink } from '../../functions/core/events.js';
 import type { FinalizeOutcome, MasvClient } from '../../functions/core/masv/client.js';
 import type { DeliveryStore, FinalizeMark } from '../../functions/core/parts-ledger.js';
 import { finalizeDelivery } from '../../functions/core/steps/finalize.js';
+import { LocalEventSink } from '../../local/event-sink.js';
 
 /** Finalize with injected dependencies: what it calls, in which order, and what it never repeats. */
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
