@@ -1,8 +1,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parseConfig } from './core/config.js';
 import type { RelayDeps } from './core/deps.js';
 import { EventBridgePublisher } from './core/events.js';
@@ -33,32 +33,28 @@ export function observability(step: string): Observability {
 
 let deps: Promise<RelayDeps> | undefined;
 
-/** Dependencies built once per Lambda container; secrets are read once and cached. */
+/** How long a Lambda container keeps a secret before reading it again (a rotated key takes effect). */
+export const SECRET_MAX_AGE_SECONDS = 300;
+
+/** A secret's text by name or ARN, cached per container for `SECRET_MAX_AGE_SECONDS`. */
+export async function readSecret(name: string): Promise<string> {
+  const value = await getSecret(name, { maxAge: SECRET_MAX_AGE_SECONDS });
+  if (typeof value !== 'string' || value.trim() === '')
+    throw new Error(`Secret ${name} has no string value; store the value as plain text.`);
+  return value.trim();
+}
+
+/** Dependencies built once per Lambda container. */
 export function awsDeps(log: Logger): Promise<RelayDeps> {
   deps ??= (async () => {
     const config = parseConfig(JSON.parse(requiredEnv('RELAY_CONFIG')));
     const s3 = createS3Client();
-    const secrets = new SecretsManagerClient({});
-    const cache = new Map<string, Promise<string>>();
-    const secret = (name: string) => {
-      let value = cache.get(name);
-      if (!value) {
-        value = secrets.send(new GetSecretValueCommand({ SecretId: name })).then((r) => {
-          if (!r.SecretString)
-            throw new Error(`Secret ${name} has no string value; store the value as plain text.`);
-          return r.SecretString.trim();
-        });
-        value.catch(() => cache.delete(name));
-        cache.set(name, value);
-      }
-      return value;
-    };
     return {
       config,
       masv: new MasvClient({ baseUrl: config.masv.apiUrl }),
       s3,
       store: new DeliveryStore(s3, requiredEnv('STATE_BUCKET')),
-      secret,
+      secret: readSecret,
       events: new EventBridgePublisher(new EventBridgeClient({}), process.env.EVENT_BUS_NAME ?? 'default'),
       log,
     };
