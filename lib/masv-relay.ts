@@ -280,7 +280,11 @@ export class MasvRelay extends Construct {
       });
 
     this.functions = {
-      start: fn('start', 256, Duration.seconds(LAMBDA_TIMEOUT_SECONDS.start)),
+      // SNS → Lambda and S3 → Lambda invoke start asynchronously: after Lambda's two retries a
+      // refused event goes to the DLQ as it arrived (redrivable), instead of being discarded.
+      start: fn('start', 256, Duration.seconds(LAMBDA_TIMEOUT_SECONDS.start), {
+        deadLetterQueue: this.deadLetterQueue,
+      }),
       prepare: fn('prepare', 512, Duration.seconds(LAMBDA_TIMEOUT_SECONDS.prepare)),
       transfer: fn(
         'transfer',

@@ -229,6 +229,24 @@ describe('who may ask: the trigger queue', () => {
   });
 });
 
+describe('failures of direct invocations do not vanish', () => {
+  it('gives start an async DLQ (SNS → Lambda and S3 → Lambda invoke it asynchronously), and the steps none', () => {
+    // After Lambda's two retries a refused event is discarded unless the function has somewhere to put it.
+    const fns = t.template.findResources('AWS::Lambda::Function');
+    expect(fns[logicalId(relay.functions.start)]!.Properties.DeadLetterConfig).toEqual({
+      TargetArn: { 'Fn::GetAtt': [logicalId(relay.deadLetterQueue), 'Arn'] },
+    });
+    expect(fns[logicalId(relay.functions.prepare)]!.Properties.DeadLetterConfig).toBeUndefined();
+    const startRole = t.stack.getLogicalId(relay.functions.start.role!.node.defaultChild as CfnElement);
+    expect(roleStatements(startRole)).toContainEqual(
+      expect.objectContaining({
+        Action: 'sqs:SendMessage',
+        Resource: { 'Fn::GetAtt': [logicalId(relay.deadLetterQueue), 'Arn'] },
+      }),
+    );
+  });
+});
+
 describe('monitoring of the rules', () => {
   it('alarms when a rule cannot deliver to the queue or loses events, per rule and bus', () => {
     const alarms = Object.values(t.template.findResources('AWS::CloudWatch::Alarm')).filter(
