@@ -184,6 +184,10 @@ const TEMPORARY_NAMES = new Set([
   'InternalServerError',
   'InternalFailure',
   'TimeoutError',
+  // StartExecution on a state machine encrypted with a customer-managed key calls KMS: a KMS rate
+  // limit is a throttle like any other. (KmsInvalidStateException — key disabled or pending
+  // deletion — and KmsAccessDeniedException stay permanent: they need an operator, not a retry.)
+  'KmsThrottlingException',
 ]);
 
 function isTemporary(error: unknown): boolean {

@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import {
   ExecutionAlreadyExists,
+  KmsThrottlingException,
   SFNClient,
   SFNServiceException,
   StartExecutionCommand,
@@ -328,6 +329,16 @@ describe('S3 Batch Operations', () => {
       [sfnError('ThrottlingException', 400), 'TemporaryFailure', /ThrottlingException.*retries the task/],
       [sfnError('ExecutionLimitExceeded', 400), 'TemporaryFailure', /ExecutionLimitExceeded/],
       [sfnError('InternalServerError', 500, 'server'), 'TemporaryFailure', /InternalServerError/],
+      // A state machine encrypted with a customer-managed key: StartExecution calls KMS.
+      [
+        new KmsThrottlingException({
+          message: 'Rate exceeded for KMS GenerateDataKey',
+          $metadata: { httpStatusCode: 400 },
+        }),
+        'TemporaryFailure',
+        /KmsThrottlingException.*retries the task/,
+      ],
+      [sfnError('KmsInvalidStateException', 400), 'PermanentFailure', /KmsInvalidStateException/],
       [
         Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
         'TemporaryFailure',
