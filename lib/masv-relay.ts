@@ -322,6 +322,10 @@ export class MasvRelay extends Construct {
       this.functions[step].grantInvoke(this.stateMachine);
     }
     this.stateMachine.grantStartExecution(this.functions.start);
+    // A name already taken: start reads that execution's input (encrypted with the relay's key) to
+    // tell a duplicate from a different request reusing the requestId.
+    this.stateMachine.grantExecution(this.functions.start, 'states:DescribeExecution');
+    this.key.grantDecrypt(this.functions.start);
     this.functions.start.addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
     this.functions.start.addEnvironment('SOURCE_BUCKET_NAME', this.sourceBucket.bucketName);
     this.functions.start.addEventSource(

@@ -1,4 +1,4 @@
-import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
+import { type CfnElement, Stack, Token, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import type { MasvRelay } from './masv-relay.js';
 
@@ -79,6 +79,16 @@ export function acknowledgeNagFindings(relay: MasvRelay) {
       "lambda:InvokeFunction on the relay's own function and its versions, as CDK's grantInvoke writes it.",
     );
   }
+  // states:DescribeExecution on this state machine's executions (names are known only at run time),
+  // rendered as cdk-nag writes CDK's grantExecution resource.
+  const stack = Stack.of(relay);
+  const pseudo = (value: string, name: string) => (Token.isUnresolved(value) ? `<AWS::${name}>` : value);
+  const workflowId = stack.getLogicalId(relay.stateMachine.node.defaultChild as never);
+  ack(
+    functions.start,
+    `AwsSolutions::AwsSolutions-IAM5[Resource::arn:${pseudo(stack.partition, 'Partition')}:states:${pseudo(stack.region, 'Region')}:${pseudo(stack.account, 'AccountId')}:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${workflowId}"}]}]}:*]`,
+    "start reads the input of an existing execution of the relay's own workflow, named only at run time, to tell a duplicate from a reused requestId.",
+  );
   ack(
     relay.stateMachine,
     'AwsSolutions::AwsSolutions-IAM5[Resource::*]',

@@ -13,7 +13,7 @@ import type { UploadedPart } from '../functions/core/masv/types.js';
 import { DeliveryStore } from '../functions/core/parts-ledger.js';
 import type { RetryClock } from '../functions/core/retry.js';
 import { createS3Client } from '../functions/core/s3-source.js';
-import type { StartExecution } from '../functions/core/steps/start.js';
+import { deliveryConflict, type StartExecution, sameDeliveryRequest } from '../functions/core/steps/start.js';
 import { createFinalizeHandler } from '../functions/finalize/finalize-handler.js';
 import type { Observability } from '../functions/handler-kit.js';
 import { createPrepareHandler } from '../functions/prepare/prepare-handler.js';
@@ -287,7 +287,12 @@ export class LocalRelay {
 
   /** StartExecution against the local engine: `false` when the name was already used. */
   readonly startExecution: StartExecution = async (name, input) => {
-    if (this.deliveries.has(name)) return false;
+    // As Step Functions: a name reused with other input is refused, not taken for a duplicate.
+    const existing = this.deliveries.get(name);
+    if (existing) {
+      if (!sameDeliveryRequest(existing.input, input)) throw deliveryConflict(name, input);
+      return false;
+    }
     const run: DeliveryRun = {
       executionName: name,
       input,

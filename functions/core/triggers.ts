@@ -261,11 +261,21 @@ function fromRelayRequest(input: unknown, context?: TriggerContext): TriggerOutc
       );
     }
   }
+  // With a requestId the name depends on the id alone (a fixed label, not the first key): a retry
+  // that lists the same objects in another order finds the same execution.
+  if (request.requestId) {
+    return {
+      kind: 'start',
+      executionName: executionName('request', `request-id\n${request.requestId}`),
+      request,
+    };
+  }
   const label = request.prefix?.prefix ?? request.files?.[0]?.key ?? 'delivery';
-  const identity = request.requestId
-    ? `request-id\n${request.requestId}`
-    : `request\n${canonicalJson(request)}`;
-  return { kind: 'start', executionName: executionName(label, identity), request };
+  return {
+    kind: 'start',
+    executionName: executionName(label, `request\n${canonicalJson(request)}`),
+    request,
+  };
 }
 
 const NAME_SAFE = /[^A-Za-z0-9_-]+/g;
@@ -286,7 +296,8 @@ export function executionName(label: string, identity: string): string {
   return slug ? `${slug}-${hash}` : `delivery-${hash}`;
 }
 
-function canonicalJson(value: unknown): string {
+/** JSON with object keys sorted: equal values give equal text. */
+export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)

@@ -1,8 +1,19 @@
-import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import type { StartExecution } from '../core/steps/start.js';
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
+import type { DeliveryRequest } from '../core/delivery.js';
+import { DeliveryRequestError } from '../core/errors.js';
+import { deliveryConflict, type StartExecution, sameDeliveryRequest } from '../core/steps/start.js';
 import { requiredEnv } from '../runtime.js';
 
-/** StartExecution on the relay's state machine; `false` when an execution of that name exists. */
+/**
+ * StartExecution on the relay's state machine. Step Functions answers ExecutionAlreadyExists for a
+ * name reused with other input, or for a finished execution: the existing execution's input tells
+ * a duplicate (`false`) from a different request reusing the name (an error, never a silent drop).
+ */
 export async function sfnStarter(): Promise<StartExecution> {
   const sfn = new SFNClient({});
   const stateMachineArn = requiredEnv('STATE_MACHINE_ARN');
@@ -11,8 +22,16 @@ export async function sfnStarter(): Promise<StartExecution> {
       await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }));
       return true;
     } catch (error) {
-      if (error instanceof ExecutionAlreadyExists) return false;
-      throw error;
+      if (!(error instanceof ExecutionAlreadyExists)) throw error;
     }
+    const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+    const existing = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    if (existing.input === undefined) {
+      throw new DeliveryRequestError(
+        `The delivery ${name} already exists, but its input could not be read to compare it with this request (DescribeExecution returned none). Check that start may kms:Decrypt with the relay's key.`,
+      );
+    }
+    if (sameDeliveryRequest(JSON.parse(existing.input) as DeliveryRequest, input)) return false;
+    throw deliveryConflict(name, input);
   };
 }

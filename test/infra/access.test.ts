@@ -247,6 +247,20 @@ describe('failures of direct invocations do not vanish', () => {
   });
 });
 
+describe('start: one package per requestId', () => {
+  it('may describe executions of the relay workflow only (to compare a reused name), and start them', () => {
+    const startRole = t.stack.getLogicalId(relay.functions.start.role!.node.defaultChild as CfnElement);
+    const statements = roleStatements(startRole);
+    const workflow = logicalId(relay.stateMachine);
+    const describe = statements.filter((s) => JSON.stringify(s.Action).includes('states:DescribeExecution'));
+    expect(describe).toHaveLength(1);
+    expect(describe[0]!.Action).toBe('states:DescribeExecution');
+    expect(JSON.stringify(describe[0]!.Resource)).toMatch(/:execution:.*"Ref":"[^"]*Workflow[^"]*".*:\*/);
+    expect(JSON.stringify(describe[0]!.Resource)).toContain(workflow);
+    expect(statements.filter((s) => JSON.stringify(s.Action).includes('states:'))).toHaveLength(2);
+  });
+});
+
 describe('monitoring of the rules', () => {
   it('alarms when a rule cannot deliver to the queue or loses events, per rule and bus', () => {
     const alarms = Object.values(t.template.findResources('AWS::CloudWatch::Alarm')).filter(

@@ -1,8 +1,14 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { DeliveryRequest } from '../../functions/core/delivery.js';
+import { DeliveryRequestError } from '../../functions/core/errors.js';
 import { sfnStarter } from '../../functions/start/sfn-starter.js';
 import { createStartHandler } from '../../functions/start/start-handler.js';
 import { triggerContextFromEnvironment } from '../../functions/start/trigger-context.js';
@@ -75,14 +81,29 @@ describe('sfnStarter', () => {
     });
   });
 
-  it('returns false for ExecutionAlreadyExists and rethrows anything else', async () => {
+  it('returns false for ExecutionAlreadyExists of the same request and rethrows anything else', async () => {
     const start = await sfnStarter();
     sfn
       .on(StartExecutionCommand)
       .rejectsOnce(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }))
       .rejectsOnce(new Error('AccessDenied'));
-    await expect(start('dup', {})).resolves.toBe(false);
+    sfn.on(DescribeExecutionCommand).resolves({ input: JSON.stringify({ requestId: 'r' }) });
+    await expect(start('dup', { requestId: 'r' })).resolves.toBe(false);
+    expect(sfn.commandCalls(DescribeExecutionCommand)[0]!.args[0].input).toEqual({
+      executionArn: 'arn:aws:states:us-east-1:123456789012:execution:relay:dup',
+    });
     await expect(start('x', {})).rejects.toThrow('AccessDenied');
+  });
+
+  it('refuses a name taken by another request, and one whose input it cannot read', async () => {
+    const start = await sfnStarter();
+    sfn.on(StartExecutionCommand).rejects(new ExecutionAlreadyExists({ message: 'exists', $metadata: {} }));
+    sfn
+      .on(DescribeExecutionCommand)
+      .resolvesOnce({ input: JSON.stringify({ requestId: 'r', package: { name: 'first' } }) })
+      .resolvesOnce({});
+    await expect(start('taken', { requestId: 'r' })).rejects.toThrow(DeliveryRequestError);
+    await expect(start('taken', { requestId: 'r' })).rejects.toThrow(/input could not be read/);
   });
 
   it('says which environment variable is missing', async () => {

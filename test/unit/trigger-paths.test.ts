@@ -1,5 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import {
+  DescribeExecutionCommand,
   ExecutionAlreadyExists,
   KmsThrottlingException,
   SFNClient,
@@ -348,6 +349,10 @@ describe('S3 Batch Operations', () => {
       [sfnError('InvalidExecutionInput', 400), 'PermanentFailure', /InvalidExecutionInput/],
     ])('maps %s to %s', async (error, code, reason) => {
       sfn.on(StartExecutionCommand).rejects(error);
+      // The existing execution (a retried task) holds the same request.
+      sfn.on(DescribeExecutionCommand).callsFake(() => ({
+        input: sfn.commandCalls(StartExecutionCommand).at(-1)!.args[0].input.input,
+      }));
       const handler = createStartHandler(
         sfnStarter,
         { logger: new Logger({ logLevel: 'SILENT' }) },

@@ -1,10 +1,36 @@
 import type { DeliveryRequest } from '../delivery.js';
 import type { Logger } from '../deps.js';
 import { DeliveryRequestError } from '../errors.js';
-import { outcomesFromPayload, type TriggerContext } from '../triggers.js';
+import { canonicalJson, outcomesFromPayload, type TriggerContext } from '../triggers.js';
 
-/** Starts one workflow execution; resolves `false` when one with that name already exists. */
+/**
+ * Starts one workflow execution. Resolves `false` when an execution of that name already exists
+ * for the same request (a duplicate); rejects with {@link deliveryConflict}'s error when the name
+ * is taken by a different request (a reused requestId), as Step Functions refuses a name reused
+ * with other input.
+ */
 export type StartExecution = (name: string, input: DeliveryRequest) => Promise<boolean>;
+
+/** The same delivery asked again: equal requests, whatever the order their files were listed in. */
+export function sameDeliveryRequest(a: DeliveryRequest, b: DeliveryRequest): boolean {
+  const canonical = (r: DeliveryRequest) =>
+    canonicalJson({
+      ...r,
+      files: r.files
+        ?.map((f) => canonicalJson(f))
+        .sort()
+        .map((f) => JSON.parse(f) as unknown),
+    });
+  return canonical(a) === canonical(b);
+}
+
+/** The error for a name taken by a different request: it goes to the DLQ or the caller, never dropped. */
+export function deliveryConflict(name: string, input: DeliveryRequest): DeliveryRequestError {
+  const what = input.requestId ? `requestId "${input.requestId}"` : 'this request’s identity';
+  return new DeliveryRequestError(
+    `The delivery ${name} already exists for a different request: ${what} was used before with other objects or package settings. This request was not delivered; send it with a new requestId (the earlier delivery is unaffected).`,
+  );
+}
 
 export interface StartSummary {
   started: string[];
