@@ -1,6 +1,7 @@
 import { normalizeRelayRequest, type PackageOverrides } from './delivery.js';
 import type { Logger } from './deps.js';
 import { DeliveryRequestError, isNetworkFailure, RelayError } from './errors.js';
+import { folderRuleFor, markerFolder } from './folder-delivery.js';
 import type { StartExecution } from './steps/start.js';
 import {
   decodeS3NotificationKey,
@@ -48,7 +49,8 @@ const USER_ARGUMENTS = ['recipients', 'name', 'description'] as const;
 const MAX_RESULT_STRING = 1000;
 
 /**
- * Start step for an S3 Batch Operations invocation: each task becomes one delivery of its object,
+ * Start step for an S3 Batch Operations invocation: each task becomes one delivery of its object
+ * (under a folder rule: a marker delivers its folder, other objects wait for theirs),
  * pinned to the task's version, named from the job and the object so a retried task finds its
  * execution (already started = Succeeded). Bad tasks are permanent failures, throttles temporary.
  */
@@ -110,15 +112,37 @@ async function startTask(
     if (key.endsWith('/'))
       return succeeded(task, `Skipped: s3://${bucket}/${key} is a folder placeholder, not a file.`);
     const versionId = task.s3VersionId ?? undefined;
-    request = normalizeRelayRequest({
-      bucket,
-      key,
-      ...(versionId ? { versionId } : {}),
-      ...(overrides ? { package: overrides } : {}),
-    });
+    const jobId = event.job?.id ?? '';
+    const rule = context ? folderRuleFor(context.config, key) : undefined;
+    if (rule) {
+      // Under a folder rule a manifest is read as drops are: a marker delivers its folder, the
+      // folder's files wait for it (an inventory of the prefix lists both).
+      const markerName = context!.config.triggers.folderMarker;
+      const folder = markerFolder(key, markerName);
+      if (folder === undefined) {
+        return succeeded(
+          task,
+          `Skipped: s3://${bucket}/${key} is under the folder rule "${rule.prefix}"; it is delivered with its folder by that folder's ${markerName} marker (list the marker in the manifest).`,
+        );
+      }
+      request = normalizeRelayRequest({
+        bucket,
+        prefix: folder,
+        marker: { key, ...(versionId ? { versionId } : {}) },
+        ...(overrides ? { package: overrides } : {}),
+      });
+      name = executionName(folder, `batch-folder\n${jobId}\n${bucket}\n${folder}\n${versionId ?? ''}`);
+    } else {
+      request = normalizeRelayRequest({
+        bucket,
+        key,
+        ...(versionId ? { versionId } : {}),
+        ...(overrides ? { package: overrides } : {}),
+      });
+      name = executionName(key, `batch\n${jobId}\n${bucket}\n${key}\n${versionId ?? ''}`);
+    }
     if (context)
       requireAllowedAddresses(context.config, overrides?.recipients ?? [], 'The job’s userArguments');
-    name = executionName(key, `batch\n${event.job?.id ?? ''}\n${bucket}\n${key}\n${versionId ?? ''}`);
   } catch (error) {
     return permanent(task, (error as Error).message);
   }

@@ -294,6 +294,28 @@ describe('S3 Batch Operations', () => {
     expect(h.started).toEqual([]);
   });
 
+  it('delivers a folder for its marker under a folder rule, never the marker as a file; the files wait for it', async () => {
+    // An S3 Inventory manifest of the source prefix lists every _MASV_READY marker and file too.
+    const h = harness();
+    const response = (await h.invoke(
+      batchOperationsV2([
+        { key: 'outgoing/folders/DCP_01/_MASV_READY', versionId: 'mv1' },
+        { key: 'outgoing/folders/DCP_01/ASSETMAP.xml' },
+      ]),
+    )) as { results: Array<{ resultCode: string; resultString: string }> };
+    expect(h.started).toHaveLength(1);
+    expect(h.started[0]![1]).toMatchObject({
+      prefix: { bucket: BUCKET, prefix: 'outgoing/folders/DCP_01/' },
+      marker: { key: 'outgoing/folders/DCP_01/_MASV_READY', versionId: 'mv1' },
+    });
+    expect(h.started[0]![1].files).toBeUndefined();
+    expect(h.started[0]![0]).toMatch(/^DCP_01-[0-9a-f]{40}$/);
+    expect(response.results.map((r) => r.resultCode)).toEqual(['Succeeded', 'Succeeded']);
+    expect(response.results[1]!.resultString).toMatch(
+      /Skipped: .*ASSETMAP\.xml is under the folder rule "outgoing\/folders\/".*_MASV_READY marker/,
+    );
+  });
+
   it('skips folder placeholders in a manifest as succeeded, not failed', async () => {
     const h = harness();
     const response = (await h.invoke(batchOperationsV2([{ key: 'outgoing/archive/' }]))) as {
