@@ -90,7 +90,10 @@ export class MasvRelay extends Construct {
   readonly sourceBucket: s3.IBucket;
   /** The relay's own bucket: package records and the parts ledger, expiring by lifecycle rule. */
   readonly stateBucket: s3.Bucket;
+  /** S3 notifications, SNS topics and the Object Created rule send here (never relay requests). */
   readonly queue: sqs.Queue;
+  /** Only the relay's bus rule may send here: the one queue relay requests are taken from. */
+  readonly requestQueue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
   /**
    * The bus relay requests arrive on: created by the stack, or the one `access.eventBusName`
@@ -202,6 +205,15 @@ export class MasvRelay extends Construct {
       retentionPeriod: Duration.days(14),
     });
     this.queue = new sqs.Queue(this, 'TriggerQueue', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: this.key,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(180),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
+    });
+    // A queue of their own for relay requests: the trigger queue admits SNS topics, whose
+    // publishers (raw delivery) could otherwise put a forged request there.
+    this.requestQueue = new sqs.Queue(this, 'RequestQueue', {
       encryption: sqs.QueueEncryption.KMS,
       encryptionMasterKey: this.key,
       enforceSSL: true,
@@ -328,9 +340,12 @@ export class MasvRelay extends Construct {
     this.key.grantDecrypt(this.functions.start);
     this.functions.start.addEnvironment('STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
     this.functions.start.addEnvironment('SOURCE_BUCKET_NAME', this.sourceBucket.bucketName);
-    this.functions.start.addEventSource(
-      new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 5 }),
-    );
+    this.functions.start.addEnvironment('REQUEST_QUEUE_ARN', this.requestQueue.queueArn);
+    for (const queue of [this.queue, this.requestQueue]) {
+      this.functions.start.addEventSource(
+        new SqsEventSource(queue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 5 }),
+      );
+    }
 
     const objectKey = objectKeyFilter(config);
     new events.Rule(this, 'ObjectCreatedRule', {
@@ -351,7 +366,7 @@ export class MasvRelay extends Construct {
       eventBus: this.requestBus,
       description: "masv-relay: delivery requests on the relay's own bus",
       eventPattern: { detailType: [RELAY_REQUEST_DETAIL_TYPE] },
-      targets: [queueTarget(this.queue, this.deadLetterQueue)],
+      targets: [queueTarget(this.requestQueue, this.deadLetterQueue)],
     });
     this.admitOnlyOwnSenders(ruleArns, props.triggerTopics ?? []);
     this.batchOperationsRole = this.grantBatchOperations(config);
@@ -405,15 +420,22 @@ export class MasvRelay extends Construct {
         }),
       );
     }
-    const senders = [...ruleArns, this.sourceBucket.bucketArn, ...topicArns];
-    for (const queue of [this.queue, this.deadLetterQueue]) {
+    const [objectRuleArn, requestRuleArn] = ruleArns as [string, string];
+    const senders = [objectRuleArn, this.sourceBucket.bucketArn, ...topicArns];
+    // Each queue admits its own rule; the DLQ takes what either rule could not deliver.
+    const ruleSenders: Array<[sqs.Queue, string[]]> = [
+      [this.queue, [objectRuleArn]],
+      [this.requestQueue, [requestRuleArn]],
+      [this.deadLetterQueue, ruleArns],
+    ];
+    for (const [queue, rules] of ruleSenders) {
       queue.addToResourcePolicy(
         new iam.PolicyStatement({
           sid: 'RelayRulesMaySend',
           principals: [new iam.ServicePrincipal('events.amazonaws.com')],
           actions: ['sqs:SendMessage'],
           resources: [queue.queueArn],
-          conditions: { ArnEquals: { 'aws:SourceArn': ruleArns } },
+          conditions: { ArnEquals: { 'aws:SourceArn': rules } },
         }),
       );
     }
@@ -441,19 +463,27 @@ export class MasvRelay extends Construct {
         },
       }),
     );
-    this.queue.addToResourcePolicy(
+    this.denyOtherSenders(this.queue, senders);
+    this.denyOtherSenders(this.requestQueue, [requestRuleArn]);
+  }
+
+  /**
+   * A Deny for every principal but the queue's own senders (by `aws:SourceArn`) and the operators
+   * the configuration names: an Allow alone would not stop IAM-authorised principals.
+   */
+  private denyOtherSenders(queue: sqs.Queue, sourceArns: string[], principalArns: string[] = []) {
+    // Operators the configuration names keep direct access (e.g. to redrive the DLQ).
+    const principals = [...this.config.access.queueSenderArns, ...principalArns];
+    queue.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'OnlyRelaySenders',
         effect: iam.Effect.DENY,
         principals: [new iam.AnyPrincipal()],
         actions: ['sqs:SendMessage'],
-        resources: [this.queue.queueArn],
+        resources: [queue.queueArn],
         conditions: {
-          ArnNotEquals: { 'aws:SourceArn': senders },
-          // Operators the configuration names keep direct access (e.g. to redrive the DLQ).
-          ...(this.config.access.queueSenderArns.length > 0
-            ? { ArnNotLike: { 'aws:PrincipalArn': this.config.access.queueSenderArns } }
-            : {}),
+          ArnNotEquals: { 'aws:SourceArn': sourceArns },
+          ...(principals.length > 0 ? { ArnNotLike: { 'aws:PrincipalArn': principals } } : {}),
         },
       }),
     );

@@ -23,6 +23,8 @@ export interface TriggerContext {
   sourceBucket?: string;
   /** Topics whose SNS envelopes are accepted; defaults to `config.triggers.snsTopicArns`. */
   snsTopicArns?: string[];
+  /** The request queue (only the bus rule may send to it): the one queue relay requests may come from. */
+  requestQueueArn?: string;
 }
 
 interface S3NotificationRecord {
@@ -35,6 +37,14 @@ interface S3NotificationRecord {
 }
 
 /**
+ * Where a payload came in: a direct invocation (IAM on the start function decides), the trigger
+ * queue (S3, SNS and the Object Created rule send there: never relay requests, since a topic
+ * publisher could otherwise smuggle one in), or the request queue (only the relay's bus rule may
+ * send there: only "MASV Relay Request" events).
+ */
+export type TriggerOrigin = 'direct' | 'trigger-queue' | 'request-queue';
+
+/**
  * Turns one trigger payload into delivery requests. Understands S3 event notifications (keys
  * form-URL-encoded, `+` for space), also inside SNS records and SNS envelopes (SQS without raw
  * delivery), EventBridge "Object Created" events (raw keys), EventBridge "MASV Relay Request"
@@ -42,13 +52,25 @@ interface S3NotificationRecord {
  * their folder's marker, and the checks of who may ask apply. (S3 Batch Operations invocations
  * answer per task: `batch-operations.ts`.)
  */
-export function outcomesFromPayload(payload: unknown, context?: TriggerContext): TriggerOutcome[] {
+export function outcomesFromPayload(
+  payload: unknown,
+  context?: TriggerContext,
+  origin: TriggerOrigin = 'direct',
+): TriggerOutcome[] {
   if (!payload || typeof payload !== 'object' || Array.isArray(payload)) {
     throw new DeliveryRequestError(
       `The trigger payload must be a JSON object (S3 notification, SNS or EventBridge event, Batch Operations invocation or relay request); got ${describe(payload)}.`,
     );
   }
   const event = payload as Record<string, unknown>;
+  if (origin === 'request-queue') {
+    if (event['detail-type'] !== RELAY_REQUEST_DETAIL_TYPE) {
+      throw new DeliveryRequestError(
+        `The request queue carries only "${RELAY_REQUEST_DETAIL_TYPE}" events from the relay's bus rule; this message is not one. Put relay requests on the relay's bus (RequestBusName output); send S3 and SNS events to the trigger queue.`,
+      );
+    }
+    return [fromRelayRequest(event.detail, context)];
+  }
   if (event.Event === 's3:TestEvent')
     return [{ kind: 'skip', reason: 'S3 test event (sent when notifications are configured)' }];
   if (isSnsEnvelope(event)) return s3EventsOnly(snsMessagePayload(event, context), context);
@@ -61,13 +83,18 @@ export function outcomesFromPayload(payload: unknown, context?: TriggerContext):
   }
   if (event.source === 'aws.s3' && event['detail-type'] === 'Object Created')
     return [fromEventBridgeObjectCreated(event, context)];
-  if (event['detail-type'] === RELAY_REQUEST_DETAIL_TYPE) return [fromRelayRequest(event.detail, context)];
-  if ('detail-type' in event) {
+  const isRequestEvent = event['detail-type'] === RELAY_REQUEST_DETAIL_TYPE;
+  if ('detail-type' in event && !isRequestEvent) {
     throw new DeliveryRequestError(
       `EventBridge events of detail-type "${String(event['detail-type'])}" are not deliveries: send "Object Created" from aws.s3 or "${RELAY_REQUEST_DETAIL_TYPE}".`,
     );
   }
-  return [fromRelayRequest(event, context)];
+  if (origin === 'trigger-queue') {
+    throw new DeliveryRequestError(
+      'The trigger queue does not take relay requests (any sender it admits, such as a listed SNS topic, could forge one). Put the request on the relay\'s bus (RequestBusName output) as a "MASV Relay Request" event: its rule delivers it through the request queue.',
+    );
+  }
+  return [fromRelayRequest(isRequestEvent ? event.detail : event, context)];
 }
 
 /**

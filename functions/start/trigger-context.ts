@@ -11,5 +11,6 @@ export function triggerContextFromEnvironment(): TriggerContext {
     config,
     sourceBucket: requiredEnv('SOURCE_BUCKET_NAME'),
     snsTopicArns: [...config.triggers.snsTopicArns, ...appTopics],
+    requestQueueArn: requiredEnv('REQUEST_QUEUE_ARN'),
   };
 }

@@ -81,8 +81,16 @@ export function snsLambdaEvent(...envelopes: unknown[]) {
   };
 }
 
-/** An SQS → Lambda batch; each body is a string as SQS delivers it. */
+export const TRIGGER_QUEUE_ARN = 'arn:aws:sqs:us-west-2:123456789012:relay-trigger';
+export const REQUEST_QUEUE_ARN = 'arn:aws:sqs:us-west-2:123456789012:relay-requests';
+
+/** An SQS → Lambda batch from the trigger queue; each body is a string as SQS delivers it. */
 export function sqsEvent(...bodies: string[]) {
+  return sqsEventFrom(TRIGGER_QUEUE_ARN, ...bodies);
+}
+
+/** An SQS → Lambda batch from the given queue. */
+export function sqsEventFrom(queueArn: string, ...bodies: string[]) {
   return {
     Records: bodies.map((body, i) => ({
       messageId: `059f36b4-87a3-44ab-83d2-66197513283${i}`,
@@ -97,7 +105,7 @@ export function sqsEvent(...bodies: string[]) {
       messageAttributes: {},
       md5OfBody: '098f6bcd4621d373cade4e832627b4f6',
       eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-west-2:123456789012:relay-trigger',
+      eventSourceARN: queueArn,
       awsRegion: 'us-west-2',
     })),
   };
@@ -133,5 +141,20 @@ export function batchOperationsV2(
       s3VersionId: t.versionId ?? null,
       s3Bucket: t.bucket ?? BUCKET,
     })),
+  };
+}
+
+/** A relay request as the relay's bus rule puts it on the request queue. */
+export function relayRequestEvent(detail: unknown, account = '111122223333') {
+  return {
+    version: '0',
+    id: '6a7e8feb-b491-4cf7-a9f1-bf3703467718',
+    'detail-type': 'MASV Relay Request',
+    source: 'my.app',
+    account,
+    time: '2026-11-27T00:00:00Z',
+    region: 'us-west-2',
+    resources: [],
+    detail,
   };
 }

@@ -134,9 +134,11 @@ describe('who may ask: the relay request bus', () => {
 describe('who may ask: the trigger queue', () => {
   const queueId = logicalId(relay.queue);
   const statements = queuePolicy(queueId);
-  const senders = [ruleArn(`${base.replace(/-requests$/, '')}-objects`), ruleArn(`${base}/${base}`)];
+  const objectRule = ruleArn(`${base.replace(/-requests$/, '')}-objects`);
+  const requestRule = ruleArn(`${base}/${base}`);
+  const senders = [objectRule];
 
-  it('allows every sender only with aws:SourceArn: its rules, the source bucket and the configured topic', () => {
+  it('allows every sender only with aws:SourceArn: its rule, the source bucket and the configured topic', () => {
     const allows = statements.filter((s) => s.Effect === 'Allow');
     expect(allows.map((s) => (s.Principal as { Service: string }).Service).sort()).toEqual([
       'events.amazonaws.com',
@@ -181,13 +183,37 @@ describe('who may ask: the trigger queue', () => {
     });
   });
 
+  it('gives relay requests a queue of their own that only the bus rule may send to', () => {
+    // The trigger queue admits SNS topics: with raw delivery a publisher could put a forged
+    // request there, so start takes relay requests only from this queue.
+    const statements = queuePolicy(logicalId(relay.requestQueue));
+    expect(statements.filter((s) => s.Effect === 'Allow')).toEqual([
+      expect.objectContaining({
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: 'sqs:SendMessage',
+        Condition: { ArnEquals: { 'aws:SourceArn': [requestRule] } },
+      }),
+    ]);
+    expect(statements.find((s) => s.Sid === 'OnlyRelaySenders')).toMatchObject({
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: 'sqs:SendMessage',
+      Condition: { ArnNotEquals: { 'aws:SourceArn': [requestRule] } },
+    });
+    const startId = logicalId(relay.functions.start);
+    const fn = t.template.findResources('AWS::Lambda::Function')[startId]!;
+    expect(fn.Properties.Environment.Variables.REQUEST_QUEUE_ARN).toEqual({
+      'Fn::GetAtt': [logicalId(relay.requestQueue), 'Arn'],
+    });
+  });
+
   it('lets only the relay rules and the configured topic send undeliverable messages to the DLQ', () => {
     const allows = queuePolicy(logicalId(relay.deadLetterQueue)).filter((s) => s.Effect === 'Allow');
     expect(allows).toHaveLength(2);
     expect(allows).toContainEqual(
       expect.objectContaining({
         Principal: { Service: 'events.amazonaws.com' },
-        Condition: { ArnEquals: { 'aws:SourceArn': senders } },
+        Condition: { ArnEquals: { 'aws:SourceArn': [objectRule, requestRule] } },
       }),
     );
     expect(allows).toContainEqual(

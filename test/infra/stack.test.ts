@@ -72,7 +72,7 @@ describe('MasvRelay stack: security', () => {
       },
     });
     const queues = template.findResources('AWS::SQS::Queue');
-    expect(Object.values(queues)).toHaveLength(2);
+    expect(Object.values(queues)).toHaveLength(3); // trigger queue, request queue, DLQ
     for (const q of Object.values(queues))
       expect(q.Properties.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
@@ -231,8 +231,9 @@ describe('MasvRelay stack: least privilege', () => {
 });
 
 describe('MasvRelay stack: wiring', () => {
-  it('routes Object Created events from the source bucket and prefix, and relay requests, to the queue', () => {
+  it('routes Object Created events from the source bucket and prefix to the trigger queue, relay requests to the request queue', () => {
     const queueArn = { 'Fn::GetAtt': [id(t.stack, t.stack.relay.queue), 'Arn'] };
+    const requestQueueArn = { 'Fn::GetAtt': [id(t.stack, t.stack.relay.requestQueue), 'Arn'] };
     t.template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         source: ['aws.s3'],
@@ -246,7 +247,7 @@ describe('MasvRelay stack: wiring', () => {
     });
     t.template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: { 'detail-type': ['MASV Relay Request'] },
-      Targets: [Match.objectLike({ Arn: queueArn })],
+      Targets: [Match.objectLike({ Arn: requestQueueArn, DeadLetterConfig: Match.anyValue() })],
     });
   });
 
@@ -257,10 +258,16 @@ describe('MasvRelay stack: wiring', () => {
         maxReceiveCount: 5,
       },
     });
-    t.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-      FunctionResponseTypes: ['ReportBatchItemFailures'],
-      FunctionName: { Ref: id(t.stack, t.stack.relay.functions.start) },
-    });
+    for (const queue of [t.stack.relay.queue, t.stack.relay.requestQueue]) {
+      t.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        EventSourceArn: { 'Fn::GetAtt': [id(t.stack, queue), 'Arn'] },
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        FunctionName: { Ref: id(t.stack, t.stack.relay.functions.start) },
+      });
+      t.template.hasResourceProperties('AWS::SQS::Queue', {
+        RedrivePolicy: Match.objectLike({ maxReceiveCount: 5 }),
+      });
+    }
   });
 
   it('runs the definition file with logging ALL, X-Ray, and substitutions that resolve to the right functions', () => {

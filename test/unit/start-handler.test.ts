@@ -120,11 +120,15 @@ describe('triggerContextFromEnvironment', () => {
     triggers: { snsTopicArns: [configured] },
   };
 
-  it('reads the configuration, the source bucket and the configured and app topics', () => {
+  const requestQueue = 'arn:aws:sqs:us-east-1:123456789012:relay-requests';
+  beforeEach(() => vi.stubEnv('REQUEST_QUEUE_ARN', requestQueue));
+
+  it('reads the configuration, the source bucket, the request queue and the configured and app topics', () => {
     vi.stubEnv('RELAY_CONFIG', JSON.stringify(config));
     vi.stubEnv('SOURCE_BUCKET_NAME', 'footage');
     vi.stubEnv('TRIGGER_TOPIC_ARNS', '["arn:aws:sns:us-east-1:123456789012:app-topic"]');
     expect(triggerContextFromEnvironment()).toMatchObject({
+      requestQueueArn: requestQueue,
       sourceBucket: 'footage',
       snsTopicArns: [configured, 'arn:aws:sns:us-east-1:123456789012:app-topic'],
       config: { masv: { target: { teamId: 'T' } } },

@@ -20,12 +20,15 @@ import {
   BUCKET,
   batchOperationsV1,
   batchOperationsV2,
+  REQUEST_QUEUE_ARN,
+  relayRequestEvent,
   s3Notification,
   s3Record,
   s3TestEvent,
   snsEnvelope,
   snsLambdaEvent,
   sqsEvent,
+  sqsEventFrom,
   TOPIC_ARN,
 } from '../helpers/aws-events.js';
 
@@ -39,6 +42,7 @@ const context: TriggerContext = {
     access: { recipientDomains: ['example.com'] },
   }),
   sourceBucket: BUCKET,
+  requestQueueArn: REQUEST_QUEUE_ARN,
 };
 
 function harness(starter?: StartExecution) {
@@ -389,6 +393,41 @@ describe('S3 Batch Operations', () => {
       expect(response.results[0]!.resultCode).toBe(code);
       expect(response.results[0]!.resultString).toMatch(reason);
     });
+  });
+});
+
+describe('who may ask: relay requests come only through the request queue', () => {
+  const request = { bucket: BUCKET, prefix: 'outgoing/', package: { name: 'all of it' } };
+
+  it('refuses a relay request on the trigger queue, bare or bus-shaped (a raw SNS subscription could carry either)', async () => {
+    const h = harness();
+    const out = (await h.invoke(
+      sqsEvent(JSON.stringify(request), JSON.stringify(relayRequestEvent(request))),
+    )) as { batchItemFailures: unknown[] };
+    expect(h.started).toEqual([]);
+    expect(out.batchItemFailures).toHaveLength(2);
+    expect(h.reasons()).toEqual([
+      expect.stringMatching(/trigger queue does not take relay requests.*relay's bus/),
+      expect.stringMatching(/trigger queue does not take relay requests/),
+    ]);
+  });
+
+  it('starts a relay request from the request queue, and refuses anything else there', async () => {
+    const h = harness();
+    const out = (await h.invoke(
+      sqsEventFrom(
+        REQUEST_QUEUE_ARN,
+        JSON.stringify(relayRequestEvent(request)),
+        JSON.stringify(request),
+        notification('outgoing/a.mov'),
+      ),
+    )) as { batchItemFailures: Array<{ itemIdentifier: string }> };
+    expect(h.started.map(([, r]) => r.prefix)).toEqual([{ bucket: BUCKET, prefix: 'outgoing/' }]);
+    expect(out.batchItemFailures).toHaveLength(2);
+    expect(h.reasons()).toEqual([
+      expect.stringMatching(/request queue carries only "MASV Relay Request" events/),
+      expect.stringMatching(/request queue carries only/),
+    ]);
   });
 });
 

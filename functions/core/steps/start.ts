@@ -1,7 +1,7 @@
 import type { DeliveryRequest } from '../delivery.js';
 import type { Logger } from '../deps.js';
 import { DeliveryRequestError } from '../errors.js';
-import { canonicalJson, outcomesFromPayload, type TriggerContext } from '../triggers.js';
+import { canonicalJson, outcomesFromPayload, type TriggerContext, type TriggerOrigin } from '../triggers.js';
 
 /**
  * Starts one workflow execution. Resolves `false` when an execution of that name already exists
@@ -47,9 +47,10 @@ export async function startFromPayload(
   startExecution: StartExecution,
   log: Logger,
   context?: TriggerContext,
+  origin: TriggerOrigin = 'direct',
 ): Promise<StartSummary> {
   const summary: StartSummary = { started: [], duplicates: [], skipped: [] };
-  for (const outcome of outcomesFromPayload(payload, context)) {
+  for (const outcome of outcomesFromPayload(payload, context, origin)) {
     if (outcome.kind === 'skip') {
       log.info(`Skipped: ${outcome.reason}`);
       summary.skipped.push(outcome.reason);
@@ -69,6 +70,7 @@ interface SqsRecordLike {
   messageId: string;
   body: string;
   eventSource?: string;
+  eventSourceARN?: string;
 }
 
 /**
@@ -90,10 +92,15 @@ export async function startFromSqs(
         payload = JSON.parse(record.body);
       } catch {
         throw new DeliveryRequestError(
-          `SQS message ${record.messageId} is not JSON; send an S3 notification (directly or in an SNS envelope), an EventBridge event or a relay request.`,
+          `SQS message ${record.messageId} is not JSON; send an S3 notification (directly or in an SNS envelope) or an EventBridge event.`,
         );
       }
-      await startFromPayload(payload, startExecution, log, context);
+      // The queue a message came from says who could have sent it (each queue's policy).
+      const origin =
+        context?.requestQueueArn !== undefined && record.eventSourceARN === context.requestQueueArn
+          ? 'request-queue'
+          : 'trigger-queue';
+      await startFromPayload(payload, startExecution, log, context, origin);
     } catch (error) {
       log.error(
         'Could not start a delivery from an SQS message; it stays on the queue for retry and then the DLQ',
