@@ -265,6 +265,12 @@ function consistencyProblems(config: RelayConfig): string[] {
       );
     }
   }
+  const bus = config.access.eventBusName;
+  if (bus !== undefined && bus.split('/').pop() === 'default') {
+    problems.push(
+      `access.eventBusName: the default bus cannot carry relay requests (got "${bus}"): every principal allowed events:PutEvents there — often granted broadly, and used by AWS services — could ask for deliveries. Fix: remove access.eventBusName (the stack creates a bus of its own), or name a custom bus whose policy admits only the callers you choose.`,
+    );
+  }
   const domains = config.access.recipientDomains;
   if (domains.length > 0) {
     const settings = [

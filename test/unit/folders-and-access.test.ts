@@ -79,8 +79,26 @@ describe('configuration of triggers and access', () => {
       },
       /prefixRules\.0\.package: "ops@other\.org" is outside/,
     ],
+    // Anyone who may put events on the default bus (often granted broadly) could ask.
+    [
+      { access: { eventBusName: 'default' } },
+      /access\.eventBusName: the default bus cannot carry relay requests/,
+    ],
+    [
+      { access: { eventBusName: 'arn:aws:events:us-west-2:123456789012:event-bus/default' } },
+      /access\.eventBusName: the default bus .*Fix: remove access\.eventBusName/,
+    ],
   ])('refuses %j naming the field and the fix', (extra, message) => {
     expect(problems({ ...base, ...extra }).join('\n')).toMatch(message);
+  });
+
+  it('accepts a custom bus by name or ARN, even one whose name contains "default"', () => {
+    for (const eventBusName of [
+      'media-requests',
+      'default-requests',
+      'arn:aws:events:us-west-2:123456789012:event-bus/not-default',
+    ])
+      expect(parseConfig({ ...base, access: { eventBusName } }).access.eventBusName).toBe(eventBusName);
   });
 
   it('matches allowed domains case-insensitively, subdomains included, look-alikes not', () => {
