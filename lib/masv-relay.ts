@@ -602,11 +602,12 @@ export class MasvRelay extends Construct {
     const apiKeyReaders =
       config.masv.target.kind === 'team' ? [prepare, transfer, finalize, abort] : [prepare];
     for (const [index, ref] of [...secretNames].entries()) {
-      const secret = secretFromReference(this, `MasvSecret${index}`, ref);
-      for (const f of apiKeyReaders) secret.grantRead(f);
+      for (const secret of secretsFromReference(this, `MasvSecret${index}`, ref))
+        for (const f of apiKeyReaders) secret.grantRead(f);
     }
     for (const [index, ref] of [...new Set(passwordSecrets)].entries()) {
-      secretFromReference(this, `PasswordSecret${index}`, ref).grantRead(prepare);
+      for (const secret of secretsFromReference(this, `PasswordSecret${index}`, ref))
+        secret.grantRead(prepare);
     }
     const secretsKey = config.access.secretsKmsKeyArn;
     if (secretsKey) {
@@ -627,14 +628,17 @@ export class MasvRelay extends Construct {
 
 /**
  * A secret given by name, by complete ARN (ending in `-` and six characters, as the console shows
- * it) or by partial ARN: each granted as Secrets Manager will match it at run time.
+ * it) or by partial ARN: each granted as Secrets Manager will match it at run time. An ARN whose
+ * name merely ends like a suffix ("team-secret") cannot be told from a complete one, so it is
+ * granted both ways: exactly, and with the `-??????` suffix wildcard.
  */
-export function secretFromReference(scope: Construct, id: string, ref: string): secretsmanager.ISecret {
+export function secretsFromReference(scope: Construct, id: string, ref: string): secretsmanager.ISecret[] {
   const arn = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:(.+)$/.exec(ref);
-  if (!arn) return secretsmanager.Secret.fromSecretNameV2(scope, id, ref);
+  if (!arn) return [secretsmanager.Secret.fromSecretNameV2(scope, id, ref)];
+  const partial = secretsmanager.Secret.fromSecretPartialArn(scope, id, ref);
   return /-[A-Za-z0-9]{6}$/.test(arn[1]!)
-    ? secretsmanager.Secret.fromSecretCompleteArn(scope, id, ref)
-    : secretsmanager.Secret.fromSecretPartialArn(scope, id, ref);
+    ? [secretsmanager.Secret.fromSecretCompleteArn(scope, `${id}Complete`, ref), partial]
+    : [partial];
 }
 
 /**

@@ -386,7 +386,10 @@ describe('who may ask: secrets', () => {
     expect(secretResources('prepare').some((r) => r.includes(':secret:masv-relay/password-??????'))).toBe(
       true,
     );
-    expect(secretResources('transfer')).toEqual([JSON.stringify(COMPLETE_ARN)]);
+    // A complete ARN cannot be told from a partial one ending like a suffix: granted both ways.
+    expect(secretResources('transfer').sort()).toEqual(
+      [JSON.stringify(COMPLETE_ARN), JSON.stringify(`${COMPLETE_ARN}-??????`)].sort(),
+    );
   });
 
   it('grants a partial ARN with the suffix wildcard Secrets Manager matches', () => {
@@ -402,6 +405,23 @@ describe('who may ask: secrets', () => {
       ),
     );
     expect(body).toContain(`${partial}-??????`);
+  });
+
+  it('grants an ARN whose name only looks suffixed ("team-secret") both exactly and with the suffix wildcard', () => {
+    // "masv-relay/team-secret" may be a partial ARN (the real one ends in "-AbC123"): ambiguous.
+    const ambiguous = 'arn:aws:secretsmanager:us-west-2:123456789012:secret:masv-relay/team-secret';
+    const { template, stack } = synth({
+      ...FULL,
+      masv: { target: { kind: 'team', teamId: 'T', apiKeySecretName: ambiguous } },
+    });
+    const role = stack.getLogicalId(stack.relay.functions.prepare.role!.node.defaultChild as CfnElement);
+    const body = JSON.stringify(
+      Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
+        JSON.stringify(p.Properties.Roles).includes(role),
+      ),
+    );
+    expect(body).toContain(`"${ambiguous}-??????"`);
+    expect(body).toContain(`"${ambiguous}"`);
   });
 
   it('adds kms:Decrypt on the secrets key, only through Secrets Manager, only for secret readers', () => {
