@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -10,7 +10,6 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -108,8 +107,6 @@ export class MasvRelay extends Construct {
 
   constructor(scope: Construct, id: string, props: MasvRelayProps) {
     super(scope, id);
-    // CDK's SNS→SQS subscription then scopes its KMS grant to the topic (aws:SourceArn).
-    this.node.setContext('@aws-cdk/aws-sns-subscriptions:restrictSqsDescryption', true);
     const config = parseConfig(props.config);
     this.config = config;
     const stack = Stack.of(this);
@@ -412,13 +409,7 @@ export class MasvRelay extends Construct {
       );
     }
     for (const topic of topics) {
-      // Messages SNS cannot deliver (e.g. the key was unusable) land in the DLQ, not nowhere.
-      topic.addSubscription(
-        new subscriptions.SqsSubscription(this.queue, {
-          rawMessageDelivery: false,
-          deadLetterQueue: this.deadLetterQueue,
-        }),
-      );
+      topic.addSubscription(new TopicToQueue(this.queue, this.key, this.deadLetterQueue));
     }
     const [objectRuleArn, requestRuleArn] = ruleArns as [string, string];
     const senders = [objectRuleArn, this.sourceBucket.bucketArn, ...topicArns];
@@ -639,6 +630,60 @@ export function secretsFromReference(scope: Construct, id: string, ref: string):
   return /-[A-Za-z0-9]{6}$/.test(arn[1]!)
     ? [secretsmanager.Secret.fromSecretCompleteArn(scope, `${id}Complete`, ref), partial]
     : [partial];
+}
+
+/**
+ * SNS → the trigger queue, envelope kept. Unlike CDK's SqsSubscription, the key statement for SNS
+ * always carries `aws:SourceArn` (CDK scopes it only under a feature flag, which a topic of the
+ * embedding app does not see). Messages SNS cannot deliver land in the DLQ, not nowhere. Same
+ * scope and id as CDK's, so the subscription keeps its logical id.
+ */
+class TopicToQueue implements sns.ITopicSubscription {
+  constructor(
+    private readonly queue: sqs.Queue,
+    private readonly key: kms.IKey,
+    private readonly deadLetterQueue: sqs.IQueue,
+  ) {}
+
+  bind(topic: sns.ITopic): sns.TopicSubscriptionConfig {
+    const principals = [new iam.ServicePrincipal('sns.amazonaws.com')];
+    const onlyThisTopic = { ArnEquals: { 'aws:SourceArn': topic.topicArn } };
+    const queuePolicy = this.queue.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals,
+        actions: ['sqs:SendMessage'],
+        resources: [this.queue.queueArn],
+        conditions: onlyThisTopic,
+      }),
+    );
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals,
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+        conditions: onlyThisTopic,
+      }),
+    );
+    const queueStack = Stack.of(this.queue);
+    let region: string | undefined;
+    if (topic instanceof sns.Topic) {
+      if (topic.stack !== queueStack) queueStack.addStackDependency(topic.stack);
+      const other = topic.env.region;
+      region = !Token.isUnresolved(other) && other !== queueStack.region ? other : undefined;
+    } else {
+      region = queueStack.splitArn(topic.topicArn, ArnFormat.SLASH_RESOURCE_NAME).region;
+    }
+    return {
+      subscriberScope: this.queue,
+      subscriberId: Names.nodeUniqueId(topic.node),
+      endpoint: this.queue.queueArn,
+      protocol: sns.SubscriptionProtocol.SQS,
+      rawMessageDelivery: false,
+      deadLetterQueue: this.deadLetterQueue,
+      subscriptionDependency: queuePolicy.policyDependable,
+      ...(region ? { region } : {}),
+    };
+  }
 }
 
 /**

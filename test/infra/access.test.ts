@@ -339,6 +339,24 @@ describe('SNS topics of the embedding app', () => {
     );
     expect(JSON.stringify(deny)).toContain(topicRef.Ref);
   });
+
+  it('scopes SNS use of the relay key to each topic (aws:SourceArn), the app topic as the configured one', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'AppTopicKey', { env: { account: ACCOUNT, region: 'us-west-2' } });
+    const topic = new sns.Topic(stack, 'Uploads');
+    new MasvRelay(stack, 'Relay', { config: FULL, triggerTopics: [topic] });
+    const template = Template.fromStack(stack);
+    const statements = Object.values(template.findResources('AWS::KMS::Key'))[0]!.Properties.KeyPolicy
+      .Statement as Array<Record<string, unknown>>;
+    const forSns = statements.filter(
+      (s) => JSON.stringify(s.Principal) === JSON.stringify({ Service: 'sns.amazonaws.com' }),
+    );
+    expect(forSns.map((s) => s.Condition)).toEqual([
+      { ArnEquals: { 'aws:SourceArn': TOPIC } },
+      { ArnEquals: { 'aws:SourceArn': { Ref: stack.getLogicalId(topic.node.defaultChild as CfnElement) } } },
+    ]);
+    for (const s of forSns) expect(s.Action).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+  });
 });
 
 describe('who may ask: the key policy', () => {
