@@ -456,6 +456,14 @@ export class MasvRelay extends Construct {
     );
     this.denyOtherSenders(this.queue, senders);
     this.denyOtherSenders(this.requestQueue, [requestRuleArn]);
+    // The DLQ too: a message planted there would be redriven by an operator past the queues' Deny.
+    // Its senders: both rules and the topics (undeliverable events), and start's role (its async
+    // DLQ). SQS's own move of a message after maxReceiveCount is not a SendMessage.
+    this.denyOtherSenders(
+      this.deadLetterQueue,
+      [...ruleArns, ...topicArns],
+      [this.functions.start.role!.roleArn],
+    );
   }
 
   /**

@@ -183,6 +183,28 @@ describe('who may ask: the trigger queue', () => {
     });
   });
 
+  it('denies SendMessage on the DLQ to all but the rules, the topic, start (its async DLQ) and operators', () => {
+    // An Allow-only policy would let any IAM-authorised principal plant a message that an
+    // operator then redrives into the trigger queue past its Deny.
+    const deny = queuePolicy(logicalId(relay.deadLetterQueue)).find((s) => s.Sid === 'OnlyRelaySenders');
+    expect(deny).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sqs:SendMessage' });
+    const startRole = t.stack.getLogicalId(relay.functions.start.role!.node.defaultChild as CfnElement);
+    expect(deny!.Condition).toEqual({
+      ArnNotEquals: { 'aws:SourceArn': [objectRule, requestRule, TOPIC] },
+      ArnNotLike: { 'aws:PrincipalArn': [{ 'Fn::GetAtt': [startRole, 'Arn'] }] },
+    });
+    const ops = 'arn:aws:iam::123456789012:role/relay-operators';
+    const { template, stack } = synth({ ...FULL, access: { ...FULL.access, queueSenderArns: [ops] } });
+    const dlq = stack.getLogicalId(stack.relay.deadLetterQueue.node.defaultChild as CfnElement);
+    const [policy] = Object.values(template.findResources('AWS::SQS::QueuePolicy')).filter((p) =>
+      JSON.stringify(p.Properties.Queues).includes(dlq),
+    );
+    const opsDeny = (policy!.Properties.PolicyDocument.Statement as Array<Record<string, unknown>>).find(
+      (s) => s.Sid === 'OnlyRelaySenders',
+    );
+    expect(JSON.stringify(opsDeny!.Condition)).toContain(ops);
+  });
+
   it('gives relay requests a queue of their own that only the bus rule may send to', () => {
     // The trigger queue admits SNS topics: with raw delivery a publisher could put a forged
     // request there, so start takes relay requests only from this queue.
