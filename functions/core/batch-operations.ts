@@ -1,7 +1,7 @@
 import { normalizeRelayRequest, type PackageOverrides } from './delivery.js';
 import type { Logger } from './deps.js';
 import { DeliveryRequestError, isNetworkFailure, RelayError } from './errors.js';
-import { folderRuleFor, markerFolder } from './folder-delivery.js';
+import { folderRuleFor, markerFolder, requireFolderInsideRule } from './folder-delivery.js';
 import type { StartExecution } from './steps/start.js';
 import {
   decodeS3NotificationKey,
@@ -125,6 +125,7 @@ async function startTask(
           `Skipped: s3://${bucket}/${key} is under the folder rule "${rule.prefix}"; it is delivered with its folder by that folder's ${markerName} marker (list the marker in the manifest).`,
         );
       }
+      requireFolderInsideRule(rule, folder, `s3://${bucket}/${key}`);
       request = normalizeRelayRequest({
         bucket,
         prefix: folder,

@@ -29,6 +29,19 @@ export function markerFolder(key: string, markerName: string): string | undefine
   return key.slice(slash + 1) === markerName ? key.slice(0, slash + 1) : undefined;
 }
 
+/**
+ * Refuses a marker at the root of its folder rule (the rule's prefix itself): its folder would be
+ * every folder under the rule, delivered as one package. A clear error (DLQ, task result), not a sweep.
+ */
+export function requireFolderInsideRule(rule: { prefix: string }, folder: string, marker: string) {
+  const trim = (p: string) => p.replace(/\/+$/, '');
+  if (trim(folder).length <= trim(rule.prefix).length) {
+    throw new DeliveryRequestError(
+      `${marker} is a folder marker at the root of the folder rule "${rule.prefix}": it would deliver every folder under the rule as one package, so it was refused. Put the marker inside the folder to deliver (${trim(rule.prefix)}/<folder>/${marker.slice(marker.lastIndexOf('/') + 1)}) and delete this one.`,
+    );
+  }
+}
+
 /** Leaves markers out of a folder's contents: they are instructions, not files to deliver. */
 export const isMarkerKey = (markerName: string) => (key: string) =>
   markerFolder(key, markerName) !== undefined;

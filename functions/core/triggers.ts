@@ -3,7 +3,7 @@ import { isAllowedAddress, type RelayConfig } from './config.js';
 import { type DeliveryRequest, normalizeRelayRequest } from './delivery.js';
 import { DeliveryRequestError } from './errors.js';
 import { unquoteEtag } from './etag.js';
-import { folderRuleFor, markerFolder } from './folder-delivery.js';
+import { folderRuleFor, markerFolder, requireFolderInsideRule } from './folder-delivery.js';
 import { isSnsEnvelope, isSnsRecord, snsMessagePayload } from './trigger-sns.js';
 
 export const RELAY_REQUEST_DETAIL_TYPE = 'MASV Relay Request';
@@ -213,6 +213,7 @@ function objectCreated(created: CreatedObject, context?: TriggerContext): Trigge
           reason: `s3://${bucket}/${key} is under the folder rule "${rule.prefix}": it is delivered with its folder when a ${context.config.triggers.folderMarker} marker is created there`,
         };
       }
+      requireFolderInsideRule(rule, folder, `s3://${bucket}/${key}`);
       return folderDelivery(created, folder);
     }
     if (suffix && !key.endsWith(suffix))

@@ -495,6 +495,25 @@ describe('folder deliveries at start', () => {
     expect(h.started).toHaveLength(2);
   });
 
+  it('refuses a marker at the folder rule root instead of delivering every folder under the rule', async () => {
+    const h = harness();
+    await expect(h.invoke(s3Notification(s3Record('outgoing/folders/_MASV_READY')))).rejects.toThrow(
+      /s3:\/\/amzn-s3-demo-bucket\/outgoing\/folders\/_MASV_READY is a folder marker at the root of the folder rule "outgoing\/folders\/".*outgoing\/folders\/<folder>\/_MASV_READY/,
+    );
+    const queued = (await h.invoke(sqsEvent(notification('outgoing/folders/_MASV_READY')))) as {
+      batchItemFailures: unknown[];
+    };
+    expect(queued.batchItemFailures).toHaveLength(1);
+    const batch = (await h.invoke(batchOperationsV2([{ key: 'outgoing/folders/_MASV_READY' }]))) as {
+      results: Array<{ resultCode: string; resultString: string }>;
+    };
+    expect(batch.results[0]).toMatchObject({
+      resultCode: 'PermanentFailure',
+      resultString: expect.stringMatching(/at the root of the folder rule/),
+    });
+    expect(h.started).toEqual([]);
+  });
+
   it('treats a marker name outside folder rules as an ordinary object', async () => {
     const h = harness();
     await h.invoke(s3Notification(s3Record('outgoing/plain/_MASV_READY')));
