@@ -237,16 +237,18 @@ function objectCreated(created: CreatedObject, context?: TriggerContext): Trigge
 }
 
 /**
- * A marker created in a folder: one delivery of the whole folder. The name hashes the folder and
- * the marker's content (ETag), so duplicate events and re-uploads of the same marker start nothing
- * new, while a marker with new content (corrected JSON, other recipients) is a new request.
+ * A marker created in a folder: one delivery of the whole folder. The name hashes the folder, the
+ * marker's content (ETag) and its upload (version id, else the event's sequencer), so duplicate
+ * events of one upload start nothing new, while every new upload of the marker — a reused folder
+ * (dailies, a camera card), a corrected marker — is a new delivery, even with the same bytes.
  */
 function folderDelivery(marker: CreatedObject, folder: string): TriggerOutcome {
-  const { bucket, key, versionId, etag } = marker;
-  const content = etag ? `etag\n${unquoteEtag(etag)}` : `version\n${versionId ?? ''}`;
+  const { bucket, key, versionId, etag, sequencer } = marker;
+  const content = etag ? `etag\n${unquoteEtag(etag)}` : 'etag\n';
+  const upload = versionId ? `version\n${versionId}` : `sequencer\n${sequencer ?? ''}`;
   return {
     kind: 'start',
-    executionName: executionName(folder || bucket, `folder\n${bucket}\n${folder}\n${content}`),
+    executionName: executionName(folder || bucket, `folder\n${bucket}\n${folder}\n${content}\n${upload}`),
     request: {
       prefix: { bucket, prefix: folder },
       marker: {

@@ -21,13 +21,20 @@ beforeAll(async () => {
 });
 afterAll(() => relay.close());
 
+let uploads = 0;
+let lastSequencer = '';
+
 /** Drops an object and sends its "Object Created" event through the real start handler. */
 async function drop(key: string, body: Buffer | string) {
   const put = await relay.sourceClient.send(
     new PutObjectCommand({ Bucket: SOURCE_BUCKET, Key: key, Body: Buffer.from(body) }),
   );
   const etag = put.ETag!.replace(/"/g, '');
-  return (await relay.trigger(relay.objectCreatedEvent(key, etag, Buffer.byteLength(body)))) as {
+  // Each upload has its own sequencer, as S3 gives it.
+  lastSequencer = (++uploads).toString(16).padStart(18, '0');
+  return (await relay.trigger(
+    relay.objectCreatedEvent(key, etag, Buffer.byteLength(body), lastSequencer),
+  )) as {
     started: string[];
     duplicates: string[];
     skipped: string[];
@@ -77,10 +84,18 @@ describe('folder deliveries through the real workflow', () => {
       await expect(relay.emulator!.inspect.fileSha256(byPath[relative]!.id)).resolves.toBe(sha256(body));
     }
 
-    // The same marker event again (at-least-once delivery) and a re-upload of the same marker: no second package.
-    const again = await drop('folders/DCP_01/_MASV_READY', marker);
+    // The same marker event again (at-least-once delivery): no second package.
+    const markerEvent = relay.deliveries.get(summary.started[0]!)!.input.marker!;
+    const again = (await relay.trigger(
+      relay.objectCreatedEvent('folders/DCP_01/_MASV_READY', markerEvent.etag!, 1, lastSequencer),
+    )) as { started: string[]; duplicates: string[] };
     expect(again.started).toEqual([]);
     expect(again.duplicates).toEqual(summary.started);
+    // A new upload of the same marker (a reused folder): delivered again.
+    const reupload = await drop('folders/DCP_01/_MASV_READY', marker);
+    expect(reupload.started).toHaveLength(1);
+    expect(reupload.started[0]).not.toBe(summary.started[0]);
+    expect(await outcomeOf(reupload.started[0]!)).toMatchObject({ status: 'SUCCEEDED' });
   });
 
   it('names the package after the folder when the marker is empty', async () => {

@@ -481,6 +481,35 @@ describe('folder deliveries at start', () => {
     expect(marker.started[0]).toMatch(/^DCP_01-[0-9a-f]{40}$/);
   });
 
+  it('delivers a reused folder again for each new marker upload, even with the same bytes', async () => {
+    // Daily and camera-card folders are reused; an empty marker always has the same ETag.
+    const h = harness();
+    const empty = 'd41d8cd98f00b204e9800998ecf8427e';
+    const upload = (versionId: string) =>
+      s3Notification(s3Record('outgoing/folders/dailies/_MASV_READY', { eTag: empty, versionId }));
+    await h.invoke(upload('v-monday'));
+    const tuesday = (await h.invoke(upload('v-tuesday'))) as { started: string[]; duplicates: string[] };
+    expect(tuesday.duplicates).toEqual([]);
+    expect(h.started).toHaveLength(2);
+    expect(h.started[1]![1].marker).toEqual({
+      key: 'outgoing/folders/dailies/_MASV_READY',
+      versionId: 'v-tuesday',
+      etag: empty,
+    });
+    // The same upload's event again is a duplicate.
+    expect(((await h.invoke(upload('v-tuesday'))) as { duplicates: string[] }).duplicates).toHaveLength(1);
+    // Unversioned buckets: each upload has its own sequencer in the event.
+    const unversioned = (sequencer: string) => {
+      const record = s3Record('outgoing/folders/card/_MASV_READY', { eTag: empty });
+      record.s3.object.sequencer = sequencer;
+      return s3Notification(record);
+    };
+    await h.invoke(unversioned('0055AED6DCD90281E5'));
+    await h.invoke(unversioned('0055AED6DCD90281E5'));
+    await h.invoke(unversioned('0055AED6DCD90281F0'));
+    expect(h.started).toHaveLength(4);
+  });
+
   it('makes no second package for a duplicate marker, and a new one for a marker with new content', async () => {
     const h = harness();
     await h.invoke(s3Notification(s3Record('outgoing/folders/card/_MASV_READY', { eTag: 'same' })));
