@@ -96,9 +96,12 @@ export function resolvePackage(
     linkEmail: merged.linkEmail,
   };
   const domains = config.access.recipientDomains;
-  const refused = [...resolved.recipients, options.link?.email ?? resolved.linkEmail].find(
-    (a) => a !== undefined && !isAllowedAddress(a, domains),
-  );
+  // A portal sender override too: MASV emails the sender about the package.
+  const refused = [
+    ...resolved.recipients,
+    options.link?.email ?? resolved.linkEmail,
+    target.kind === 'portal' ? overrides?.sender : undefined,
+  ].find((a) => a !== undefined && !isAllowedAddress(a, domains));
   if (refused) {
     throw new DeliveryRequestError(
       `The delivery of s3://${first.bucket}/${first.key} would send to "${refused}", outside the allowed recipient domains (${domains.join(', ')}); it comes from object metadata, a folder marker or the request. Use an address at one of those domains, or add the domain to access.recipientDomains.`,

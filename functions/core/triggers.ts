@@ -280,7 +280,7 @@ function fromRelayRequest(input: unknown, context?: TriggerContext): TriggerOutc
   if (context) {
     requireAllowedAddresses(
       context.config,
-      [...(request.package?.recipients ?? []), request.link?.email],
+      [...(request.package?.recipients ?? []), request.link?.email, request.package?.sender],
       'The relay request',
     );
   }

@@ -237,6 +237,19 @@ describe('recipient allow-list at prepare time', () => {
     ).toEqual(['post@uk.example.com']);
   });
 
+  it('refuses a portal sender override outside the allowed domains (MASV emails the sender)', () => {
+    const portal = parseConfig({
+      masv: { target: { kind: 'portal', portalId: 'P', sender: 'ingest@example.com' } },
+      access: { recipientDomains: ['example.com'] },
+    });
+    expect(() => resolvePackage(portal, [object()], { sender: 'someone@evil.example' }, now)).toThrow(
+      /"someone@evil\.example", outside the allowed recipient domains \(example\.com\)/,
+    );
+    expect(resolvePackage(portal, [object()], { sender: 'desk@uk.example.com' }, now).sender).toBe(
+      'desk@uk.example.com',
+    );
+  });
+
   it('names a folder delivery after its folder, without "(+N more)"', () => {
     const files = [object(), { ...object(), key: 'x/b.mov' }];
     expect(resolvePackage(config, files, undefined, now, { folder: 'drops/DCP_01/' }).name).toBe('DCP_01');

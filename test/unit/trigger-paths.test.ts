@@ -450,6 +450,9 @@ describe('who may ask: recipient domains', () => {
         detail: { bucket: BUCKET, key: 'outgoing/a.mov', link: { email: 'x@evil.example' } },
       }),
     ).rejects.toThrow(/"x@evil\.example"/);
+    await expect(
+      h.invoke({ bucket: BUCKET, key: 'outgoing/a.mov', package: { sender: 'boss@evil.example' } }),
+    ).rejects.toThrow(/"boss@evil\.example"/);
     await h.invoke({
       bucket: BUCKET,
       key: 'outgoing/a.mov',
