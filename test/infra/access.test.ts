@@ -510,12 +510,33 @@ describe('S3 Batch Operations job role', () => {
 });
 
 describe('cdk-nag with every trigger and access option', () => {
-  it('finds nothing unacknowledged', () => {
+  const variants: Array<[string, RelayConfigInput]> = [
+    ['every trigger and access option', FULL],
+    [
+      'existing bucket, no prefix, portal target, existing bus, alarm email, restores',
+      {
+        masv: {
+          target: {
+            kind: 'portal',
+            portalId: 'P1',
+            sender: 'ingest@example.com',
+            accessCodeSecretName: 'arn:aws:secretsmanager:us-west-2:123456789012:secret:portal/code',
+          },
+        },
+        source: { existingBucketName: 'footage-archive', suffix: '.mxf', restoreArchived: true },
+        prefixRules: [{ prefix: 'dcp/', delivery: 'folder' }],
+        triggers: { batchOperations: { manifestBucketName: 'footage-manifests' } },
+        access: { eventBusName: 'media-requests' },
+        notifications: { alarmEmail: 'ops@example.com' },
+      },
+    ],
+  ];
+  it.each(variants)('finds nothing unacknowledged: %s', (_what, config) => {
     const outdir = mkdtempSync(join(tmpdir(), 'masv-relay-nag-access-'));
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, outdir });
     new MasvRelayStack(app, 'NagAccess', {
       env: { account: ACCOUNT, region: 'us-west-2' },
-      config: parseConfig(FULL),
+      config: parseConfig(config),
     });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
     const quiet = vi.spyOn(console, 'error').mockImplementation(() => undefined);

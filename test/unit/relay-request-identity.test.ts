@@ -15,7 +15,7 @@ import type { TriggerContext } from '../../functions/core/triggers.js';
 import { sfnStarter } from '../../functions/start/sfn-starter.js';
 import { createStartHandler } from '../../functions/start/start-handler.js';
 import { lambdaContext } from '../../local/lambda-context.js';
-import { BUCKET } from '../helpers/aws-events.js';
+import { BUCKET, REQUEST_QUEUE_ARN, sqsEventFrom } from '../helpers/aws-events.js';
 
 const STATE_MACHINE = 'arn:aws:states:us-west-2:123456789012:stateMachine:relay';
 
@@ -100,6 +100,26 @@ describe('requestId: one package per id', () => {
         }),
       ),
     ).rejects.toThrow(/already exists for a different request: requestId "job-42" was used before/);
+    expect(executions.size).toBe(1);
+  });
+
+  it('sends a reused requestId from the request queue back for retry and the DLQ, with the reason', async () => {
+    const logger = new Logger({ logLevel: 'SILENT' });
+    const errors = vi.spyOn(logger, 'error');
+    const handler = createStartHandler(sfnStarter, { logger }, async () => ({
+      ...context,
+      requestQueueArn: REQUEST_QUEUE_ARN,
+    }));
+    const first = JSON.stringify(onBus({ bucket: BUCKET, key: 'outgoing/a.mov', requestId: 'job-7' }));
+    const other = JSON.stringify(onBus({ bucket: BUCKET, key: 'outgoing/b.mov', requestId: 'job-7' }));
+    const result = (await handler(
+      sqsEventFrom(REQUEST_QUEUE_ARN, first, first, other),
+      lambdaContext('start', 10_000),
+    )) as { batchItemFailures: Array<{ itemIdentifier: string }> };
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: '059f36b4-87a3-44ab-83d2-661975132832' }]);
+    expect((errors.mock.calls[0]![1] as { reason: string }).reason).toMatch(
+      /requestId "job-7" was used before/,
+    );
     expect(executions.size).toBe(1);
   });
 
