@@ -126,12 +126,12 @@ export class RelayMonitoring extends Construct {
       alarm(
         `RuleFailedInvocations${index}`,
         ruleMetric('FailedInvocations'),
-        `EventBridge rule ${rule.ruleName} could not deliver events to the trigger queue; check the queue and key policies.`,
+        `EventBridge rule ${rule.ruleName} could not deliver events to its queue (trigger or request queue); check the queue and key policies.`,
       );
       alarm(
         `RuleDlqFailures${index}`,
         ruleMetric('InvocationsFailedToBeSentToDlq'),
-        `EventBridge rule ${rule.ruleName} lost events: neither the trigger queue nor its DLQ accepted them.`,
+        `EventBridge rule ${rule.ruleName} lost events: neither its queue nor the DLQ accepted them.`,
       );
     }
     for (const [index, fn] of props.functions.entries()) {
