@@ -90,3 +90,20 @@ describe('e2e: transfer capacity (reserved concurrency enforced by the local run
     expect(run.usage.peakStateWhere).not.toMatch(/aggregated/);
   });
 });
+
+describe('e2e: quotas enforced on the real workflow (lowered so they trip cheaply)', () => {
+  it('fails with States.DataLimitExceeded past every Catch: no Abort runs, as on AWS', async () => {
+    const r = await start({ limits: { stateBytes: 800 } });
+    const { outcome, run } = await relayObject(r, 'capacity/too-big-state.mov', 300 * KiB);
+    expect(outcome).toMatchObject({ status: 'FAILED', error: 'States.DataLimitExceeded' });
+    expect((outcome as { cause: string }).cause).toMatch(/over the 800-byte/);
+    expect(run.events.some((e) => e.state?.name === 'Abort')).toBe(false);
+  });
+
+  it('fails an execution whose history passes the quota', async () => {
+    const r = await start({ limits: { historyEvents: 40 } });
+    const { outcome, run } = await relayObject(r, 'capacity/long-history.mov', 2000 * KiB);
+    expect(outcome).toMatchObject({ status: 'FAILED', error: 'States.Runtime' });
+    expect(run.usage.historyEvents).toBeGreaterThan(40);
+  });
+});
