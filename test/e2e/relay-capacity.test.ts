@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ExecutionOutcome } from '../../local/limited-execution.js';
 import { LocalRelay, type LocalRelayOptions } from '../../local/relay.js';
 import { deliveredPackage, KiB, relayObject, testRelayOptions } from '../helpers/local-relay.js';
 
@@ -34,9 +35,9 @@ async function start(overrides: LocalRelayOptions & { reserved?: number; mapConc
   return relay;
 }
 
-async function expectDelivered(r: LocalRelay, outcome: { status: string }, body: Buffer) {
-  expect(outcome.status).toBe('SUCCEEDED');
-  const pkg = deliveredPackage(r, (outcome as { output: { packageId: string } }).output.packageId);
+async function expectDelivered(r: LocalRelay, outcome: ExecutionOutcome, body: Buffer) {
+  if (outcome.status !== 'SUCCEEDED') throw new Error(`delivery failed: ${outcome.error}: ${outcome.cause}`);
+  const pkg = deliveredPackage(r, (outcome.output as { packageId: string }).packageId);
   await expect(r.emulator!.inspect.fileSha256(pkg.files[0]!.id)).resolves.toBe(sha256(body));
 }
 
