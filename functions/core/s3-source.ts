@@ -205,16 +205,32 @@ export async function openRange(
 }
 
 /**
+ * Whether an unversioned key still holds the object the delivery read (same ETag). Tags belong to
+ * an object, not a key: once the key holds another object, that object's own delivery tags it.
+ */
+async function stillHolds(s3: S3Client, object: { bucket: string; key: string; etag?: string }) {
+  try {
+    const head = await s3.send(new HeadObjectCommand({ Bucket: object.bucket, Key: object.key }));
+    return unquoteEtag(head.ETag ?? '') === unquoteEtag(object.etag ?? '');
+  } catch (error) {
+    if (statusOf(error) === 404 || (error as Error).name === 'NotFound') return false;
+    throw error;
+  }
+}
+
+/**
  * Writes the relay's tags on a source object, merged with the object's own tags by the rule of
  * `mergeTags` (`s3-tags.ts`): values reduced to what S3 accepts, `masv-relay:status` always kept,
  * the object's own tags before the relay's informational ones. Returns what was written and what
  * had to be left out, so callers can log it; the full failure reason stays in events and logs.
+ * In an unversioned bucket, a key that now holds another object is left alone (`undefined`).
  */
 export async function tagSource(
   s3: S3Client,
-  object: { bucket: string; key: string; versionId?: string },
+  object: { bucket: string; key: string; versionId?: string; etag?: string },
   tags: Record<string, string>,
-): Promise<MergedTags> {
+): Promise<MergedTags | undefined> {
+  if (!object.versionId && object.etag && !(await stillHolds(s3, object))) return undefined;
   const current = await s3.send(
     new GetObjectTaggingCommand({ Bucket: object.bucket, Key: object.key, VersionId: object.versionId }),
   );

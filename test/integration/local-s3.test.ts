@@ -216,7 +216,21 @@ describe('the local S3 stand-in (s3rver with shims)', () => {
           'MasvValidationError: MASV refused the package HTTP 422 : code : recipients message : bad x',
         ],
       ]);
-      expect(merged.dropped).toEqual([]);
+      expect(merged?.dropped).toEqual([]);
+    });
+
+    it('leaves a key alone that now holds another object (unversioned bucket)', async () => {
+      const first = await client.send(
+        new PutObjectCommand({ Bucket: 'bkt', Key: 'replaced.bin', Body: 'old' }),
+      );
+      await client.send(new PutObjectCommand({ Bucket: 'bkt', Key: 'replaced.bin', Body: 'new' }));
+      const merged = await tagSource(
+        client,
+        { bucket: 'bkt', key: 'replaced.bin', etag: first.ETag! },
+        { 'masv-relay:status': 'failed' },
+      );
+      expect(merged).toBeUndefined();
+      expect(await tagsOf('replaced.bin')).toEqual([]);
     });
 
     it('keeps the status when the object already has 10 tags of its own', async () => {
@@ -236,7 +250,7 @@ describe('the local S3 stand-in (s3rver with shims)', () => {
       const tags = await tagsOf('full.bin');
       expect(tags).toHaveLength(10);
       expect(tags![0]).toEqual(['masv-relay:status', 'delivered']);
-      expect(merged.dropped.map((d) => d.key)).toEqual(['own9', 'masv-relay:package-id']);
+      expect(merged?.dropped.map((d) => d.key)).toEqual(['own9', 'masv-relay:package-id']);
     });
   });
 
