@@ -133,6 +133,20 @@ describe('statemachines/relay.asl.json', () => {
     );
   });
 
+  it('waits out Lambda throttles for hours in every Task, not only Transfer', () => {
+    for (const name of ['Prepare', 'Finalize', 'Abort']) {
+      const [first, ...rest] = definition.States[name].Retry as Array<{
+        ErrorEquals: string[];
+        MaxAttempts: number;
+        MaxDelaySeconds: number;
+      }>;
+      expect(first).toMatchObject({ ErrorEquals: ['Lambda.TooManyRequestsException'], MaxDelaySeconds: 300 });
+      expect(first!.MaxAttempts).toBeGreaterThanOrEqual(100);
+      for (const retrier of rest)
+        expect(retrier.ErrorEquals).not.toContain('Lambda.TooManyRequestsException');
+    }
+  });
+
   it('refuses a definition with an unfilled placeholder', () => {
     expect(() => substituteArns(raw, { ...arns, AbortFunctionArn: '${Other}' })).toThrow(/placeholder/);
   });
