@@ -7,7 +7,7 @@ import { unquoteEtag } from '../etag.js';
 import type { Blueprint } from '../masv/types.js';
 import { packageAccess } from '../masv-target.js';
 import { allowsContentMd5, md5OfRange, type PartCheck } from '../part-integrity.js';
-import { partRange } from '../part-plan.js';
+import { PLANNING_BYTES_PER_SECOND, partRange } from '../part-plan.js';
 import { runPool } from '../pool.js';
 import { DEFAULT_RETRY_POLICY, realClock, withRetry } from '../retry.js';
 import { openRange } from '../s3-source.js';
@@ -39,7 +39,8 @@ export interface TransferOptions {
 }
 
 /** Throughput assumed when deciding whether another part still fits in the remaining time. */
-const SAFE_BYTES_PER_MS = 20_000;
+/** One Lambda's throughput (bytes/ms) assumed until this invocation has measured its own. */
+const PLANNED_BYTES_PER_MS = PLANNING_BYTES_PER_SECOND / 1000;
 const SAFETY_MARGIN_MS = 30_000;
 
 /** Hashes bytes as they stream through, so the part's MD5 is known when the PUT completes. */
@@ -212,11 +213,28 @@ export async function transferBatch(
     }
   };
 
-  const estimateMs = file.partSize / SAFE_BYTES_PER_MS + SAFETY_MARGIN_MS;
+  // Parts in flight share one Lambda's bandwidth: another part fits only if the bytes still in
+  // flight plus its own can move, at the rate this invocation measured (or the planned one while
+  // nothing is measured, whichever is lower), before the deadline.
+  const invocationStart = Date.now();
+  let inFlight = 0;
   let starts = 0;
-  const { started } = await runPool(pending, options.partConcurrency, sendPart, () => {
+  const timedSend = async (partNumber: number) => {
+    inFlight++;
+    try {
+      await sendPart(partNumber);
+    } finally {
+      inFlight--;
+    }
+  };
+  const { started } = await runPool(pending, options.partConcurrency, timedSend, () => {
     // The first part always starts, so every invocation makes progress even on a tight deadline.
-    if (starts++ === 0 || options.remainingMs() > estimateMs) return true;
+    if (starts++ === 0) return true;
+    const elapsedMs = Date.now() - invocationStart;
+    const measured = result.bytes > 0 && elapsedMs > 1000 ? result.bytes / elapsedMs : PLANNED_BYTES_PER_MS;
+    const bytesPerMs = Math.min(measured, PLANNED_BYTES_PER_MS);
+    const estimateMs = ((inFlight + 1) * file.partSize) / bytesPerMs + SAFETY_MARGIN_MS;
+    if (options.remainingMs() > estimateMs) return true;
     stoppedEarly = true;
     return false;
   });
