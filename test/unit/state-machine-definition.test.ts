@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import aslValidator from 'asl-validator';
 import { describe, expect, it } from 'vitest';
 import { RETRYABLE_ERROR_NAMES } from '../../functions/core/errors.js';
+import { HISTORY_EVENT_BUDGET } from '../../functions/core/part-plan.js';
 import {
   ARN_PLACEHOLDERS,
   DEFINITION_PATH,
@@ -84,13 +85,15 @@ describe('statemachines/relay.asl.json', () => {
     expect(
       retriers.slice(1).some((r: any) => r.ErrorEquals.includes('Lambda.TooManyRequestsException')),
     ).toBe(false);
-    // FULL jitter waits uniformly in [0, cap]: once at the 300 s cap, attempts average 150 s.
-    const capped =
-      throttle.MaxAttempts - Math.ceil(Math.log2(throttle.MaxDelaySeconds / throttle.IntervalSeconds));
-    expect((capped * throttle.MaxDelaySeconds) / 2 / 3600).toBeGreaterThan(24);
-    // Two history events per throttled attempt (scheduled, start failed); mapConcurrency 10 waiting
-    // iterations stay under the 25,000-event quota for a day of waiting.
-    expect(10 * 2 * (3600 / (throttle.MaxDelaySeconds / 2)) * 24).toBeLessThan(25_000 * 0.8);
+    // FULL jitter waits uniformly in [0, cap]: the expected wait of attempt k is half its cap.
+    let expectedSeconds = 0;
+    for (let k = 0; k < throttle.MaxAttempts; k++)
+      expectedSeconds +=
+        Math.min(throttle.MaxDelaySeconds, throttle.IntervalSeconds * throttle.BackoffRate ** k) / 2;
+    expect(expectedSeconds / 3600).toBeGreaterThan(24);
+    // Two history events per throttled attempt (scheduled, start failed): one whole wait of even 40
+    // iterations (the largest mapConcurrency) fits the 5,000 events the planner leaves beside a plan.
+    expect(40 * throttle.MaxAttempts * 2).toBeLessThanOrEqual(25_000 - HISTORY_EVENT_BUDGET);
   });
 
   it('ends each Map iteration with an empty output and pauses before each transfer invocation', () => {
