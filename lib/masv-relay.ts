@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { ArnFormat, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -124,7 +125,9 @@ export class MasvRelay extends Construct {
       });
     const objectRuleName = `${baseName}-objects`;
     const requestRuleName = `${baseName}-requests`;
+    const sweepRuleName = `${baseName}-ended`;
     const ruleArns = [ruleArn(objectRuleName), ruleArn(requestRuleName, busName)];
+    const sweepRuleArn = ruleArn(sweepRuleName);
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
 
     this.key = new kms.Key(this, 'Key', {
@@ -153,7 +156,7 @@ export class MasvRelay extends Construct {
         resources: ['*'],
         conditions: {
           StringEquals: { 'aws:SourceAccount': stack.account },
-          ArnEquals: { 'aws:SourceArn': ruleArns },
+          ArnEquals: { 'aws:SourceArn': [...ruleArns, sweepRuleArn] },
         },
       }),
     );
@@ -304,7 +307,10 @@ export class MasvRelay extends Construct {
         },
       ),
       finalize: fn('finalize', 512, Duration.seconds(LAMBDA_TIMEOUT_SECONDS.finalize)),
-      abort: fn('abort', 256, Duration.seconds(LAMBDA_TIMEOUT_SECONDS.abort)),
+      // The sweep rule invokes abort asynchronously: what it cannot handle lands in the DLQ.
+      abort: fn('abort', 256, Duration.seconds(LAMBDA_TIMEOUT_SECONDS.abort), {
+        deadLetterQueue: this.deadLetterQueue,
+      }),
     };
     this.grantLeastPrivilege(config);
 
@@ -365,7 +371,29 @@ export class MasvRelay extends Construct {
       eventPattern: { detailType: [RELAY_REQUEST_DETAIL_TYPE] },
       targets: [queueTarget(this.requestQueue, this.deadLetterQueue)],
     });
-    this.admitOnlyOwnSenders(ruleArns, props.triggerTopics ?? []);
+    // A safety net for executions that end without reaching Abort (history or payload limit, the
+    // execution timeout, stopped by hand): Abort runs from their status change and deletes what
+    // the delivery left; when Abort already ran, it finds its own mark and does nothing.
+    new events.Rule(this, 'ExecutionEndedRule', {
+      ruleName: sweepRuleName,
+      description: 'masv-relay: executions that ended without their Abort step run Abort',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: {
+          status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+          stateMachineArn: [this.stateMachine.stateMachineArn],
+        },
+      },
+      targets: [
+        new targets.LambdaFunction(this.functions.abort, {
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(24),
+          deadLetterQueue: this.deadLetterQueue,
+        }),
+      ],
+    });
+    this.admitOnlyOwnSenders(ruleArns, sweepRuleArn, props.triggerTopics ?? []);
     this.batchOperationsRole = this.grantBatchOperations(config);
 
     this.monitoring = new RelayMonitoring(this, 'Monitoring', {
@@ -392,7 +420,7 @@ export class MasvRelay extends Construct {
    * source bucket (direct S3 notifications) and the configured SNS topics: an Allow per sender
    * with `aws:SourceArn`, and a Deny for every other principal, IAM-authorised ones included.
    */
-  private admitOnlyOwnSenders(ruleArns: string[], appTopics: sns.ITopic[]) {
+  private admitOnlyOwnSenders(ruleArns: string[], sweepRuleArn: string, appTopics: sns.ITopic[]) {
     const stack = Stack.of(this);
     const topics = [
       ...this.config.triggers.snsTopicArns.map((arn, index) =>
@@ -417,7 +445,7 @@ export class MasvRelay extends Construct {
     const ruleSenders: Array<[sqs.Queue, string[]]> = [
       [this.queue, [objectRuleArn]],
       [this.requestQueue, [requestRuleArn]],
-      [this.deadLetterQueue, ruleArns],
+      [this.deadLetterQueue, [...ruleArns, sweepRuleArn]],
     ];
     for (const [queue, rules] of ruleSenders) {
       queue.addToResourcePolicy(
@@ -461,8 +489,8 @@ export class MasvRelay extends Construct {
     // DLQ). SQS's own move of a message after maxReceiveCount is not a SendMessage.
     this.denyOtherSenders(
       this.deadLetterQueue,
-      [...ruleArns, ...topicArns],
-      [this.functions.start.role!.roleArn],
+      [...ruleArns, sweepRuleArn, ...topicArns],
+      [this.functions.start.role!.roleArn, this.functions.abort.role!.roleArn],
     );
   }
 

@@ -63,8 +63,9 @@ export function acknowledgeNagFindings(relay: MasvRelay) {
       "Scoped to the relay's own state bucket; the delivery id in the key is the execution name, known only at run time.",
     );
   }
-  // start has an async DLQ (SNS → Lambda, S3 → Lambda); the four steps are only ever invoked by the workflow.
-  for (const fn of [functions.prepare, functions.transfer, functions.finalize, functions.abort]) {
+  // start (SNS → Lambda, S3 → Lambda) and abort (the sweep rule) have an async DLQ; the other
+  // three steps are only ever invoked by the workflow.
+  for (const fn of [functions.prepare, functions.transfer, functions.finalize]) {
     ack(
       fn,
       'Serverless::Serverless-LambdaDLQ',

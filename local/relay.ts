@@ -319,7 +319,24 @@ export class LocalRelay {
     });
     run.events = execution.events;
     run.usage = execution.usage;
-    run.result = execution.result.then((outcome) => {
+    run.result = execution.result.then(async (outcome) => {
+      // As the stack's sweep rule does on AWS: an execution that failed runs Abort from its
+      // status change (a no-op when the workflow's own Abort ran).
+      if (outcome.status === 'FAILED') {
+        await this.lambdas.abort
+          .invoke({
+            'detail-type': 'Step Functions Execution Status Change',
+            source: 'aws.states',
+            detail: {
+              name,
+              status: outcome.error === 'States.Timeout' ? 'TIMED_OUT' : 'FAILED',
+              input: JSON.stringify(input),
+              error: outcome.error,
+              cause: outcome.cause,
+            },
+          })
+          .catch(() => undefined);
+      }
       run.finished = true;
       return outcome;
     });

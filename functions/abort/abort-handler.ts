@@ -1,8 +1,8 @@
 import type { Context } from 'aws-lambda';
-import type { DeliveryRequest, PreparedDelivery } from '../core/delivery.js';
+import { type DeliveryRequest, type PreparedDelivery, parseWorkflowRequest } from '../core/delivery.js';
 import type { RelayDeps } from '../core/deps.js';
 import { RelayMetric } from '../core/metrics.js';
-import { abortDelivery } from '../core/steps/abort.js';
+import { type AbortInput, abortDelivery } from '../core/steps/abort.js';
 import { type Observability, wrapHandler } from '../handler-kit.js';
 
 export interface AbortEvent {
@@ -11,15 +11,53 @@ export interface AbortEvent {
   delivery: DeliveryRequest & { prepared?: PreparedDelivery; error?: { Error?: string; Cause?: string } };
 }
 
+/** EventBridge's "Step Functions Execution Status Change" event, as the sweep rule delivers it. */
+export interface ExecutionEndedEvent {
+  'detail-type': 'Step Functions Execution Status Change';
+  detail: {
+    name: string;
+    status: string;
+    input?: string | null;
+    error?: string | null;
+    cause?: string | null;
+  };
+}
+
+/**
+ * The Abort step's input, from the workflow's Catch or from the sweep rule for an execution that
+ * ended without reaching Abort (history or payload limit, execution timeout, stopped by hand).
+ */
+export function abortInputOf(event: AbortEvent | ExecutionEndedEvent): AbortInput {
+  if ('detail-type' in event) {
+    const { name, status, input, error, cause } = event.detail;
+    let request: DeliveryRequest | undefined;
+    try {
+      request = input ? parseWorkflowRequest(JSON.parse(input)) : undefined;
+    } catch {
+      request = undefined;
+    }
+    return {
+      deliveryId: name,
+      sweep: true,
+      ...(request ? { request } : {}),
+      error: {
+        Error:
+          error ??
+          (status === 'TIMED_OUT'
+            ? 'States.Timeout'
+            : `Execution${status[0]}${status.slice(1).toLowerCase()}`),
+        Cause: cause ?? `The execution ended ${status} before its Abort step could run.`,
+      },
+    };
+  }
+  const { prepared, error, ...request } = event.delivery ?? {};
+  return { deliveryId: event.deliveryId, request, prepared, error };
+}
+
 export function createAbortHandler(deps: () => Promise<RelayDeps>, observability: Observability) {
-  return wrapHandler(observability, async (event: AbortEvent, _context: Context) => {
-    const { prepared, error, ...request } = event.delivery ?? {};
-    const result = await abortDelivery(await deps(), {
-      deliveryId: event.deliveryId,
-      request,
-      prepared,
-      error,
-    });
+  return wrapHandler(observability, async (event: AbortEvent | ExecutionEndedEvent, _context: Context) => {
+    const result = await abortDelivery(await deps(), abortInputOf(event));
+    if ('alreadyHandled' in result) return result;
     if (result.delivered) {
       observability.metrics?.addMetric(RelayMetric.deliveriesSucceeded, 'Count', 1);
       if (result.followUpFailures.length > 0)

@@ -202,6 +202,19 @@ export class DeliveryStore {
     return this.readJson<T>(this.deliveredKey(deliveryId));
   }
 
+  private abortedKey(deliveryId: string) {
+    return `deliveries/_aborted/finalized/${deliveryId}.json`;
+  }
+
+  /** Remembers that Abort handled the delivery (kept after the clear), so a later sweep does nothing. */
+  async markAborted(deliveryId: string, detail: unknown): Promise<boolean> {
+    return this.putOnce(this.abortedKey(deliveryId), detail);
+  }
+
+  async aborted<T>(deliveryId: string): Promise<T | undefined> {
+    return this.readJson<T>(this.abortedKey(deliveryId));
+  }
+
   /**
    * Marks a package as this delivery's, once across all deliveries: reconciliation may only adopt
    * or delete a package nobody else has claimed. True when the claim is (or already was) ours.

@@ -92,6 +92,22 @@ describe('e2e: transfer capacity (reserved concurrency enforced by the local run
   });
 });
 
+/**
+ * Abort ran from the status change: nothing is left in `new`. A package deleted has its failure
+ * event; one finalized before the quota tripped stays delivered (never deleted), with its success.
+ */
+function expectSwept(r: LocalRelay, run: { executionName: string; prepared?: { package: { id: string } } }) {
+  const state = r.emulator!.inspect.package(run.prepared!.package.id)?.state;
+  const published = r.events.events
+    .filter((e) => e.detail.deliveryId === run.executionName)
+    .map((e) => e.detailType);
+  if (state === 'finalized') expect(published).toEqual(['MASV Relay Delivery Succeeded']);
+  else {
+    expect(state).toBe('deleted');
+    expect(published).toEqual(['MASV Relay Delivery Failed']);
+  }
+}
+
 describe('e2e: quotas enforced on the real workflow (lowered so they trip cheaply)', () => {
   it('fails with States.DataLimitExceeded past every Catch: no Abort runs, as on AWS', async () => {
     const r = await start({ limits: { stateBytes: 800 } });
@@ -99,6 +115,8 @@ describe('e2e: quotas enforced on the real workflow (lowered so they trip cheapl
     expect(outcome).toMatchObject({ status: 'FAILED', error: 'States.DataLimitExceeded' });
     expect((outcome as { cause: string }).cause).toMatch(/over the 800-byte/);
     expect(run.events.some((e) => e.state?.name === 'Abort')).toBe(false);
+    // The stack's sweep rule runs Abort from the failed execution's status change instead.
+    expectSwept(r, run);
   });
 
   it('fails an execution whose history passes the quota', async () => {
@@ -106,5 +124,6 @@ describe('e2e: quotas enforced on the real workflow (lowered so they trip cheapl
     const { outcome, run } = await relayObject(r, 'capacity/long-history.mov', 2000 * KiB);
     expect(outcome).toMatchObject({ status: 'FAILED', error: 'States.Runtime' });
     expect(run.usage.historyEvents).toBeGreaterThan(40);
+    expectSwept(r, run);
   });
 });

@@ -77,7 +77,11 @@ describe('who may ask: the relay request bus', () => {
     const onDefaultBus = Object.values(t.template.findResources('AWS::Events::Rule')).filter(
       (r) => r.Properties.EventBusName === undefined,
     );
-    expect(onDefaultBus.map((r) => r.Properties.EventPattern.source)).toEqual([['aws.s3']]);
+    // The default bus carries only S3's own events and the workflow's status changes (the sweep).
+    expect(onDefaultBus.map((r) => r.Properties.EventPattern.source).sort()).toEqual([
+      ['aws.s3'],
+      ['aws.states'],
+    ]);
   });
 
   it('admits the configured accounts to put relay requests, and nothing else', () => {
@@ -136,6 +140,8 @@ describe('who may ask: the trigger queue', () => {
   const statements = queuePolicy(queueId);
   const objectRule = ruleArn(`${base.replace(/-requests$/, '')}-objects`);
   const requestRule = ruleArn(`${base}/${base}`);
+  /** The rule that runs Abort for executions that ended without it (its DLQ is the relay's). */
+  const sweepRule = ruleArn(`${base.replace(/-requests$/, '')}-ended`);
   const senders = [objectRule];
 
   it('allows every sender only with aws:SourceArn: its rule, the source bucket and the configured topic', () => {
@@ -189,9 +195,12 @@ describe('who may ask: the trigger queue', () => {
     const deny = queuePolicy(logicalId(relay.deadLetterQueue)).find((s) => s.Sid === 'OnlyRelaySenders');
     expect(deny).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sqs:SendMessage' });
     const startRole = t.stack.getLogicalId(relay.functions.start.role!.node.defaultChild as CfnElement);
+    const abortRole = t.stack.getLogicalId(relay.functions.abort.role!.node.defaultChild as CfnElement);
     expect(deny!.Condition).toEqual({
-      ArnNotEquals: { 'aws:SourceArn': [objectRule, requestRule, TOPIC] },
-      ArnNotLike: { 'aws:PrincipalArn': [{ 'Fn::GetAtt': [startRole, 'Arn'] }] },
+      ArnNotEquals: { 'aws:SourceArn': [objectRule, requestRule, sweepRule, TOPIC] },
+      ArnNotLike: {
+        'aws:PrincipalArn': [{ 'Fn::GetAtt': [startRole, 'Arn'] }, { 'Fn::GetAtt': [abortRole, 'Arn'] }],
+      },
     });
     const ops = 'arn:aws:iam::123456789012:role/relay-operators';
     const { template, stack } = synth({ ...FULL, access: { ...FULL.access, queueSenderArns: [ops] } });
@@ -231,13 +240,14 @@ describe('who may ask: the trigger queue', () => {
 
   it('lets only the relay rules and the configured topic send undeliverable messages to the DLQ', () => {
     const allows = queuePolicy(logicalId(relay.deadLetterQueue)).filter((s) => s.Effect === 'Allow');
-    expect(allows).toHaveLength(2);
-    expect(allows).toContainEqual(
+    const fromEvents = allows.filter((s) => JSON.stringify(s.Principal).includes('events.amazonaws.com'));
+    // Our statement names the three rules; CDK adds one for the sweep rule's own DLQ config.
+    expect(fromEvents).toContainEqual(
       expect.objectContaining({
-        Principal: { Service: 'events.amazonaws.com' },
-        Condition: { ArnEquals: { 'aws:SourceArn': [objectRule, requestRule] } },
+        Condition: { ArnEquals: { 'aws:SourceArn': [objectRule, requestRule, sweepRule] } },
       }),
     );
+    expect(allows.filter((s) => !JSON.stringify(s.Principal).match(/events|sns/))).toEqual([]);
     expect(allows).toContainEqual(
       expect.objectContaining({
         Principal: { Service: 'sns.amazonaws.com' },
@@ -395,7 +405,11 @@ describe('who may ask: the key policy', () => {
     expect(events!.Condition).toEqual({
       StringEquals: { 'aws:SourceAccount': ACCOUNT },
       ArnEquals: {
-        'aws:SourceArn': [ruleArn(`${base.replace(/-requests$/, '')}-objects`), ruleArn(`${base}/${base}`)],
+        'aws:SourceArn': [
+          ruleArn(`${base.replace(/-requests$/, '')}-objects`),
+          ruleArn(`${base}/${base}`),
+          ruleArn(`${base.replace(/-requests$/, '')}-ended`),
+        ],
       },
     });
   });

@@ -251,6 +251,27 @@ describe('MasvRelay stack: wiring', () => {
     });
   });
 
+  it('runs Abort for executions that ended without it (history, payload, timeout, stopped)', () => {
+    const abortArn = { 'Fn::GetAtt': [id(t.stack, t.stack.relay.functions.abort), 'Arn'] };
+    t.template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: {
+          status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+          stateMachineArn: [{ Ref: id(t.stack, t.stack.relay.stateMachine) }],
+        },
+      },
+      Targets: [
+        Match.objectLike({
+          Arn: abortArn,
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [id(t.stack, t.stack.relay.deadLetterQueue), 'Arn'] } },
+          RetryPolicy: { MaximumEventAgeInSeconds: 86_400, MaximumRetryAttempts: 8 },
+        }),
+      ],
+    });
+  });
+
   it('redrives failed trigger messages to the DLQ and reports partial batch failures', () => {
     t.template.hasResourceProperties('AWS::SQS::Queue', {
       RedrivePolicy: {

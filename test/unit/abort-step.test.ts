@@ -1,5 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
+import { abortInputOf } from '../../functions/abort/abort-handler.js';
 import { parseConfig } from '../../functions/core/config.js';
 import type { PreparedDelivery } from '../../functions/core/delivery.js';
 import type { RelayDeps } from '../../functions/core/deps.js';
@@ -39,6 +40,8 @@ function arrange(fakes: Fakes) {
     packageGenerations: async () => (await down(), fakes.generations ?? []),
     marks: async () => (await down(), new Set(fakes.marks ?? [])),
     markDelivered: async () => true,
+    markAborted: async () => true,
+    aborted: async () => undefined,
     markOnce: async () => true,
     isRecordOf: (key: string, generation: number) =>
       key.endsWith(`/${String(generation).padStart(4, '0')}.json`),
@@ -177,6 +180,38 @@ describe('abort step', () => {
     const result = await abortDelivery(deps, { deliveryId: 'd1', prepared, error: failure });
 
     expect(result).toEqual({ ...remembered, delivered: true });
+    expect(deleted).toEqual([]);
+    expect(events.events).toEqual([]);
+  });
+});
+
+describe('the sweep: Abort from an execution status change', () => {
+  it('turns the status change into an Abort input, with the request from the execution input', () => {
+    const input = abortInputOf({
+      'detail-type': 'Step Functions Execution Status Change',
+      detail: {
+        name: 'clip-mov-abc',
+        status: 'TIMED_OUT',
+        input: JSON.stringify({ files: [{ bucket: 'src', key: 'clip.mov' }] }),
+      },
+    });
+    expect(input).toMatchObject({
+      deliveryId: 'clip-mov-abc',
+      sweep: true,
+      request: { files: [{ bucket: 'src', key: 'clip.mov' }] },
+      error: { Error: 'States.Timeout' },
+    });
+  });
+
+  it('does nothing when the workflow’s own Abort already handled the delivery', async () => {
+    const { deps, deleted, events } = arrange({ generations: [record(1, 'P2')] });
+    (deps.store as unknown as { aborted: () => Promise<unknown> }).aborted = async () => ({
+      deliveryId: 'd1',
+    });
+
+    const result = await abortDelivery(deps, { deliveryId: 'd1', sweep: true, error: failure });
+
+    expect(result).toMatchObject({ alreadyHandled: true });
     expect(deleted).toEqual([]);
     expect(events.events).toEqual([]);
   });

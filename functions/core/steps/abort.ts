@@ -14,6 +14,11 @@ export interface AbortInput {
   prepared?: PreparedDelivery;
   /** The error Step Functions caught: `{ Error, Cause }`. */
   error?: { Error?: string; Cause?: string };
+  /**
+   * Set when the execution ended without reaching Abort (history or payload limit, execution
+   * timeout, stopped by hand) and the sweep rule runs it: nothing to do if Abort already ran.
+   */
+  sweep?: boolean;
 }
 
 const WHAT_TO_DO: Record<string, string> = {
@@ -58,6 +63,10 @@ export async function abortDelivery(deps: RelayDeps, input: AbortInput) {
   const { deliveryId } = input;
   const errorName = input.error?.Error ?? 'UnknownError';
   const reason = redact(causeMessage(input.error?.Cause)).slice(0, 2000);
+  if (input.sweep) {
+    const handled = await store.aborted<Record<string, unknown>>(deliveryId);
+    if (handled) return { ...handled, delivered: false as const, alreadyHandled: true as const };
+  }
   const delivered = await store.delivered<FinalizeResult>(deliveryId);
   if (delivered) {
     log.warn('The delivery had already succeeded before this failure; nothing to undo', {
@@ -72,13 +81,14 @@ export async function abortDelivery(deps: RelayDeps, input: AbortInput) {
   const generations = await store.packageGenerations(deliveryId);
   const marks = await store.marks(deliveryId);
   const current = generations.findLast((g) => g.record)?.record;
-  const sources = input.prepared?.files ?? input.request?.files ?? [];
+  const prepared = input.prepared ?? generations.findLast((g) => g.prepared)?.prepared;
+  const sources = prepared?.files ?? input.request?.files ?? [];
 
   if (current && (marks.has('package-finalizing') || marks.has('package-finalized'))) {
     const finalized = marks.has('package-finalized')
       ? true
       : await packageIsFinalized(deps, current.packageId).catch(() => undefined);
-    if (finalized === true && input.prepared) {
+    if (finalized === true && prepared) {
       log.warn('Reconcile: the package was finalized before the failure; the delivery succeeded', {
         deliveryId,
         packageId: current.packageId,
@@ -86,7 +96,7 @@ export async function abortDelivery(deps: RelayDeps, input: AbortInput) {
       });
       const result = await completeDelivery(
         deps,
-        input.prepared,
+        prepared,
         current.packageId,
         packageAccess(deps, deliveryId, current),
       );
@@ -111,6 +121,7 @@ export async function abortDelivery(deps: RelayDeps, input: AbortInput) {
           log.error('Could not publish the failure event', { error: (error as Error).message }),
         );
       log.error('Delivery failed after the package finalize was requested; the package is kept', detail);
+      await store.markAborted(deliveryId, detail).catch(() => undefined);
       return { ...detail, delivered: false as const };
     }
   }
@@ -140,7 +151,7 @@ export async function abortDelivery(deps: RelayDeps, input: AbortInput) {
       });
     }
   }
-  const possibleOrphans = [...(input.prepared?.possibleOrphans ?? [])];
+  const possibleOrphans = [...(prepared?.possibleOrphans ?? [])];
   const lostCreates = generations.filter((g) => !g.record && g.intent);
   const unresolved = await cleanUpEarlierGenerations(deps, deliveryId, lostCreates).catch(
     (error: unknown) => {
@@ -176,6 +187,11 @@ export async function abortDelivery(deps: RelayDeps, input: AbortInput) {
     .publish(DELIVERY_FAILED, detail)
     .catch((error: unknown) =>
       log.error('Could not publish the failure event', { error: (error as Error).message }),
+    );
+  await store
+    .markAborted(deliveryId, detail)
+    .catch((error: unknown) =>
+      log.warn('Could not remember the abort', { deliveryId, error: (error as Error).message }),
     );
   await store
     .clear(deliveryId, (key) => notDeleted.some((g) => store.isRecordOf(key, g.generation)))
