@@ -126,6 +126,21 @@ export const EVENTS_PER_BATCH = 4;
 export const EVENTS_PER_INVOCATION = 9;
 
 /** Transfer invocations planned for a batch of `bytes`: one per 24 GB, at least one. */
+/** The workflow's own `TimeoutSeconds` (48 h); a test keeps it equal to the definition's. */
+export const EXECUTION_TIMEOUT_SECONDS = 172_800;
+
+/** Share of the execution timeout a plan may use for its transfers (the rest: throttle waits, Prepare, Finalize). */
+export const TRANSFER_TIME_SHARE = 0.8;
+
+/**
+ * Seconds the transfers of these plans take at the planned rate (`PLANNING_BYTES_PER_SECOND` per
+ * Lambda) with `concurrency` transfer Lambdas at once.
+ */
+export function plannedTransferSeconds(plans: PartPlan[], concurrency: number): number {
+  const bytes = plans.reduce((sum, plan) => sum + plan.size, 0);
+  return bytes / (PLANNING_BYTES_PER_SECOND * Math.max(1, concurrency));
+}
+
 export function invocationsFor(bytes: number): number {
   return Math.max(1, Math.ceil(bytes / BYTES_PER_INVOCATION));
 }

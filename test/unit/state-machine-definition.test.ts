@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import aslValidator from 'asl-validator';
 import { describe, expect, it } from 'vitest';
 import { RETRYABLE_ERROR_NAMES } from '../../functions/core/errors.js';
-import { HISTORY_EVENT_BUDGET } from '../../functions/core/part-plan.js';
+import { EXECUTION_TIMEOUT_SECONDS, HISTORY_EVENT_BUDGET } from '../../functions/core/part-plan.js';
 import {
   ARN_PLACEHOLDERS,
   DEFINITION_PATH,
@@ -148,6 +148,10 @@ describe('statemachines/relay.asl.json', () => {
       for (const retrier of rest)
         expect(retrier.ErrorEquals).not.toContain('Lambda.TooManyRequestsException');
     }
+  });
+
+  it('times out after the 48 hours the planner plans within', () => {
+    expect(definition.TimeoutSeconds).toBe(EXECUTION_TIMEOUT_SECONDS);
   });
 
   it('refuses a definition with an unfilled placeholder', () => {

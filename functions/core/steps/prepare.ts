@@ -7,13 +7,21 @@ import {
   type Source,
 } from '../delivery.js';
 import type { RelayDeps } from '../deps.js';
-import { DeliveryRequestError, PackageRecordConflictError } from '../errors.js';
+import { DeliveryRequestError, DeliveryTooLargeError, PackageRecordConflictError } from '../errors.js';
 import { isMarkerKey, readMarkerOverrides } from '../folder-delivery.js';
 import { packageAccess } from '../masv-target.js';
 import { cleanUpEarlierGenerations, createDeliveryPackage } from '../package-reconcile.js';
 import { resolvePackage } from '../package-settings.js';
 import { partCheckFor } from '../part-integrity.js';
-import { HISTORY_EVENT_BUDGET, MiB, type PartPlan, planDelivery } from '../part-plan.js';
+import {
+  EXECUTION_TIMEOUT_SECONDS,
+  HISTORY_EVENT_BUDGET,
+  MiB,
+  type PartPlan,
+  planDelivery,
+  plannedTransferSeconds,
+  TRANSFER_TIME_SHARE,
+} from '../part-plan.js';
 import { runPool } from '../pool.js';
 import { headSource, listPrefix, type SourceObject } from '../s3-source.js';
 import { awaitRestores, RESTORE_EVENT_RESERVE, type RestoreWait } from './restore.js';
@@ -120,6 +128,15 @@ export async function prepareDelivery(
       ...(waits ? { historyBudget: HISTORY_EVENT_BUDGET - RESTORE_EVENT_RESERVE } : {}),
     },
   );
+  // The workflow times out after 48 h, which no Catch sees: refuse what cannot finish well before.
+  const concurrency = Math.min(config.transfer.mapConcurrency, config.transfer.transferReservedConcurrency);
+  const transferSeconds = plannedTransferSeconds(plans, concurrency);
+  if (transferSeconds > EXECUTION_TIMEOUT_SECONDS * TRANSFER_TIME_SHARE) {
+    const hours = (s: number) => Math.round(s / 360) / 10;
+    throw new DeliveryTooLargeError(
+      `This delivery needs about ${hours(transferSeconds)} h of transfers with ${concurrency} transfer Lambdas at once (transfer.mapConcurrency ${config.transfer.mapConcurrency}, transfer.transferReservedConcurrency ${config.transfer.transferReservedConcurrency}); a delivery may take at most ${hours(EXECUTION_TIMEOUT_SECONDS * TRANSFER_TIME_SHARE)} h of its ${hours(EXECUTION_TIMEOUT_SECONDS)}-hour limit. Raise both settings, or split the delivery. Nothing was created.`,
+    );
+  }
   const names = packagePaths(sources, request.prefix?.prefix);
   const draftBytes = estimateStateBytes(objects, names, plans);
   if (draftBytes > MAX_PREPARED_STATE_BYTES) {
