@@ -37,8 +37,14 @@ function arrange(fakes: Fakes) {
   };
   const store = {
     delivered: async () => fakes.delivered,
-    packageGenerations: async () => (await down(), fakes.generations ?? []),
-    marks: async () => (await down(), new Set(fakes.marks ?? [])),
+    packageGenerations: async () => {
+      await down();
+      return fakes.generations ?? [];
+    },
+    marks: async () => {
+      await down();
+      return new Set(fakes.marks ?? []);
+    },
     markDelivered: async () => true,
     markAborted: async () => true,
     aborted: async () => undefined,

@@ -66,12 +66,22 @@ function arrange(
     },
   } as unknown as DeliveryStore;
   const masv = {
-    finalizeFile: async () => (calls.push('finalize file'), 'finalized'),
-    finalizePackage: async () => (calls.push('finalize package'), options.packageAnswer ?? 'finalized'),
-    getTeamPackage: async () => (
-      calls.push('get package'), { id: 'P1', state: options.masvState ?? 'new', accessToken: 't' }
-    ),
-    createLink: async () => (calls.push('create link'), { id: 'L1' }),
+    finalizeFile: async () => {
+      calls.push('finalize file');
+      return 'finalized';
+    },
+    finalizePackage: async () => {
+      calls.push('finalize package');
+      return options.packageAnswer ?? 'finalized';
+    },
+    getTeamPackage: async () => {
+      calls.push('get package');
+      return { id: 'P1', state: options.masvState ?? 'new', accessToken: 't' };
+    },
+    createLink: async () => {
+      calls.push('create link');
+      return { id: 'L1' };
+    },
   } as unknown as MasvClient;
   const events = new LocalEventSink();
   const deps: RelayDeps = {
