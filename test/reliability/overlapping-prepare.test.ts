@@ -102,8 +102,15 @@ describe('overlapping Prepare invocations', () => {
       releaseFirst = resolve;
     });
     let calls = 0;
+    let firstReached!: () => void;
+    const reached = new Promise<void>((resolve) => {
+      firstReached = resolve;
+    });
     store.packageGenerations = async (id) => {
-      if (id === deliveryId && calls++ === 0) await firstMayRead;
+      if (id === deliveryId && calls++ === 0) {
+        firstReached();
+        await firstMayRead;
+      }
       return generations(id);
     };
     let second: PreparedDelivery;
@@ -112,6 +119,8 @@ describe('overlapping Prepare invocations', () => {
         (p) => ({ ok: true as const, p }),
         (error: unknown) => ({ ok: false as const, error }),
       );
+      // #2 starts once #1 is held just before it reads the records.
+      await reached;
       second = await prepareDelivery(deps, request);
       releaseFirst();
       await first;
