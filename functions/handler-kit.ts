@@ -6,6 +6,7 @@ import type { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { RelayMetric } from './core/metrics.js';
 
 /** Observability a handler is wrapped with: Powertools in AWS, a logger alone locally. */
 export interface Observability {
@@ -26,4 +27,19 @@ export function wrapHandler<Event, Result>(
   if (observability.metrics) handler.use(logMetrics(observability.metrics));
   if (observability.tracer) handler.use(captureLambdaHandler(observability.tracer));
   return handler;
+}
+
+/** Counts a delivery's outcome: delivered (with any follow-ups that failed after finalize) or failed. */
+export function countDelivery(
+  observability: Observability,
+  outcome: { delivered: true; followUpFailures: string[] } | { delivered: false },
+) {
+  const metrics = observability.metrics;
+  if (!outcome.delivered) {
+    metrics?.addMetric(RelayMetric.deliveriesFailed, 'Count', 1);
+    return;
+  }
+  metrics?.addMetric(RelayMetric.deliveriesSucceeded, 'Count', 1);
+  if (outcome.followUpFailures.length > 0)
+    metrics?.addMetric(RelayMetric.deliveryFollowUpFailures, 'Count', outcome.followUpFailures.length);
 }

@@ -1,5 +1,6 @@
 import { XMLParser } from 'fast-xml-parser';
 import type S3rver from 's3rver';
+import { prependMiddleware } from './s3rver-koa.js';
 
 /**
  * Archived objects as S3 treats them (S3 API reference: GetObject, HeadObject, RestoreObject):
@@ -35,19 +36,9 @@ export interface ArchiveControls {
   readonly restoreRequests: Array<{ bucket: string; key: string; tier: RestoreTier; days?: number }>;
 }
 
-interface ArchiveContext {
-  method: string;
-  path: string;
-  query: Record<string, string | undefined>;
-  status: number;
-  type: string;
-  body: unknown;
-  req: NodeJS.ReadableStream;
-  set(name: string, value: string): void;
-  app: { store: { getMetadata(bucket: string, key: string): Promise<Record<string, string> | undefined> } };
+interface Store {
+  getMetadata(bucket: string, key: string): Promise<Record<string, string> | undefined>;
 }
-
-type Middleware = (ctx: ArchiveContext, next: () => Promise<void>) => Promise<void>;
 
 const controlsByServer = new WeakMap<S3rver, ArchiveControls>();
 
@@ -106,8 +97,7 @@ export function archiveShim(server: S3rver, restoreDelayMs: number): ArchiveCont
     return { archived: false, restore, restored, ongoing };
   };
 
-  const middleware = (server as unknown as { middleware: Middleware[] }).middleware;
-  middleware.unshift(async (ctx, next) => {
+  prependMiddleware<Store>(server, async (ctx, next) => {
     const [bucket, ...rest] = ctx.path.split('/').filter(Boolean);
     if (!bucket || rest.length === 0) return next();
     const key = decodeURIComponent(rest.join('/'));

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import S3rver from 's3rver';
 import { archiveShim } from './s3-archive.js';
 import { taggingShim } from './s3-tagging.js';
+import { prependMiddleware } from './s3rver-koa.js';
 
 /** s3rver's built-in credentials: it refuses any other access key. */
 export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -22,26 +23,13 @@ interface StoredObject {
   metadata: { etag: string; 'x-amz-storage-class'?: string };
 }
 
-interface KoaContext {
-  method: string;
-  path: string;
-  query: Record<string, string | undefined>;
-  status: number;
-  type: string;
-  body: unknown;
-  get(name: string): string;
-  app: {
-    store: {
-      getMetadata(bucket: string, key: string): Promise<{ etag: string }>;
-      listObjects(
-        bucket: string,
-        options: { prefix?: string; delimiter?: string; startAfter?: string; maxKeys?: number },
-      ): Promise<{ objects: StoredObject[]; commonPrefixes: string[]; isTruncated: boolean }>;
-    };
-  };
+interface Store {
+  getMetadata(bucket: string, key: string): Promise<{ etag: string }>;
+  listObjects(
+    bucket: string,
+    options: { prefix?: string; delimiter?: string; startAfter?: string; maxKeys?: number },
+  ): Promise<{ objects: StoredObject[]; commonPrefixes: string[]; isTruncated: boolean }>;
 }
-
-type Middleware = (ctx: KoaContext, next: () => Promise<void>) => Promise<void>;
 
 const xml = (value: string) =>
   value.replace(
@@ -54,10 +42,7 @@ const xml = (value: string) =>
  * reads with If-Match, so without this a source overwritten mid-delivery would mix versions.
  */
 function ifMatchShim(server: S3rver) {
-  const middleware = (
-    server as unknown as { middleware: Array<(ctx: KoaContext, next: () => Promise<void>) => Promise<void>> }
-  ).middleware;
-  middleware.unshift(async (ctx, next) => {
+  prependMiddleware<Store>(server, async (ctx, next) => {
     const expected = ctx.get('if-match');
     if (expected && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
       const [, bucket, ...rest] = ctx.path.split('/');
@@ -89,9 +74,8 @@ const PRECONDITION_FAILED =
  * package record relies on it: two overlapping Prepare invocations must not both record a package.
  */
 function ifNoneMatchShim(server: S3rver) {
-  const middleware = (server as unknown as { middleware: Middleware[] }).middleware;
   const inFlight = new Set<string>();
-  middleware.unshift(async (ctx, next) => {
+  prependMiddleware<Store>(server, async (ctx, next) => {
     const condition = ctx.get('if-none-match');
     const segments = ctx.path.split('/').filter(Boolean);
     // The SDK sends `?x-id=PutObject`: that names no subresource.
@@ -142,8 +126,7 @@ function ifNoneMatchShim(server: S3rver) {
  * thousands of keys, so list-type=2 is answered here, from s3rver's own store, with plain tokens.
  */
 function listObjectsV2Shim(server: S3rver) {
-  const middleware = (server as unknown as { middleware: Middleware[] }).middleware;
-  middleware.unshift(async (ctx, next) => {
+  prependMiddleware<Store>(server, async (ctx, next) => {
     const segments = ctx.path.split('/').filter(Boolean);
     if (ctx.method !== 'GET' || segments.length !== 1 || ctx.query['list-type'] !== '2') return next();
     const bucket = segments[0]!;
@@ -151,7 +134,7 @@ function listObjectsV2Shim(server: S3rver) {
     const maxKeys = Math.min(1000, Number(ctx.query['max-keys'] ?? 1000));
     const prefix = ctx.query.prefix ?? '';
     const delimiter = ctx.query.delimiter ?? '';
-    let result: Awaited<ReturnType<KoaContext['app']['store']['listObjects']>>;
+    let result: Awaited<ReturnType<Store['listObjects']>>;
     try {
       result = await ctx.app.store.listObjects(bucket, {
         prefix,

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { XMLParser } from 'fast-xml-parser';
 import type S3rver from 's3rver';
+import { prependMiddleware } from './s3rver-koa.js';
 
 /**
  * S3's object tagging rules, as the S3 User Guide ("Categorizing your storage using tags") and the
@@ -43,26 +44,12 @@ export function tagSetProblem(tags: Array<{ key: string; value: string }>): TagP
   return undefined;
 }
 
-interface TaggingContext {
-  method: string;
-  path: string;
-  query: Record<string, string | undefined>;
-  status: number;
-  type: string;
-  body: unknown;
-  req: NodeJS.ReadableStream & { resume(): unknown };
-  get(name: string): string;
-  app: {
-    store: {
-      existsObject(bucket: string, key: string): Promise<boolean>;
-      getResourcePath(bucket: string, key: string, resource: string): string;
-      putSubresource(bucket: string, key: string, resource: { type: string; toXML(): string }): Promise<void>;
-      deleteSubresource(bucket: string, key: string, type: string): Promise<void>;
-    };
-  };
+interface Store {
+  existsObject(bucket: string, key: string): Promise<boolean>;
+  getResourcePath(bucket: string, key: string, resource: string): string;
+  putSubresource(bucket: string, key: string, resource: { type: string; toXML(): string }): Promise<void>;
+  deleteSubresource(bucket: string, key: string, type: string): Promise<void>;
 }
-
-type Middleware = (ctx: TaggingContext, next: () => Promise<void>) => Promise<void>;
 
 const escapeXml = (value: string) =>
   value.replace(
@@ -132,8 +119,7 @@ async function readBody(stream: NodeJS.ReadableStream): Promise<string> {
  * written over a key starts without tags, as in S3 where tags belong to the object version.
  */
 export function taggingShim(server: S3rver) {
-  const middleware = (server as unknown as { middleware: Middleware[] }).middleware;
-  middleware.unshift(async (ctx, next) => {
+  prependMiddleware<Store>(server, async (ctx, next) => {
     const [bucket, ...rest] = ctx.path.split('/').filter(Boolean);
     if (!bucket || rest.length === 0) return next();
     const key = decodeURIComponent(rest.join('/'));

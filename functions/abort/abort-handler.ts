@@ -1,9 +1,8 @@
 import type { Context } from 'aws-lambda';
 import { type DeliveryRequest, type PreparedDelivery, parseWorkflowRequest } from '../core/delivery.js';
 import type { RelayDeps } from '../core/deps.js';
-import { RelayMetric } from '../core/metrics.js';
 import { type AbortInput, abortDelivery } from '../core/steps/abort.js';
-import { type Observability, wrapHandler } from '../handler-kit.js';
+import { countDelivery, type Observability, wrapHandler } from '../handler-kit.js';
 
 export interface AbortEvent {
   deliveryId: string;
@@ -58,15 +57,7 @@ export function createAbortHandler(deps: () => Promise<RelayDeps>, observability
   return wrapHandler(observability, async (event: AbortEvent | ExecutionEndedEvent, _context: Context) => {
     const result = await abortDelivery(await deps(), abortInputOf(event));
     if ('alreadyHandled' in result) return result;
-    if (result.delivered) {
-      observability.metrics?.addMetric(RelayMetric.deliveriesSucceeded, 'Count', 1);
-      if (result.followUpFailures.length > 0)
-        observability.metrics?.addMetric(
-          RelayMetric.deliveryFollowUpFailures,
-          'Count',
-          result.followUpFailures.length,
-        );
-    } else observability.metrics?.addMetric(RelayMetric.deliveriesFailed, 'Count', 1);
+    countDelivery(observability, result);
     return result;
   });
 }

@@ -186,33 +186,27 @@ export class DeliveryStore {
     await this.putOnce(this.packageKey(deliveryId, generation, 'prepared'), prepared);
   }
 
-  private deliveredKey(deliveryId: string) {
-    return `deliveries/_delivered/finalized/${deliveryId}.json`;
+  /** Where a delivery's outcome is remembered: outside the records `clear` removes (the lifecycle rule expires it). */
+  private outcomeKey(outcome: 'delivered' | 'aborted', deliveryId: string) {
+    return `deliveries/_${outcome}/finalized/${deliveryId}.json`;
   }
 
-  /**
-   * Remembers that the delivery happened, outside the records `clear` removes (the lifecycle rule
-   * expires it), so a Finalize or Abort that runs again afterwards reports success.
-   */
+  /** Remembers that the delivery happened, so a Finalize or Abort that runs again reports success. */
   async markDelivered(deliveryId: string, result: unknown): Promise<boolean> {
-    return this.putOnce(this.deliveredKey(deliveryId), result);
+    return this.putOnce(this.outcomeKey('delivered', deliveryId), result);
   }
 
   async delivered<T>(deliveryId: string): Promise<T | undefined> {
-    return this.readJson<T>(this.deliveredKey(deliveryId));
+    return this.readJson<T>(this.outcomeKey('delivered', deliveryId));
   }
 
-  private abortedKey(deliveryId: string) {
-    return `deliveries/_aborted/finalized/${deliveryId}.json`;
-  }
-
-  /** Remembers that Abort handled the delivery (kept after the clear), so a later sweep does nothing. */
+  /** Remembers that Abort handled the delivery, so a later sweep does nothing. */
   async markAborted(deliveryId: string, detail: unknown): Promise<boolean> {
-    return this.putOnce(this.abortedKey(deliveryId), detail);
+    return this.putOnce(this.outcomeKey('aborted', deliveryId), detail);
   }
 
   async aborted<T>(deliveryId: string): Promise<T | undefined> {
-    return this.readJson<T>(this.abortedKey(deliveryId));
+    return this.readJson<T>(this.outcomeKey('aborted', deliveryId));
   }
 
   /**
@@ -227,7 +221,14 @@ export class DeliveryStore {
 
   /** The package of the delivery's latest generation, if it was recorded. */
   async loadPackage(deliveryId: string): Promise<PackageRecord | undefined> {
-    return (await this.packageGenerations(deliveryId)).findLast((g) => g.record)?.record;
+    // One listing and one read: every batch asks, so the intents and the (large) kept results of
+    // the generations are not read here.
+    const newest = (await this.list(`${this.root(deliveryId)}package/`))
+      .map((o) => o.key)
+      .filter((key) => /\/\d+\.json$/.test(key))
+      .sort()
+      .at(-1);
+    return newest ? this.readJson<PackageRecord>(newest) : undefined;
   }
 
   /** The delivery's current package; when `packageId` is given it must be that one. */
@@ -256,18 +257,9 @@ export class DeliveryStore {
     );
   }
 
-  /** Finished parts of one file, by part number (the latest record wins if a part was sent twice). */
+  /** Finished parts of one file, by part number (of two records of a part, the one stored last). */
   async listParts(deliveryId: string, fileIndex: number): Promise<Map<number, UploadedPart>> {
-    const parts = new Map<number, UploadedPart & { at: number }>();
-    for (const object of await this.list(`${this.root(deliveryId)}parts/${fileIndex}/`)) {
-      const { partNumber, etag, at } = parsePartKey(
-        object.key.slice(object.key.lastIndexOf('/') + 1),
-        object.at,
-      );
-      const previous = parts.get(partNumber);
-      if (!previous || previous.at <= at) parts.set(partNumber, { partNumber, etag, at });
-    }
-    return new Map([...parts].map(([n, { partNumber, etag }]) => [n, { partNumber, etag }]));
+    return this.listPartsInWindow(deliveryId, fileIndex, 1, Number.MAX_SAFE_INTEGER);
   }
 
   /**
