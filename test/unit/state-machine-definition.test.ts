@@ -136,18 +136,27 @@ describe('statemachines/relay.asl.json', () => {
     );
   });
 
-  it('waits out Lambda throttles for hours in every Task, not only Transfer', () => {
+  it('waits out Lambda throttles in every Task, not only Transfer, within the history reserve', () => {
     for (const name of ['Prepare', 'Finalize', 'Abort']) {
       const [first, ...rest] = definition.States[name].Retry as Array<{
         ErrorEquals: string[];
         MaxAttempts: number;
         MaxDelaySeconds: number;
       }>;
-      expect(first).toMatchObject({ ErrorEquals: ['Lambda.TooManyRequestsException'], MaxDelaySeconds: 300 });
-      expect(first!.MaxAttempts).toBeGreaterThanOrEqual(100);
+      expect(first).toMatchObject({ ErrorEquals: ['Lambda.TooManyRequestsException'], MaxDelaySeconds: 600 });
+      expect(first!.MaxAttempts).toBeGreaterThanOrEqual(30);
       for (const retrier of rest)
         expect(retrier.ErrorEquals).not.toContain('Lambda.TooManyRequestsException');
     }
+    // Two history events per throttled attempt: every Task's whole wait together fits the reserve
+    // the planner leaves beside a plan (40 waiting transfer iterations at most).
+    const attempts = (retry: Array<{ ErrorEquals: string[]; MaxAttempts: number }>) =>
+      retry.find((r) => r.ErrorEquals.includes('Lambda.TooManyRequestsException'))!.MaxAttempts;
+    const transfer = definition.States.Transfer.ItemProcessor.States['Transfer Batch'].Retry;
+    const others = ['Prepare', 'Finalize', 'Abort'].map(
+      (name) => 2 * attempts(definition.States[name].Retry),
+    );
+    expect(2 * attempts(transfer) * 40 + others.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(5_000);
   });
 
   it('times out after the 48 hours the planner plans within', () => {
