@@ -72,7 +72,7 @@ export async function benchEfficiency(options: EfficiencyOptions) {
         description: 'raw baseline',
         recipients: ['b@example.com'],
       });
-      const access = { packageId: pkg.id, token: pkg.accessToken };
+      const access = { packageId: pkg.id, token: pkg.token };
       const partSize = delivery.prepared!.files[0]!.partSize;
       const file = await masv.addFile(access, {
         kind: 'file',

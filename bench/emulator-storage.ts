@@ -14,7 +14,7 @@ export async function benchStorage(sizeMiB: number) {
       description: 'storage bench',
       recipients: ['bench@example.com'],
     });
-    const access = { packageId: pkg.id, token: pkg.accessToken };
+    const access = { packageId: pkg.id, token: pkg.token };
     const size = sizeMiB * MiB;
     const file = await client.addFile(access, {
       kind: 'file',

@@ -8,8 +8,8 @@ import type { RelayDeps } from './core/deps.js';
 import { EventBridgePublisher } from './core/events.js';
 import { MasvClient } from './core/masv/client.js';
 import { METRICS_NAMESPACE } from './core/metrics.js';
-import { DeliveryStore } from './core/parts-ledger.js';
 import { createS3Client } from './core/s3-source.js';
+import { StateBucket } from './core/state-bucket.js';
 import type { Observability } from './handler-kit.js';
 
 /** Wiring for the Lambda runtime: configuration and clients from the environment the stack sets. */
@@ -53,7 +53,7 @@ export function awsDeps(log: Logger): Promise<RelayDeps> {
       config,
       masv: new MasvClient({ baseUrl: config.masv.apiUrl }),
       s3,
-      store: new DeliveryStore(s3, requiredEnv('STATE_BUCKET')),
+      stateBucket: new StateBucket(s3, requiredEnv('STATE_BUCKET')),
       secret: readSecret,
       events: new EventBridgePublisher(new EventBridgeClient({}), process.env.EVENT_BUS_NAME ?? 'default'),
       log,

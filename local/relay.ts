@@ -10,9 +10,9 @@ import type { DeliveryRequest, PreparedDelivery } from '../functions/core/delive
 import type { RelayDeps } from '../functions/core/deps.js';
 import { MasvClient } from '../functions/core/masv/client.js';
 import type { UploadedPart } from '../functions/core/masv/types.js';
-import { DeliveryStore } from '../functions/core/parts-ledger.js';
 import type { RetryClock } from '../functions/core/retry.js';
 import { createS3Client } from '../functions/core/s3-source.js';
+import { StateBucket } from '../functions/core/state-bucket.js';
 import { deliveryConflict, type StartExecution, sameDeliveryRequest } from '../functions/core/steps/start.js';
 import { createFinalizeHandler } from '../functions/finalize/finalize-handler.js';
 import type { Observability } from '../functions/handler-kit.js';
@@ -83,7 +83,7 @@ export interface LocalRelayOptions {
 export type { EventLog } from './limited-execution.js';
 
 export interface DeliveryRun {
-  executionName: string;
+  deliveryId: string;
   /** Set once the execution has ended. */
   finished?: boolean;
   input: DeliveryRequest;
@@ -149,7 +149,7 @@ export function createLocalDeps(options: LocalDepsOptions): { deps: RelayDeps; l
     config,
     masv: new MasvClient({ baseUrl: masv.url, retry: options.clock ? { clock: options.clock } : {} }),
     s3: client,
-    store: new ObservedDeliveryStore(client, STATE_BUCKET, options.onPart),
+    stateBucket: new ObservedStateBucket(client, STATE_BUCKET, options.onPart),
     secret: async (name) => {
       const value = secrets[name];
       if (value === undefined) throw new Error(`No local secret named ${name}.`);
@@ -163,7 +163,7 @@ export function createLocalDeps(options: LocalDepsOptions): { deps: RelayDeps; l
 }
 
 /** A parts ledger that also reports each part as it is recorded (progress). */
-class ObservedDeliveryStore extends DeliveryStore {
+class ObservedStateBucket extends StateBucket {
   constructor(
     s3: S3Client,
     bucket: string,
@@ -294,7 +294,7 @@ export class LocalRelay {
       return false;
     }
     const run: DeliveryRun = {
-      executionName: name,
+      deliveryId: name,
       input,
       events: [],
       result: undefined as never,

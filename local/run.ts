@@ -125,7 +125,7 @@ try {
 
 function describe(run: DeliveryRun) {
   const file = run.input.files?.[0];
-  return file ? file.key : (run.input.prefix?.prefix ?? run.executionName);
+  return file ? file.key : (run.input.prefix?.prefix ?? run.deliveryId);
 }
 
 async function follow(run: DeliveryRun, expectedSha256?: string): Promise<boolean> {
@@ -135,7 +135,7 @@ async function follow(run: DeliveryRun, expectedSha256?: string): Promise<boolea
     bytes: 0,
     started,
   };
-  progress.set(run.executionName, state);
+  progress.set(run.deliveryId, state);
   const key = describe(run);
   if (!bars) say(`relaying ${key} …`);
   const timer = setInterval(() => {

@@ -5,7 +5,7 @@ import { folderRuleFor, markerFolder, requireFolderInsideRule } from './folder-d
 import type { StartExecution } from './steps/start.js';
 import {
   decodeS3NotificationKey,
-  executionName,
+  deliveryIdFor,
   requireAllowedAddresses,
   requireSourceBucket,
   type TriggerContext,
@@ -132,7 +132,7 @@ async function startTask(
         marker: { key, ...(versionId ? { versionId } : {}) },
         ...(overrides ? { package: overrides } : {}),
       });
-      name = executionName(folder, `batch-folder\n${jobId}\n${bucket}\n${folder}\n${versionId ?? ''}`);
+      name = deliveryIdFor(folder, `batch-folder\n${jobId}\n${bucket}\n${folder}\n${versionId ?? ''}`);
     } else {
       request = normalizeRelayRequest({
         bucket,
@@ -140,7 +140,7 @@ async function startTask(
         ...(versionId ? { versionId } : {}),
         ...(overrides ? { package: overrides } : {}),
       });
-      name = executionName(key, `batch\n${jobId}\n${bucket}\n${key}\n${versionId ?? ''}`);
+      name = deliveryIdFor(key, `batch\n${jobId}\n${bucket}\n${key}\n${versionId ?? ''}`);
     }
     if (context)
       requireAllowedAddresses(context.config, overrides?.recipients ?? [], 'The job’s userArguments');
@@ -154,7 +154,7 @@ async function startTask(
     const temporary = isTemporary(error);
     log.warn('Could not start a delivery for a Batch Operations task', {
       taskId: task.taskId,
-      executionName: name,
+      deliveryId: name,
       error: (error as Error).name,
       reason: (error as Error).message,
       temporary,

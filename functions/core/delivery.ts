@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { DeliveryRequestError } from './errors.js';
+import type { Batch } from './part-plan.js';
 import { describeIssues, text, whole } from './zod.js';
 
 /** Files one delivery (one package) may hold, so the workflow state stays far below 256 KiB. */
@@ -147,11 +148,9 @@ export interface PackageRef {
   owner: 'team' | 'portal';
 }
 
-/** One Map item: a contiguous window of parts of one file. */
-export interface BatchItem {
+/** One Map item: a batch of parts of one file (its index in `files`). */
+export interface BatchItem extends Batch {
   file: number;
-  start: number;
-  count: number;
 }
 
 export interface PreparedDelivery {

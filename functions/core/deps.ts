@@ -2,8 +2,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { RelayConfig } from './config.js';
 import type { EventPublisher } from './events.js';
 import type { MasvClient } from './masv/client.js';
-import type { DeliveryStore } from './parts-ledger.js';
 import type { RetryClock } from './retry.js';
+import type { StateBucket } from './state-bucket.js';
 
 export interface Logger {
   info(message: string, ...extra: Array<Record<string, unknown>>): void;
@@ -17,7 +17,7 @@ export interface RelayDeps {
   masv: MasvClient;
   /** Client for the source buckets (reads and tags). */
   s3: S3Client;
-  store: DeliveryStore;
+  stateBucket: StateBucket;
   /** Reads a secret by name (Secrets Manager in AWS). */
   secret: (name: string) => Promise<string>;
   events: EventPublisher;

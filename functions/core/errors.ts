@@ -76,9 +76,15 @@ export class PartUrlExpiredError extends RelayError {
   readonly retryable = true;
 }
 
-/** Storage refused a blueprint request for a reason a retry cannot fix. */
+/** MASV's storage refused a blueprint request for a reason a retry cannot fix. */
 export class StorageError extends RelayError {
   override readonly name = 'StorageError';
+  readonly retryable = false;
+}
+
+/** The relay's own state bucket refused a request (permissions, KMS key): a retry cannot fix it. */
+export class StateBucketError extends RelayError {
+  override readonly name = 'StateBucketError';
   readonly retryable = false;
 }
 

@@ -1,7 +1,7 @@
 import type { RelayDeps } from './deps.js';
 import type { PackageAccess } from './masv/types.js';
 import type { ResolvedPackage } from './package-settings.js';
-import type { PackageRecord } from './parts-ledger.js';
+import type { PackageRecord } from './state-bucket.js';
 
 /** Creates the package on the configured Team or Portal. */
 export async function createPackage(
@@ -22,7 +22,7 @@ export async function createPackage(
       unlimitedStorage: settings.unlimitedStorage,
       partSize,
     });
-    return { packageId: pkg.id, owner: 'team', token: pkg.accessToken };
+    return { packageId: pkg.id, owner: 'team', token: pkg.token };
   }
   const accessCode = target.accessCodeSecretName ? await deps.secret(target.accessCodeSecretName) : undefined;
   const pkg = await deps.masv.createPortalPackage(target.portalId, {
@@ -33,7 +33,7 @@ export async function createPackage(
     partSize,
     accessCode,
   });
-  return { packageId: pkg.id, owner: 'portal', token: pkg.accessToken };
+  return { packageId: pkg.id, owner: 'portal', token: pkg.token };
 }
 
 /**

@@ -4,7 +4,7 @@ import { MasvOutcomeUnknownError, PackageRecordConflictError } from './errors.js
 import type { PackageSummary } from './masv/client.js';
 import { createPackage, packageAccess } from './masv-target.js';
 import type { ResolvedPackage } from './package-settings.js';
-import type { CreateIntent, PackageGeneration, PackageRecord } from './parts-ledger.js';
+import type { CreateIntent, PackageGeneration, PackageRecord } from './state-bucket.js';
 
 /** MASV's clock may differ from ours; a lost create is looked for this long before we asked. */
 export const CLOCK_SKEW_MS = 5 * 60_000;
@@ -77,7 +77,7 @@ async function reconcileLostCreate(
   const candidates = await lostCreateCandidates(deps, intent);
   let adopted: PackageRecord | undefined;
   for (const candidate of candidates) {
-    if (!(await deps.store.claimPackage(candidate.id, deliveryId))) {
+    if (!(await deps.stateBucket.claimPackage(candidate.id, deliveryId))) {
       deps.log.info('Reconcile: a matching package belongs to another delivery; left alone', {
         deliveryId,
         packageId: candidate.id,
@@ -86,7 +86,7 @@ async function reconcileLostCreate(
     }
     const apiKey = await deps.secret(target.apiKeySecretName);
     const found = await deps.masv.getTeamPackage(target.teamId, apiKey, candidate.id);
-    const record: PackageRecord = { packageId: found.id, owner: 'team', token: found.accessToken };
+    const record: PackageRecord = { packageId: found.id, owner: 'team', token: found.token };
     if (mode === 'adopt' && !adopted && found.state === 'new') {
       adopted = record;
       deps.log.warn('Reconcile: adopted the package a lost create answer had made', {
@@ -163,7 +163,7 @@ export async function createDeliveryPackage(
     description: described.description,
     recipients: described.recipients,
   };
-  await deps.store.recordCreateIntent(deliveryId, generation, intent);
+  await deps.stateBucket.recordCreateIntent(deliveryId, generation, intent);
   const possibleOrphans: PossibleOrphan[] = [];
   for (let attempt = 1; attempt <= CREATE_ATTEMPTS; attempt++) {
     let record: PackageRecord | undefined;
@@ -188,7 +188,7 @@ export async function createDeliveryPackage(
       }
       continue;
     }
-    if (await deps.store.claimPackage(record.packageId, deliveryId)) return { record, possibleOrphans };
+    if (await deps.stateBucket.claimPackage(record.packageId, deliveryId)) return { record, possibleOrphans };
     deps.log.warn("Another delivery's reconciliation claimed this package first; creating another", {
       deliveryId,
       packageId: record.packageId,

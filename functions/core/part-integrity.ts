@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Blueprint } from './masv/types.js';
-import { openRange, type PinnedObject } from './s3-source.js';
+import { openRange, type PinnedSource } from './s3-source.js';
 
 /**
  * How a part's bytes are verified once they reach MASV's storage.
@@ -40,7 +40,7 @@ export function allowsContentMd5(url: string): boolean {
 /** The MD5 of a source range, read once (the first of the two reads of `content-md5`). */
 export async function md5OfRange(
   s3: S3Client,
-  object: PinnedObject,
+  object: PinnedSource,
   first: number,
   last: number,
   signal?: AbortSignal,

@@ -16,7 +16,7 @@ export const BYTES_PER_INVOCATION = PLANNING_BYTES_PER_SECOND * BATCH_TIME_BUDGE
 export const DEFAULT_PARTS_PER_BATCH = 20;
 
 /** A contiguous window of parts of one file: parts `start+1 … start+count`. */
-export interface PartWindow {
+export interface Batch {
   start: number;
   count: number;
 }
@@ -25,7 +25,7 @@ export interface PartPlan {
   size: number;
   partSize: number;
   partCount: number;
-  batches: PartWindow[];
+  batches: Batch[];
 }
 
 export interface PlanOptions {
@@ -88,7 +88,7 @@ function shapeFile(size: number, spec: PackageSpec, options: PlanOptions): FileS
  */
 export function planParts(size: number, spec: PackageSpec, options: PlanOptions = {}): PartPlan {
   const { partSize, partCount, partsPerBatch } = shapeFile(size, spec, options);
-  const batches: PartWindow[] = [];
+  const batches: Batch[] = [];
   for (let start = 0; start < partCount; start += partsPerBatch) {
     batches.push({ start, count: Math.min(partsPerBatch, partCount - start) });
   }

@@ -153,12 +153,8 @@ export async function listPrefix(
   return sources;
 }
 
-export interface PinnedObject {
-  bucket: string;
-  key: string;
-  versionId?: string;
-  etag: string;
-}
+/** What a ranged read needs of a source object: where it is and the version or ETag it is pinned to. */
+export type PinnedSource = Pick<SourceObject, 'bucket' | 'key' | 'versionId' | 'etag'>;
 
 /**
  * Opens a ranged GET of `[first, last]`, pinned by version id, else by `If-Match` on the ETag, so a
@@ -166,7 +162,7 @@ export interface PinnedObject {
  */
 export async function openRange(
   s3: S3Client,
-  object: PinnedObject,
+  object: PinnedSource,
   first: number,
   last: number,
   signal?: AbortSignal,

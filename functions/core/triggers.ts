@@ -10,7 +10,7 @@ export const RELAY_REQUEST_DETAIL_TYPE = 'MASV Relay Request';
 
 /** What one trigger record asks for: a delivery to start, or a documented reason to skip it. */
 export type TriggerOutcome =
-  | { kind: 'start'; executionName: string; request: DeliveryRequest }
+  | { kind: 'start'; deliveryId: string; request: DeliveryRequest }
   | { kind: 'skip'; reason: string };
 
 /**
@@ -231,7 +231,7 @@ function objectCreated(created: CreatedObject, context?: TriggerContext): Trigge
   };
   return {
     kind: 'start',
-    executionName: executionName(key, `s3\n${bucket}\n${key}\n${identity}`),
+    deliveryId: deliveryIdFor(key, `s3\n${bucket}\n${key}\n${identity}`),
     request: { files: [file] },
   };
 }
@@ -248,7 +248,7 @@ function folderDelivery(marker: CreatedObject, folder: string): TriggerOutcome {
   const upload = versionId ? `version\n${versionId}` : `sequencer\n${sequencer ?? ''}`;
   return {
     kind: 'start',
-    executionName: executionName(folder || bucket, `folder\n${bucket}\n${folder}\n${content}\n${upload}`),
+    deliveryId: deliveryIdFor(folder || bucket, `folder\n${bucket}\n${folder}\n${content}\n${upload}`),
     request: {
       prefix: { bucket, prefix: folder },
       marker: {
@@ -296,14 +296,14 @@ function fromRelayRequest(input: unknown, context?: TriggerContext): TriggerOutc
   if (request.requestId) {
     return {
       kind: 'start',
-      executionName: executionName('request', `request-id\n${request.requestId}`),
+      deliveryId: deliveryIdFor('request', `request-id\n${request.requestId}`),
       request,
     };
   }
   const label = request.prefix?.prefix ?? request.files?.[0]?.key ?? 'delivery';
   return {
     kind: 'start',
-    executionName: executionName(label, `request\n${canonicalJson(request)}`),
+    deliveryId: deliveryIdFor(label, `request\n${canonicalJson(request)}`),
     request,
   };
 }
@@ -315,7 +315,7 @@ const NAME_SAFE = /[^A-Za-z0-9_-]+/g;
  * slug of the object name plus a hash of what identifies the delivery, so duplicate events map
  * to the same execution.
  */
-export function executionName(label: string, identity: string): string {
+export function deliveryIdFor(label: string, identity: string): string {
   const hash = createHash('sha256').update(identity).digest('hex').slice(0, 40);
   const base = label.replace(/\/+$/, '').split('/').pop() ?? '';
   const slug = base

@@ -49,7 +49,7 @@ describe('a delivery that waits for capacity longer than its throttle retrier', 
       expect(outcome.status).toBe('FAILED');
       expect(r.emulator!.inspect.package(packageId!)?.state).toBe('deleted');
       const failure = r.events.events.find((e) => e.detailType === 'MASV Relay Delivery Failed');
-      expect(failure?.detail).toMatchObject({ deliveryId: run.executionName, packageDeleted: true });
+      expect(failure?.detail).toMatchObject({ deliveryId: run.deliveryId, packageDeleted: true });
     } finally {
       clearInterval(watcher);
       transfer.running = 0;

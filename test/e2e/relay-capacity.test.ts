@@ -96,10 +96,10 @@ describe('e2e: transfer capacity (reserved concurrency enforced by the local run
  * Abort ran from the status change: nothing is left in `new`. A package deleted has its failure
  * event; one finalized before the quota tripped stays delivered (never deleted), with its success.
  */
-function expectSwept(r: LocalRelay, run: { executionName: string; prepared?: { package: { id: string } } }) {
+function expectSwept(r: LocalRelay, run: { deliveryId: string; prepared?: { package: { id: string } } }) {
   const state = r.emulator!.inspect.package(run.prepared!.package.id)?.state;
   const published = r.events.events
-    .filter((e) => e.detail.deliveryId === run.executionName)
+    .filter((e) => e.detail.deliveryId === run.deliveryId)
     .map((e) => e.detailType);
   if (state === 'finalized') expect(published).toEqual(['MASV Relay Delivery Succeeded']);
   else {

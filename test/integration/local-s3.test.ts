@@ -9,9 +9,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SourceArchivedError, SourceChangedError } from '../../functions/core/errors.js';
-import { DeliveryStore } from '../../functions/core/parts-ledger.js';
 import { createS3Client, headSource, openRange, tagSource } from '../../functions/core/s3-source.js';
 import { restoreSource } from '../../functions/core/source-archive.js';
+import { StateBucket } from '../../functions/core/state-bucket.js';
 import { archiveControls } from '../../local/s3-archive.js';
 import { LOCAL_S3_CREDENTIALS, type LocalS3, startLocalS3 } from '../../local/s3-server.js';
 
@@ -75,18 +75,18 @@ describe('the local S3 stand-in (s3rver with shims)', () => {
   });
 
   it('keeps a parts ledger of thousands of parts and clears it', async () => {
-    const store = new DeliveryStore(client, 'bkt');
+    const stateBucket = new StateBucket(client, 'bkt');
     await Promise.all(
       Array.from({ length: 1100 }, (_, i) =>
-        store.recordPart('d1', 0, { partNumber: i + 1, etag: `"e${i}"` }),
+        stateBucket.recordPart('d1', 0, { partNumber: i + 1, etag: `"e${i}"` }),
       ),
     );
-    await store.recordPart('d1', 0, { partNumber: 7, etag: '"again"' });
-    const parts = await store.listParts('d1', 0);
+    await stateBucket.recordPart('d1', 0, { partNumber: 7, etag: '"again"' });
+    const parts = await stateBucket.listParts('d1', 0);
     expect(parts.size).toBe(1100);
     expect(parts.get(1100)).toEqual({ partNumber: 1100, etag: '"e1099"' });
-    await store.clear('d1');
-    expect((await store.listParts('d1', 0)).size).toBe(0);
+    await stateBucket.clear('d1');
+    expect((await stateBucket.listParts('d1', 0)).size).toBe(0);
     await expect(
       client.send(new GetObjectCommand({ Bucket: 'bkt', Key: 'deliveries/d1/parts/0/00001.%22e0%22' })),
     ).rejects.toThrow();

@@ -42,7 +42,7 @@ async function newPackage(): Promise<PackageAccess> {
   });
   return {
     packageId: pkg.id,
-    token: pkg.accessToken,
+    token: pkg.token,
     refresh: () => client.refreshPackageToken(teamId, apiKey, pkg.id),
   };
 }

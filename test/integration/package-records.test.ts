@@ -58,7 +58,7 @@ describe('package records in the state bucket', () => {
     expect(rejected[0]!.reason).toBeInstanceOf(PackageRecordConflictError);
     const named = masv.inspect.packages().filter((p) => p.name === 'clip.bin' && p.state !== 'deleted');
     expect(named).toHaveLength(1);
-    const record = await deps.store.loadPackage('overlap');
+    const record = await deps.stateBucket.loadPackage('overlap');
     expect(record?.packageId).toBe(named[0]!.id);
   });
 
@@ -81,7 +81,7 @@ describe('package records in the state bucket', () => {
     expect(second.package.id).not.toBe(first.package.id);
     expect(masv.inspect.package(first.package.id)?.state).toBe('deleted');
     expect(masv.inspect.package(second.package.id)?.state).toBe('new');
-    const generations = await deps.store.packageGenerations('rerun');
+    const generations = await deps.stateBucket.packageGenerations('rerun');
     expect(generations.map((g) => [g.generation, g.record?.packageId])).toEqual([
       [1, first.package.id],
       [2, second.package.id],
@@ -109,17 +109,17 @@ describe('package records in the state bucket', () => {
 
   it('refuses to record the same generation twice', async () => {
     const record = { packageId: 'P1', owner: 'team' as const, token: 't' };
-    await deps.store.savePackage('twice', 1, record);
-    await expect(deps.store.savePackage('twice', 1, { ...record, packageId: 'P2' })).rejects.toBeInstanceOf(
-      PackageRecordConflictError,
-    );
-    expect((await deps.store.loadPackage('twice'))?.packageId).toBe('P1');
+    await deps.stateBucket.savePackage('twice', 1, record);
+    await expect(
+      deps.stateBucket.savePackage('twice', 1, { ...record, packageId: 'P2' }),
+    ).rejects.toBeInstanceOf(PackageRecordConflictError);
+    expect((await deps.stateBucket.loadPackage('twice'))?.packageId).toBe('P1');
   });
 
   it('claims a package for one delivery only', async () => {
-    expect(await deps.store.claimPackage('PKG', 'delivery-a')).toBe(true);
-    expect(await deps.store.claimPackage('PKG', 'delivery-a')).toBe(true);
-    expect(await deps.store.claimPackage('PKG', 'delivery-b')).toBe(false);
+    expect(await deps.stateBucket.claimPackage('PKG', 'delivery-a')).toBe(true);
+    expect(await deps.stateBucket.claimPackage('PKG', 'delivery-a')).toBe(true);
+    expect(await deps.stateBucket.claimPackage('PKG', 'delivery-b')).toBe(false);
   });
 
   it('local S3 answers If-None-Match as S3 does: 412 when the key exists, 501 for a value other than *', async () => {

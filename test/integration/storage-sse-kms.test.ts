@@ -30,7 +30,7 @@ async function startFile(size: number) {
     description: 'd',
     recipients: ['a@example.com'],
   });
-  const access: PackageAccess = { packageId: pkg.id, token: pkg.accessToken };
+  const access: PackageAccess = { packageId: pkg.id, token: pkg.token };
   const file = await client.addFile(access, {
     kind: 'file',
     name: 'a.bin',

@@ -107,7 +107,7 @@ describe('bad-input table: each input gets its exact outcome', () => {
     expect(Buffer.byteLength(key)).toBe(1024);
     const { file, run } = await delivered(key, 5 * KiB);
     expect(file.name).toBe('4'.repeat(203));
-    expect(run.executionName.length).toBeLessThanOrEqual(80);
+    expect(run.deliveryId.length).toBeLessThanOrEqual(80);
   });
 
   it('a folder marker is skipped with a reason, starting nothing', async () => {

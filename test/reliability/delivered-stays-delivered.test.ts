@@ -30,12 +30,12 @@ async function deliver(key: string) {
 
 describe('Abort never deletes a finalized package', () => {
   it('even when the state bucket cannot list the finalize marks once (S3 503 on that prefix)', async () => {
-    const store = depsOf(relay).store;
-    const mark = store.mark.bind(store);
-    const marks = store.marks.bind(store);
+    const stateBucket = depsOf(relay).stateBucket;
+    const mark = stateBucket.mark.bind(stateBucket);
+    const marks = stateBucket.marks.bind(stateBucket);
     // The state bucket is throttling: Finalize cannot write its "package-finalized" marker (after
     // MASV finalized the package), so the workflow ends in Abort ...
-    store.mark = async (deliveryId, which) => {
+    stateBucket.mark = async (deliveryId, which) => {
       if (which === 'package-finalized')
         throw new NetworkError("The relay's state bucket relay-state failed transiently: SlowDown.");
       return mark(deliveryId, which);
@@ -48,7 +48,7 @@ describe('Abort never deletes a finalized package', () => {
       return abortInvoke(event);
     };
     let failedOnce = false;
-    store.marks = async (deliveryId) => {
+    stateBucket.marks = async (deliveryId) => {
       if (inAbort && !failedOnce) {
         failedOnce = true;
         throw new NetworkError("The relay's state bucket relay-state failed transiently: SlowDown.");
@@ -66,8 +66,8 @@ describe('Abort never deletes a finalized package', () => {
       expect(auditPackages(relay).deletedAfterDelivery).toEqual([]);
       expect(pkg.state).toBe('finalized');
     } finally {
-      store.mark = mark;
-      store.marks = marks;
+      stateBucket.mark = mark;
+      stateBucket.marks = marks;
       relay.lambdas.abort.invoke = abortInvoke;
     }
   });
@@ -75,8 +75,8 @@ describe('Abort never deletes a finalized package', () => {
 
 describe('a delivered package stays a success', () => {
   it('when Finalize times out while clearing the records and Step Functions runs it again', async () => {
-    const store = depsOf(relay).store;
-    const clear = store.clear.bind(store);
+    const stateBucket = depsOf(relay).stateBucket;
+    const clear = stateBucket.clear.bind(stateBucket);
     const finalize = relay.lambdas.finalize;
     const timeoutMs = finalize.options.timeoutMs;
     // A big delivery: clearing thousands of ledger keys takes the rest of the Lambda's time. The
@@ -85,7 +85,7 @@ describe('a delivered package stays a success', () => {
     // finds no package record and fails the same way.)
     (finalize.options as { timeoutMs: number }).timeoutMs = 4000;
     let slowClears = 0;
-    store.clear = async (deliveryId, keep) => {
+    stateBucket.clear = async (deliveryId, keep) => {
       await clear(deliveryId, keep);
       if (slowClears++ === 0) await new Promise((resolve) => setTimeout(resolve, 6000));
     };
@@ -95,13 +95,13 @@ describe('a delivered package stays a success', () => {
       const packageId = run.prepared!.package.id;
       expect(relay.emulator!.inspect.package(packageId)!.state).toBe('finalized');
       const failed = relay.events.events.filter(
-        (e) => e.detailType === 'MASV Relay Delivery Failed' && e.detail.deliveryId === run.executionName,
+        (e) => e.detailType === 'MASV Relay Delivery Failed' && e.detail.deliveryId === run.deliveryId,
       );
       // The package reached its recipients: no failure event, no failed execution.
       expect(failed.map((e) => e.detail.error)).toEqual([]);
       expect(outcome.status).toBe('SUCCEEDED');
     } finally {
-      store.clear = clear;
+      stateBucket.clear = clear;
       (finalize.options as { timeoutMs: number }).timeoutMs = timeoutMs;
     }
   }, 60_000);
@@ -124,7 +124,7 @@ describe('a delivered package stays a success', () => {
       const packageId = run.prepared!.package.id;
       expect(relay.emulator!.inspect.package(packageId)!.state).toBe('finalized');
       const failed = relay.events.events.filter(
-        (e) => e.detailType === 'MASV Relay Delivery Failed' && e.detail.deliveryId === run.executionName,
+        (e) => e.detailType === 'MASV Relay Delivery Failed' && e.detail.deliveryId === run.deliveryId,
       );
       expect(failed.map((e) => e.detail.error)).toEqual([]);
       expect(outcome.status).toBe('SUCCEEDED');
@@ -143,8 +143,8 @@ describe('Abort keeps the package record until the delete is confirmed', () => {
       status: 400,
       times: 1,
     });
-    const store = depsOf(relay).store;
-    const generations = store.packageGenerations.bind(store);
+    const stateBucket = depsOf(relay).stateBucket;
+    const generations = stateBucket.packageGenerations.bind(stateBucket);
     const abortInvoke = relay.lambdas.abort.invoke.bind(relay.lambdas.abort);
     let inAbort = false;
     relay.lambdas.abort.invoke = async (event) => {
@@ -152,7 +152,7 @@ describe('Abort keeps the package record until the delete is confirmed', () => {
       return abortInvoke(event);
     };
     let failedOnce = false;
-    store.packageGenerations = async (deliveryId) => {
+    stateBucket.packageGenerations = async (deliveryId) => {
       if (inAbort && !failedOnce) {
         failedOnce = true;
         throw new NetworkError("The relay's state bucket relay-state failed transiently: SlowDown.");
@@ -164,14 +164,14 @@ describe('Abort keeps the package record until the delete is confirmed', () => {
       expect(failedOnce).toBe(true);
       expect(outcome.status).toBe('FAILED');
       const packageId = run.prepared!.package.id;
-      const record = await store.loadPackage(run.executionName);
+      const record = await stateBucket.loadPackage(run.deliveryId);
       // Either the failed package was deleted, or its record is kept so a retry or sweep can.
       const state = emulator.inspect.package(packageId)!.state;
       const recordKept = record?.packageId === packageId;
       expect(state === 'deleted' || recordKept, JSON.stringify({ state, recordKept })).toBe(true);
     } finally {
       emulator.faults.clear();
-      store.packageGenerations = generations;
+      stateBucket.packageGenerations = generations;
       relay.lambdas.abort.invoke = abortInvoke;
     }
   });

@@ -159,7 +159,7 @@ describe('fault matrix: every delivery ends byte-exact or cleanly failed', () =>
     ]);
     expect(outcome).toMatchObject({ status: 'FAILED', error: 'MasvServerError' });
     expect(shared.emulator!.inspect.package(run.prepared!.package.id)?.state).toBe('deleted');
-    const failure = shared.events.events.find((e) => e.detail.deliveryId === run.executionName);
+    const failure = shared.events.events.find((e) => e.detail.deliveryId === run.deliveryId);
     expect(failure).toMatchObject({
       detailType: 'MASV Relay Delivery Failed',
       detail: { error: 'MasvServerError', packageDeleted: true },

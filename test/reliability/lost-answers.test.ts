@@ -150,7 +150,7 @@ describe('lost answers after MASV committed: exactly one delivered package, noth
       expect(outcome).toMatchObject({ status: 'FAILED', error: 'MasvValidationError' });
       expect(relay.emulator!.inspect.package(run.prepared!.package.id)?.state).toBe('deleted');
       const failure = relay.events.events.find(
-        (e) => e.detailType === 'MASV Relay Delivery Failed' && e.detail.deliveryId === run.executionName,
+        (e) => e.detailType === 'MASV Relay Delivery Failed' && e.detail.deliveryId === run.deliveryId,
       );
       expect(failure?.detail).toMatchObject({ packageDeleted: true });
     });
@@ -196,10 +196,10 @@ describe('after the package finalize, the delivery has happened', () => {
   });
 
   it('a Lambda that times out right after finalize package is retried and reads MASV state', async () => {
-    const store = depsOf(relay).store;
-    const mark = store.mark.bind(store);
+    const stateBucket = depsOf(relay).stateBucket;
+    const mark = stateBucket.mark.bind(stateBucket);
     let killed = 0;
-    store.mark = async (deliveryId, which) => {
+    stateBucket.mark = async (deliveryId, which) => {
       if (which === 'package-finalized' && killed++ === 0)
         throw Object.assign(new Error('Task timed out after 300.00 seconds'), { name: 'Sandbox.Timedout' });
       return mark(deliveryId, which);
@@ -213,14 +213,14 @@ describe('after the package finalize, the delivery has happened', () => {
         .filter((r) => r.route === 'POST /v1/packages/{package_id}/finalize');
       expect(finalizeCalls.at(-1)?.status).toBe(204);
     } finally {
-      store.mark = mark;
+      stateBucket.mark = mark;
     }
   });
 
   it('a Finalize that keeps timing out after finalize package ends in Abort, which completes the delivery instead of deleting it', async () => {
-    const store = depsOf(relay).store;
-    const mark = store.mark.bind(store);
-    store.mark = async (deliveryId, which) => {
+    const stateBucket = depsOf(relay).stateBucket;
+    const mark = stateBucket.mark.bind(stateBucket);
+    stateBucket.mark = async (deliveryId, which) => {
       if (which === 'package-finalized')
         throw Object.assign(new Error('Task timed out after 300.00 seconds'), { name: 'Sandbox.Timedout' });
       return mark(deliveryId, which);
@@ -238,11 +238,11 @@ describe('after the package finalize, the delivery has happened', () => {
       });
       expect(relay.emulator!.inspect.package(run.prepared!.package.id)!.state).toBe('finalized');
       const succeeded = relay.events.events.filter(
-        (e) => e.detailType === 'MASV Relay Delivery Succeeded' && e.detail.deliveryId === run.executionName,
+        (e) => e.detailType === 'MASV Relay Delivery Succeeded' && e.detail.deliveryId === run.deliveryId,
       );
       expect(succeeded).toHaveLength(1);
     } finally {
-      store.mark = mark;
+      stateBucket.mark = mark;
     }
   });
 });
@@ -291,7 +291,7 @@ describe('Abort deletes only what it may, and keeps what it could not delete', (
     expect(emulator.inspect.package(packageId)?.state).toBe('new');
     const failure = own.events.events.find((e) => e.detailType === 'MASV Relay Delivery Failed');
     expect(failure?.detail).toMatchObject({ packageDeleted: false, packagesNotDeleted: [packageId] });
-    const record = await depsOf(own).store.loadPackage(run.executionName);
+    const record = await depsOf(own).stateBucket.loadPackage(run.deliveryId);
     expect(record?.packageId).toBe(packageId);
     // A later run (a retry or a sweep) can still delete it with the kept record.
     emulator.faults.clear();
@@ -344,7 +344,7 @@ describe('Portal packages cannot be looked up: a possible orphan is reported, no
         possibleOrphans: [{ name: lost[0]!.name, createdAfter: expect.any(String) }],
       });
       const line = logs.find((l) => l.includes('reporting a possible orphan'));
-      expect(line).toContain(run.executionName);
+      expect(line).toContain(run.deliveryId);
     } finally {
       await portal.close();
       await emulator.close();

@@ -67,7 +67,7 @@ describe('overlapping Prepare invocations', () => {
     );
     // Wait until #1 has recorded its intent (generation 1) and is waiting on MASV.
     for (let i = 0; i < 100; i++) {
-      const generations = await deps.store.packageGenerations(deliveryId);
+      const generations = await deps.stateBucket.packageGenerations(deliveryId);
       if (generations.some((g) => g.intent)) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -95,8 +95,8 @@ describe('overlapping Prepare invocations', () => {
     const request = { deliveryId, files: [{ bucket: SOURCE_BUCKET, key }] };
     // #1 is slow before it reads the package records (a cold start, a slow HEAD of the sources);
     // Step Functions has meanwhile retried it as #2, which runs start to end first.
-    const store = deps.store;
-    const generations = store.packageGenerations.bind(store);
+    const stateBucket = deps.stateBucket;
+    const generations = stateBucket.packageGenerations.bind(stateBucket);
     let releaseFirst!: () => void;
     const firstMayRead = new Promise<void>((resolve) => {
       releaseFirst = resolve;
@@ -106,7 +106,7 @@ describe('overlapping Prepare invocations', () => {
     const reached = new Promise<void>((resolve) => {
       firstReached = resolve;
     });
-    store.packageGenerations = async (id) => {
+    stateBucket.packageGenerations = async (id) => {
       if (id === deliveryId && calls++ === 0) {
         firstReached();
         await firstMayRead;
@@ -125,7 +125,7 @@ describe('overlapping Prepare invocations', () => {
       releaseFirst();
       await first;
     } finally {
-      store.packageGenerations = generations;
+      stateBucket.packageGenerations = generations;
     }
     // Step Functions goes on with #2's result.
     const result = await transferAndFinalize(deps, second).then(

@@ -51,8 +51,8 @@ describe('a stale Transfer invocation overlapping its retry', () => {
     });
     expect(prepared.batches).toHaveLength(1);
 
-    const store = deps.store;
-    const recordPart = store.recordPart.bind(store);
+    const stateBucket = deps.stateBucket;
+    const recordPart = stateBucket.recordPart.bind(stateBucket);
     let releaseX!: () => void;
     const xMayRecord = new Promise<void>((resolve) => {
       releaseX = resolve;
@@ -62,7 +62,7 @@ describe('a stale Transfer invocation overlapping its retry', () => {
       xReachedRecord = resolve;
     });
     let calls = 0;
-    store.recordPart = async (deliveryId, fileIndex, part, storedAt) => {
+    stateBucket.recordPart = async (deliveryId, fileIndex, part, storedAt) => {
       if (calls++ === 0) {
         xReachedRecord();
         await xMayRecord;
@@ -77,7 +77,7 @@ describe('a stale Transfer invocation overlapping its retry', () => {
       releaseX();
       await x;
     } finally {
-      store.recordPart = recordPart;
+      stateBucket.recordPart = recordPart;
     }
 
     const result = await finalizeDelivery(deps, prepared).then(

@@ -6,7 +6,7 @@ import type { PreparedDelivery } from '../../functions/core/delivery.js';
 import type { RelayDeps } from '../../functions/core/deps.js';
 import { MasvServerError } from '../../functions/core/errors.js';
 import type { MasvClient } from '../../functions/core/masv/client.js';
-import type { DeliveryStore, FinalizeMark, PackageGeneration } from '../../functions/core/parts-ledger.js';
+import type { FinalizeMark, PackageGeneration, StateBucket } from '../../functions/core/state-bucket.js';
 import { abortDelivery } from '../../functions/core/steps/abort.js';
 import { LocalEventSink } from '../../local/event-sink.js';
 
@@ -35,7 +35,7 @@ function arrange(fakes: Fakes) {
   const down = async () => {
     if (fakes.storeDown) throw new Error("The relay's state bucket failed transiently: SlowDown.");
   };
-  const store = {
+  const stateBucket = {
     delivered: async () => fakes.delivered,
     packageGenerations: async () => {
       await down();
@@ -54,12 +54,12 @@ function arrange(fakes: Fakes) {
     clear: async (deliveryId: string, keep: (key: string) => boolean = () => false) => {
       cleared.push({ deliveryId, kept: keys.filter(keep) });
     },
-  } as unknown as DeliveryStore;
+  } as unknown as StateBucket;
   const masv = {
     getTeamPackage: async (_team: string, _key: string, id: string) => ({
       id,
       state: fakes.masvState?.[id] ?? 'new',
-      accessToken: 'fresh',
+      token: 'fresh',
     }),
     deletePackage: async (access: { packageId: string }) => {
       if (fakes.deleteFails) throw new MasvServerError('MASV DELETE answered 500.');
@@ -76,7 +76,7 @@ function arrange(fakes: Fakes) {
     config: parseConfig({ masv: { target }, package: { recipients: ['a@example.com'] } }),
     masv,
     s3: new S3Client({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9', maxAttempts: 1 }),
-    store,
+    stateBucket,
     secret: async () => 'api-key',
     events,
     log: silent,
@@ -211,7 +211,7 @@ describe('the sweep: Abort from an execution status change', () => {
 
   it('does nothing when the workflow’s own Abort already handled the delivery', async () => {
     const { deps, deleted, events } = arrange({ generations: [record(1, 'P2')] });
-    (deps.store as unknown as { aborted: () => Promise<unknown> }).aborted = async () => ({
+    (deps.stateBucket as unknown as { aborted: () => Promise<unknown> }).aborted = async () => ({
       deliveryId: 'd1',
     });
 

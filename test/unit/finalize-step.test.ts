@@ -4,7 +4,7 @@ import { parseConfig } from '../../functions/core/config.js';
 import type { PreparedDelivery } from '../../functions/core/delivery.js';
 import type { RelayDeps } from '../../functions/core/deps.js';
 import type { FinalizeOutcome, MasvClient } from '../../functions/core/masv/client.js';
-import type { DeliveryStore, FinalizeMark } from '../../functions/core/parts-ledger.js';
+import type { FinalizeMark, StateBucket } from '../../functions/core/state-bucket.js';
 import { finalizeDelivery } from '../../functions/core/steps/finalize.js';
 import { LocalEventSink } from '../../local/event-sink.js';
 
@@ -40,7 +40,7 @@ function arrange(
   const marks = new Set<FinalizeMark>(options.marks ?? []);
   const markedOnce = new Set<string>();
   let remembered: unknown;
-  const store = {
+  const stateBucket = {
     delivered: async () => remembered,
     requirePackage: async () => ({ packageId: 'P1', owner: 'team', token: 't' }),
     marks: async () => new Set(marks),
@@ -64,7 +64,7 @@ function arrange(
     clear: async () => {
       calls.push('clear');
     },
-  } as unknown as DeliveryStore;
+  } as unknown as StateBucket;
   const masv = {
     finalizeFile: async () => {
       calls.push('finalize file');
@@ -76,7 +76,7 @@ function arrange(
     },
     getTeamPackage: async () => {
       calls.push('get package');
-      return { id: 'P1', state: options.masvState ?? 'new', accessToken: 't' };
+      return { id: 'P1', state: options.masvState ?? 'new', token: 't' };
     },
     createLink: async () => {
       calls.push('create link');
@@ -91,7 +91,7 @@ function arrange(
     }),
     masv,
     s3: new S3Client({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9', maxAttempts: 1 }),
-    store,
+    stateBucket,
     secret: async () => 'api-key',
     events,
     log: silent,

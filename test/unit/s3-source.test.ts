@@ -12,10 +12,10 @@ import {
   NetworkError,
   SourceChangedError,
   SourceNotFoundError,
-  StorageError,
+  StateBucketError,
 } from '../../functions/core/errors.js';
-import { DeliveryStore } from '../../functions/core/parts-ledger.js';
 import { headSource, openRange } from '../../functions/core/s3-source.js';
+import { StateBucket } from '../../functions/core/state-bucket.js';
 
 const s3 = mockClient(S3Client);
 const client = new S3Client({ region: 'us-east-1' });
@@ -81,23 +81,23 @@ describe('S3 source reader', () => {
 });
 
 describe('parts ledger errors', () => {
-  it('turns state-bucket 5xx into retryable NetworkError and 403 into a StorageError that says what to check', async () => {
-    const store = new DeliveryStore(client, 'state');
+  it('turns state-bucket 5xx into retryable NetworkError and 403 into a StateBucketError that says what to check', async () => {
+    const stateBucket = new StateBucket(client, 'state');
     s3.on(PutObjectCommand).rejectsOnce(failure('SlowDown', 503)).rejectsOnce(failure('AccessDenied', 403));
-    await expect(store.recordPart('d', 0, { partNumber: 1, etag: '"e"' })).rejects.toBeInstanceOf(
+    await expect(stateBucket.recordPart('d', 0, { partNumber: 1, etag: '"e"' })).rejects.toBeInstanceOf(
       NetworkError,
     );
-    const denied = (await store
+    const denied = (await stateBucket
       .recordPart('d', 0, { partNumber: 1, etag: '"e"' })
       .catch((e: unknown) => e)) as Error;
-    expect(denied).toBeInstanceOf(StorageError);
+    expect(denied).toBeInstanceOf(StateBucketError);
     expect(denied.message).toMatch(/check the function's IAM permissions and the bucket's KMS key/);
   });
 
   it('encodes the ETag as received into the ledger key', async () => {
-    const store = new DeliveryStore(client, 'state');
+    const stateBucket = new StateBucket(client, 'state');
     s3.on(PutObjectCommand).resolves({});
-    await store.recordPart('d1', 2, { partNumber: 17, etag: '"a b"' }, 1_764_000_000_000);
+    await stateBucket.recordPart('d1', 2, { partNumber: 17, etag: '"a b"' }, 1_764_000_000_000);
     expect(s3.commandCalls(PutObjectCommand)[0]!.args[0].input.Key).toBe(
       'deliveries/d1/parts/2/00017.%22a%20b%22~1764000000000',
     );

@@ -78,7 +78,7 @@ describe('a transfer invocation of a 48 TiB file stays inside the Lambda deadlin
       }),
       masv,
       s3,
-      store: {
+      stateBucket: {
         requirePackage: async () => ({ packageId: 'p', token: 't', owner: 'team' }),
         listPartsInWindow: async () => new Set<number>(),
         recordPart: async () => undefined,

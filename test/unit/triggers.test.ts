@@ -3,7 +3,7 @@ import { parseWorkflowRequest } from '../../functions/core/delivery.js';
 import { DeliveryRequestError } from '../../functions/core/errors.js';
 import {
   decodeS3NotificationKey,
-  executionName,
+  deliveryIdFor,
   outcomesFromPayload,
 } from '../../functions/core/triggers.js';
 
@@ -49,17 +49,15 @@ describe('trigger normalisation', () => {
     const [a] = outcomesFromPayload(eventBridge(`${'x'.repeat(900)}/ünï code [1].mov`));
     const [b] = outcomesFromPayload(eventBridge(`${'x'.repeat(900)}/ünï code [1].mov`));
     if (a?.kind !== 'start' || b?.kind !== 'start') throw new Error('expected starts');
-    expect(a.executionName).toBe(b.executionName);
-    expect(a.executionName.length).toBeLessThanOrEqual(80);
-    expect(a.executionName).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(a.deliveryId).toBe(b.deliveryId);
+    expect(a.deliveryId.length).toBeLessThanOrEqual(80);
+    expect(a.deliveryId).toMatch(/^[A-Za-z0-9_-]+$/);
   });
 
   it('gives a new version of the same key a new execution name', () => {
     const [v1] = outcomesFromPayload(s3Notification('a.mov', { versionId: 'v1' }));
     const [v2] = outcomesFromPayload(s3Notification('a.mov', { versionId: 'v2' }));
-    expect((v1 as { executionName: string }).executionName).not.toBe(
-      (v2 as { executionName: string }).executionName,
-    );
+    expect((v1 as { deliveryId: string }).deliveryId).not.toBe((v2 as { deliveryId: string }).deliveryId);
   });
 
   it('skips folder markers with a reason', () => {
@@ -94,9 +92,7 @@ describe('trigger normalisation', () => {
       requestId: 'job-42',
       package: { name: 'other' },
     });
-    expect((a as { executionName: string }).executionName).toBe(
-      (b as { executionName: string }).executionName,
-    );
+    expect((a as { deliveryId: string }).deliveryId).toBe((b as { deliveryId: string }).deliveryId);
   });
 
   it.each([
@@ -117,7 +113,7 @@ describe('trigger normalisation', () => {
   });
 
   it('falls back to a generic slug for names without safe characters', () => {
-    expect(executionName('日本/', 'x')).toMatch(/^delivery-[0-9a-f]{40}$/);
+    expect(deliveryIdFor('日本/', 'x')).toMatch(/^delivery-[0-9a-f]{40}$/);
   });
 });
 

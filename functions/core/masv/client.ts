@@ -161,7 +161,7 @@ export class MasvClient {
   /** A fresh package token for a Team package (`GET /v1.1/teams/{team}/packages/{id}`). */
   async refreshPackageToken(teamId: string, apiKey: string, packageId: string): Promise<string> {
     const body = await this.fetchTeamPackage(teamId, apiKey, packageId);
-    return createdPackage(ROUTES.teamPackage, body).accessToken;
+    return createdPackage(ROUTES.teamPackage, body).token;
   }
 
   /** A Team package's state and a fresh token (`GET /v1.1/teams/{team}/packages/{id}`). */
@@ -169,11 +169,11 @@ export class MasvClient {
     teamId: string,
     apiKey: string,
     packageId: string,
-  ): Promise<PackageSummary & { accessToken: string }> {
+  ): Promise<PackageSummary & { token: string }> {
     const body = await this.fetchTeamPackage(teamId, apiKey, packageId);
     return {
       ...packageSummary(parseAnswer(ROUTES.teamPackage, packageSchema, body)),
-      accessToken: createdPackage(ROUTES.teamPackage, body).accessToken,
+      token: createdPackage(ROUTES.teamPackage, body).token,
     };
   }
 
@@ -355,7 +355,7 @@ export class MasvClient {
 
 function createdPackage(route: string, body: unknown): CreatedPackage {
   const created = parseAnswer(route, createdPackageSchema, body);
-  return { id: created.id, accessToken: created.access_token };
+  return { id: created.id, token: created.access_token };
 }
 
 function packageSummary(record: {

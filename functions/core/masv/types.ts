@@ -16,7 +16,7 @@ export interface PackageSpec {
 export interface CreatedPackage {
   id: string;
   /** Package token (`X-Package-Token`); a secret, never logged. */
-  accessToken: string;
+  token: string;
 }
 
 export interface TeamPackageRequest {

@@ -3,9 +3,9 @@ import type { RelayDeps } from '../deps.js';
 import { DELIVERY_FAILED } from '../events.js';
 import { packageAccess } from '../masv-target.js';
 import { cleanUpEarlierGenerations } from '../package-reconcile.js';
-import type { PackageGeneration } from '../parts-ledger.js';
 import { redact } from '../redact.js';
 import { tagSource } from '../s3-source.js';
+import type { PackageGeneration } from '../state-bucket.js';
 import { completeDelivery, type FinalizeResult, packageIsFinalized } from './finalize.js';
 
 export interface AbortInput {
@@ -36,6 +36,8 @@ const WHAT_TO_DO: Record<string, string> = {
     'Check the MASV API key (or portal access code) in Secrets Manager, then re-upload the object.',
   MasvValidationError: 'MASV refused the request; fix the configuration as the message says and re-upload.',
   IncompleteUploadError: 'Some parts never arrived; re-upload the object to start a new delivery.',
+  StateBucketError:
+    "Check the relay functions' permissions on the state bucket and its KMS key, then re-upload the object.",
 };
 
 /** The error message of a Lambda error cause (`{"errorMessage": …}`) or the cause as given. */
@@ -59,15 +61,15 @@ export function causeMessage(cause: string | undefined): string {
  * delete after the client's retries (a later run or a sweep still can).
  */
 export async function abortDelivery(deps: RelayDeps, input: AbortInput) {
-  const { store, masv, log } = deps;
+  const { stateBucket, masv, log } = deps;
   const { deliveryId } = input;
   const errorName = input.error?.Error ?? 'UnknownError';
   const reason = redact(causeMessage(input.error?.Cause)).slice(0, 2000);
   if (input.sweep) {
-    const handled = await store.aborted<Record<string, unknown>>(deliveryId);
+    const handled = await stateBucket.aborted<Record<string, unknown>>(deliveryId);
     if (handled) return { ...handled, delivered: false as const, alreadyHandled: true as const };
   }
-  const delivered = await store.delivered<FinalizeResult>(deliveryId);
+  const delivered = await stateBucket.delivered<FinalizeResult>(deliveryId);
   if (delivered) {
     log.warn('The delivery had already succeeded before this failure; nothing to undo', {
       deliveryId,
@@ -78,8 +80,8 @@ export async function abortDelivery(deps: RelayDeps, input: AbortInput) {
   }
   // Not caught: an Abort that cannot read what was recorded must not decide anything (its Retry
   // runs it again; a package it never saw is at worst left for MASV to expire, never deleted blind).
-  const generations = await store.packageGenerations(deliveryId);
-  const marks = await store.marks(deliveryId);
+  const generations = await stateBucket.packageGenerations(deliveryId);
+  const marks = await stateBucket.marks(deliveryId);
   const current = generations.findLast((g) => g.record)?.record;
   const prepared = input.prepared ?? generations.findLast((g) => g.prepared)?.prepared;
   const sources = prepared?.files ?? input.request?.files ?? [];
@@ -121,7 +123,7 @@ export async function abortDelivery(deps: RelayDeps, input: AbortInput) {
           log.error('Could not publish the failure event', { error: (error as Error).message }),
         );
       log.error('Delivery failed after the package finalize was requested; the package is kept', detail);
-      await store.markAborted(deliveryId, detail).catch(() => undefined);
+      await stateBucket.markAborted(deliveryId, detail).catch(() => undefined);
       return { ...detail, delivered: false as const };
     }
   }
@@ -188,13 +190,13 @@ export async function abortDelivery(deps: RelayDeps, input: AbortInput) {
     .catch((error: unknown) =>
       log.error('Could not publish the failure event', { error: (error as Error).message }),
     );
-  await store
+  await stateBucket
     .markAborted(deliveryId, detail)
     .catch((error: unknown) =>
       log.warn('Could not remember the abort', { deliveryId, error: (error as Error).message }),
     );
-  await store
-    .clear(deliveryId, (key) => notDeleted.some((g) => store.isRecordOf(key, g.generation)))
+  await stateBucket
+    .clear(deliveryId, (key) => notDeleted.some((g) => stateBucket.isRecordOf(key, g.generation)))
     .catch(() => undefined);
   log.error('Delivery failed', detail);
   return { ...detail, delivered: false as const };

@@ -41,15 +41,15 @@ export async function packageIsFinalized(deps: RelayDeps, packageId: string): Pr
  * finalized" counts only once MASV's state confirms it (when it can be read).
  */
 async function finalizePackageOnce(deps: RelayDeps, deliveryId: string, access: PackageAccess) {
-  const { store, masv, log } = deps;
-  const marks = await store.marks(deliveryId);
+  const { stateBucket, masv, log } = deps;
+  const marks = await stateBucket.marks(deliveryId);
   if (marks.has('package-finalizing') && (await packageIsFinalized(deps, access.packageId))) {
     log.info('Reconcile: the package was already finalized by an earlier attempt', {
       deliveryId,
       packageId: access.packageId,
     });
   } else {
-    if (!marks.has('package-finalizing')) await store.mark(deliveryId, 'package-finalizing');
+    if (!marks.has('package-finalizing')) await stateBucket.mark(deliveryId, 'package-finalizing');
     const outcome = await masv.finalizePackage(access);
     if (outcome === 'already-finalized') {
       // MASV's own finalize answer is taken as the truth: a state read that says otherwise may lag,
@@ -62,7 +62,7 @@ async function finalizePackageOnce(deps: RelayDeps, deliveryId: string, access: 
       });
     }
   }
-  await store.mark(deliveryId, 'package-finalized');
+  await stateBucket.mark(deliveryId, 'package-finalized');
 }
 
 /**
@@ -72,9 +72,9 @@ async function finalizePackageOnce(deps: RelayDeps, deliveryId: string, access: 
  * never a reason to fail. Safe to run again: finished steps are remembered.
  */
 export async function finalizeDelivery(deps: RelayDeps, delivery: PreparedDelivery): Promise<FinalizeResult> {
-  const { masv, store, log } = deps;
+  const { masv, stateBucket, log } = deps;
   const { deliveryId } = delivery;
-  const delivered = await store.delivered<FinalizeResult>(deliveryId);
+  const delivered = await stateBucket.delivered<FinalizeResult>(deliveryId);
   if (delivered) {
     log.info('The delivery already succeeded in an earlier attempt', {
       deliveryId,
@@ -82,15 +82,15 @@ export async function finalizeDelivery(deps: RelayDeps, delivery: PreparedDelive
     });
     return delivered;
   }
-  const record = await store.requirePackage(deliveryId, delivery.package.id);
+  const record = await stateBucket.requirePackage(deliveryId, delivery.package.id);
   const access = packageAccess(deps, deliveryId, record);
-  const marks = await store.marks(deliveryId);
+  const marks = await stateBucket.marks(deliveryId);
 
   if (!marks.has('package-finalized')) {
-    const done = await store.finalizedFiles(deliveryId);
+    const done = await stateBucket.finalizedFiles(deliveryId);
     const ledgers: Array<Map<number, UploadedPart>> = new Array(delivery.files.length);
     await runPool(delivery.files, 8, async (file) => {
-      ledgers[file.index] = await store.listParts(deliveryId, file.index);
+      ledgers[file.index] = await stateBucket.listParts(deliveryId, file.index);
     });
     for (const file of delivery.files) {
       const parts = ledgers[file.index]!;
@@ -117,7 +117,7 @@ export async function finalizeDelivery(deps: RelayDeps, delivery: PreparedDelive
           packageId: record.packageId,
           fileId: file.fileId,
         });
-      await store.markFileFinalized(deliveryId, file.index);
+      await stateBucket.markFileFinalized(deliveryId, file.index);
     }
     await finalizePackageOnce(deps, deliveryId, access);
     log.info('Finalized the MASV package', { deliveryId, packageId: record.packageId });
@@ -135,7 +135,7 @@ export async function completeDelivery(
   packageId: string,
   access: PackageAccess,
 ): Promise<FinalizeResult> {
-  const { store, log } = deps;
+  const { stateBucket, log } = deps;
   const { deliveryId } = delivery;
   const followUpFailures: string[] = [];
   const bestEffort = async <T>(what: string, action: () => Promise<T>): Promise<T | undefined> => {
@@ -156,7 +156,7 @@ export async function completeDelivery(
   if (delivery.link) {
     // Marked first, once: a lost answer or a rerun then means no second link (and no second email).
     const first = await bestEffort('mark the link request', () =>
-      store.markOnce(deliveryId, 'link-requested'),
+      stateBucket.markOnce(deliveryId, 'link-requested'),
     );
     if (first) {
       const link = await bestEffort('create the download link', () =>
@@ -179,7 +179,7 @@ export async function completeDelivery(
     );
   }
   await bestEffort('delete the packages of superseded Prepare attempts', async () => {
-    for (const generation of await store.packageGenerations(deliveryId)) {
+    for (const generation of await stateBucket.packageGenerations(deliveryId)) {
       const other = generation.record;
       if (!other || other.packageId === packageId) continue;
       if (await packageIsFinalized(deps, other.packageId)) continue;
@@ -217,8 +217,10 @@ export async function completeDelivery(
     followUpFailures,
   };
   // Written before the records are cleared: a rerun after the clear still knows it succeeded.
-  const remembered = await bestEffort('remember the delivery', () => store.markDelivered(deliveryId, result));
+  const remembered = await bestEffort('remember the delivery', () =>
+    stateBucket.markDelivered(deliveryId, result),
+  );
   if (remembered !== undefined)
-    await bestEffort("clear the delivery's records", () => store.clear(deliveryId));
+    await bestEffort("clear the delivery's records", () => stateBucket.clear(deliveryId));
   return result;
 }

@@ -163,7 +163,7 @@ export async function prepareDelivery(
     link: request.link,
     ...(request.marker ? { folder: request.prefix!.prefix } : {}),
   });
-  const generations = await deps.store.packageGenerations(request.deliveryId);
+  const generations = await deps.stateBucket.packageGenerations(request.deliveryId);
   const finished = generations.findLast((g) => g.prepared);
   if (finished?.prepared && finished === generations.findLast((g) => g.record)) {
     // An earlier attempt finished and only its answer was lost (or this is a late, stale
@@ -194,7 +194,7 @@ export async function prepareDelivery(
   });
   const access = packageAccess(deps, request.deliveryId, record);
   try {
-    await deps.store.savePackage(request.deliveryId, generation, record);
+    await deps.stateBucket.savePackage(request.deliveryId, generation, record);
     const files: DeliveryFile[] = [];
     for (const [index, object] of objects.entries()) {
       const plan = plans[index]!;
@@ -240,13 +240,13 @@ export async function prepareDelivery(
     };
     // A later attempt began while this one ran: it is the one the workflow waits for, so this
     // one gives way (and its package goes) rather than compete.
-    const newest = (await deps.store.packageGenerations(request.deliveryId)).at(-1)!.generation;
+    const newest = (await deps.stateBucket.packageGenerations(request.deliveryId)).at(-1)!.generation;
     if (newest > generation) {
       throw new PackageRecordConflictError(
         `Prepare generation ${generation} of delivery ${request.deliveryId} was overtaken by generation ${newest}; its package ${record.packageId} is deleted.`,
       );
     }
-    await deps.store.savePrepared(request.deliveryId, generation, prepared);
+    await deps.stateBucket.savePrepared(request.deliveryId, generation, prepared);
     return prepared;
   } catch (error) {
     // The package record stays: if this delete fails too, the next attempt or Abort deletes it.

@@ -56,11 +56,11 @@ export async function startFromPayload(
       summary.skipped.push(outcome.reason);
       continue;
     }
-    const input = { ...outcome.request, deliveryId: outcome.executionName };
-    if (await startExecution(outcome.executionName, input)) summary.started.push(outcome.executionName);
+    const input = { ...outcome.request, deliveryId: outcome.deliveryId };
+    if (await startExecution(outcome.deliveryId, input)) summary.started.push(outcome.deliveryId);
     else {
-      log.info('Delivery already started (duplicate event)', { executionName: outcome.executionName });
-      summary.duplicates.push(outcome.executionName);
+      log.info('Delivery already started (duplicate event)', { deliveryId: outcome.deliveryId });
+      summary.duplicates.push(outcome.deliveryId);
     }
   }
   return summary;

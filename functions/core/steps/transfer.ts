@@ -67,11 +67,11 @@ export async function transferBatch(
   options: TransferOptions,
 ): Promise<TransferResult> {
   const { file, batch, deliveryId } = input;
-  const { masv, store, log } = deps;
+  const { masv, stateBucket, log } = deps;
   const clock = deps.clock ?? realClock;
-  const record = await store.requirePackage(deliveryId, input.packageId);
+  const record = await stateBucket.requirePackage(deliveryId, input.packageId);
   const access = packageAccess(deps, deliveryId, record);
-  const finished = await store.listPartsInWindow(
+  const finished = await stateBucket.listPartsInWindow(
     deliveryId,
     file.index,
     batch.start + 1,
@@ -169,7 +169,7 @@ export async function transferBatch(
       }
       // When storage accepted it: if a stale invocation sent the same part too, storage keeps the
       // copy that arrived last, and the ledger must pick that one's ETag, not the last record's.
-      await store.recordPart(
+      await stateBucket.recordPart(
         deliveryId,
         file.index,
         { partNumber, etag },

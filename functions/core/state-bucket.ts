@@ -8,7 +8,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { PreparedDelivery } from './delivery.js';
-import { MasvProtocolError, NetworkError, PackageRecordConflictError, StorageError } from './errors.js';
+import { MasvProtocolError, NetworkError, PackageRecordConflictError, StateBucketError } from './errors.js';
 import type { UploadedPart } from './masv/types.js';
 
 export interface PackageRecord {
@@ -64,7 +64,7 @@ const isConditionalConflict = (error: unknown) => {
  * ledger (one empty object per finished part, the ETag in its key, so one listing reads them all
  * and a retried batch skips finished parts). A lifecycle rule expires whatever is left behind.
  */
-export class DeliveryStore {
+export class StateBucket {
   constructor(
     private readonly s3: S3Client,
     private readonly bucket: string,
@@ -93,7 +93,7 @@ export class DeliveryStore {
           cause: error,
         });
       }
-      throw new StorageError(
+      throw new StateBucketError(
         `The relay's state bucket ${this.bucket} refused a request (${status} ${name}): check the function's IAM permissions and the bucket's KMS key.`,
         { cause: error },
       );
