@@ -7,7 +7,10 @@ import { countDelivery, type Observability, wrapHandler } from '../handler-kit.j
 export interface AbortEvent {
   deliveryId: string;
   /** The workflow state when the error was caught: the request, maybe `prepared`, and `error`. */
-  delivery: DeliveryRequest & { prepared?: PreparedDelivery; error?: { Error?: string; Cause?: string } };
+  delivery: Record<string, unknown> & {
+    prepared?: PreparedDelivery;
+    error?: { Error?: string; Cause?: string };
+  };
 }
 
 /** EventBridge's "Step Functions Execution Status Change" event, as the sweep rule delivers it. */
@@ -29,12 +32,7 @@ export interface ExecutionEndedEvent {
 export function abortInputOf(event: AbortEvent | ExecutionEndedEvent): AbortInput {
   if ('detail-type' in event) {
     const { name, status, input, error, cause } = event.detail;
-    let request: DeliveryRequest | undefined;
-    try {
-      request = input ? parseWorkflowRequest(JSON.parse(input)) : undefined;
-    } catch {
-      request = undefined;
-    }
+    const request = input ? requestOf(() => JSON.parse(input)) : undefined;
     return {
       deliveryId: name,
       sweep: true,
@@ -49,8 +47,21 @@ export function abortInputOf(event: AbortEvent | ExecutionEndedEvent): AbortInpu
       },
     };
   }
-  const { prepared, error, ...request } = event.delivery ?? {};
-  return { deliveryId: event.deliveryId, request, prepared, error };
+  const { prepared, error, ...input } = event.delivery ?? {};
+  const request = requestOf(() => input);
+  return { deliveryId: event.deliveryId, ...(request ? { request } : {}), prepared, error };
+}
+
+/**
+ * The workflow input as a delivery request, or nothing when it is not one: the failure may be that
+ * very input, and Abort must still run (it then has no sources to tag).
+ */
+function requestOf(input: () => unknown): DeliveryRequest | undefined {
+  try {
+    return parseWorkflowRequest(input());
+  } catch {
+    return undefined;
+  }
 }
 
 export function createAbortHandler(deps: () => Promise<RelayDeps>, observability: Observability) {

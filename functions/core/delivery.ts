@@ -35,6 +35,12 @@ export const packageOverridesSchema = z.strictObject({
 
 export type PackageOverrides = z.infer<typeof packageOverridesSchema>;
 
+const markerSchema = z.strictObject({
+  key: text(1, 1024),
+  versionId: z.optional(text(1, 1024)),
+  etag: z.optional(text(1, 128)),
+});
+
 /**
  * The documented request any AWS service can send (detail-type "MASV Relay Request" on the relay's bus,
  * a direct invocation of start, or Step Functions StartExecution input). Exactly one of `key`, `keys`,
@@ -50,13 +56,7 @@ export const relayRequestSchema = z.strictObject({
   package: z.optional(packageOverridesSchema),
   link: z.optional(z.strictObject({ email: z.email() })),
   /** With `prefix`: the folder marker whose body holds package overrides (folder deliveries). */
-  marker: z.optional(
-    z.strictObject({
-      key: text(1, 1024),
-      versionId: z.optional(text(1, 1024)),
-      etag: z.optional(text(1, 128)),
-    }),
-  ),
+  marker: z.optional(markerSchema),
   /** Caller's idempotency key: the same requestId never makes a second package. */
   requestId: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_.:-]{1,64}$/))),
   deliveryId: z.optional(z.string()),
@@ -64,28 +64,60 @@ export const relayRequestSchema = z.strictObject({
 
 export type RelayRequest = z.infer<typeof relayRequestSchema>;
 
-/** The normalized delivery request that starts a workflow execution. */
-export interface DeliveryRequest {
-  deliveryId?: string;
-  files?: Source[];
-  prefix?: { bucket: string; prefix: string };
-  package?: PackageOverrides;
-  link?: { email: string };
+/**
+ * The normalized delivery request: what start passes to StartExecution and every step receives.
+ * Exactly one of `files` or `prefix`.
+ */
+export const deliveryRequestSchema = z.strictObject({
+  deliveryId: z.optional(z.string()),
+  files: z.optional(z.array(sourceSchema).check(z.minLength(1), z.maxLength(MAX_FILES_PER_DELIVERY))),
+  prefix: z.optional(z.strictObject({ bucket: text(3, 63), prefix: text(1, 1024) })),
+  package: z.optional(packageOverridesSchema),
+  link: z.optional(z.strictObject({ email: z.email() })),
   /** Folder deliveries: the marker object that asked for the folder (its body may set package overrides). */
-  marker?: { key: string; versionId?: string; etag?: string };
-  requestId?: string;
+  marker: z.optional(markerSchema),
+  requestId: relayRequestSchema.shape.requestId,
+});
+
+export type DeliveryRequest = z.infer<typeof deliveryRequestSchema>;
+
+const REQUEST_SHAPES =
+  'Send {"bucket","key"}, {"bucket","keys":[…]}, {"bucket","prefix"} or {"files":[{"bucket","key"}]} (see README "Relay requests").';
+
+function parsed<T>(schema: z.ZodMiniType<T>, input: unknown): T {
+  const result = z.safeParse(schema, input);
+  if (result.success) return result.data;
+  throw new DeliveryRequestError(
+    `The delivery request is invalid: ${describeIssues(result.error.issues).join('; ')}. ${REQUEST_SHAPES}`,
+  );
 }
 
-/** Validates a direct request and turns it into a delivery request. */
-export function normalizeRelayRequest(input: unknown): DeliveryRequest {
-  const parsed = z.safeParse(relayRequestSchema, input);
-  if (!parsed.success) {
-    const problems = describeIssues(parsed.error.issues).join('; ');
+/** The rules that span fields, checked on the normalized shape whichever way it came. */
+function checked(request: DeliveryRequest): DeliveryRequest {
+  const { files, prefix, marker } = request;
+  if ((files === undefined) === (prefix === undefined)) {
     throw new DeliveryRequestError(
-      `The delivery request is invalid: ${problems}. Send {"bucket","key"}, {"bucket","keys":[…]}, {"bucket","prefix"} or {"files":[{"bucket","key"}]} (see README "Relay requests").`,
+      `The delivery request must name its objects with exactly one of files or prefix; it has ${files && prefix ? 'both' : 'neither'}. ${REQUEST_SHAPES}`,
     );
   }
-  const r = parsed.data;
+  if (marker && !(prefix && marker.key.startsWith(prefix.prefix))) {
+    throw new DeliveryRequestError(
+      `The delivery request's marker "${marker.key}" must be an object inside its "prefix" folder.`,
+    );
+  }
+  const seen = new Set<string>();
+  for (const file of files ?? []) {
+    const id = `${file.bucket}/${file.key}/${file.versionId ?? ''}`;
+    if (seen.has(id))
+      throw new DeliveryRequestError(`The delivery request names s3://${file.bucket}/${file.key} twice.`);
+    seen.add(id);
+  }
+  return request;
+}
+
+/** Validates a relay request (the documented shape) and turns it into a delivery request. */
+export function normalizeRelayRequest(input: unknown): DeliveryRequest {
+  const r = parsed(relayRequestSchema, input);
   const selectors = [r.key, r.keys, r.prefix, r.files].filter((v) => v !== undefined).length;
   if (selectors !== 1) {
     throw new DeliveryRequestError(
@@ -95,11 +127,6 @@ export function normalizeRelayRequest(input: unknown): DeliveryRequest {
   if (!r.files && !r.bucket) {
     throw new DeliveryRequestError('The delivery request needs "bucket" with key, keys or prefix.');
   }
-  if (r.marker && !(r.prefix !== undefined && r.marker.key.startsWith(r.prefix))) {
-    throw new DeliveryRequestError(
-      `The delivery request's marker "${r.marker.key}" must be an object inside its "prefix" folder.`,
-    );
-  }
   const base: DeliveryRequest = {
     ...(r.deliveryId ? { deliveryId: r.deliveryId } : {}),
     ...(r.marker ? { marker: r.marker } : {}),
@@ -107,22 +134,27 @@ export function normalizeRelayRequest(input: unknown): DeliveryRequest {
     ...(r.link ? { link: r.link } : {}),
     ...(r.requestId ? { requestId: r.requestId } : {}),
   };
-  if (r.prefix) return { ...base, prefix: { bucket: r.bucket!, prefix: r.prefix } };
-  const files: Source[] =
+  if (r.prefix) return checked({ ...base, prefix: { bucket: r.bucket!, prefix: r.prefix } });
+  const files =
     r.files ??
     (r.keys ?? [r.key!]).map((key) => ({
       bucket: r.bucket!,
       key,
       ...(r.versionId ? { versionId: r.versionId } : {}),
     }));
-  const seen = new Set<string>();
-  for (const file of files) {
-    const id = `${file.bucket}/${file.key}/${file.versionId ?? ''}`;
-    if (seen.has(id))
-      throw new DeliveryRequestError(`The delivery request names s3://${file.bucket}/${file.key} twice.`);
-    seen.add(id);
-  }
-  return { ...base, files };
+  return checked({ ...base, files });
+}
+
+/**
+ * The workflow's input, parsed once where it enters a step: the delivery request start produced, or
+ * a relay request given to StartExecution directly (anything with `bucket`, `key`, `keys` or a
+ * string `prefix`).
+ */
+export function parseWorkflowRequest(input: unknown): DeliveryRequest {
+  const fields = input && typeof input === 'object' ? (input as Record<string, unknown>) : undefined;
+  const isRelayRequest =
+    !fields || 'bucket' in fields || 'key' in fields || 'keys' in fields || typeof fields.prefix === 'string';
+  return isRelayRequest ? normalizeRelayRequest(input) : checked(parsed(deliveryRequestSchema, input));
 }
 
 /** A file of a prepared delivery, as the transfer and finalize steps need it (no secrets). */
@@ -161,19 +193,4 @@ export interface PreparedDelivery {
   link?: { email: string };
   /** Portal packages a lost answer may have created (they cannot be looked up); reported in events. */
   possibleOrphans?: Array<{ name: string; createdAfter: string; packageId?: string }>;
-}
-
-/**
- * The workflow's input: the normalized request start produced (its prefix is `{bucket, prefix}`),
- * or a relay request given to StartExecution directly. Both are validated the same way.
- */
-export function parseWorkflowRequest(input: unknown): DeliveryRequest {
-  if (input && typeof input === 'object' && !('bucket' in input)) {
-    const { prefix, ...rest } = input as Record<string, unknown>;
-    if (prefix && typeof prefix === 'object') {
-      const { bucket, prefix: keyPrefix } = prefix as { bucket?: unknown; prefix?: unknown };
-      return normalizeRelayRequest({ ...rest, bucket, prefix: keyPrefix });
-    }
-  }
-  return normalizeRelayRequest(input);
 }
