@@ -48,6 +48,58 @@ describe('start handler', () => {
     });
   });
 
+  it('reports exactly the message whose start failed transiently, beside one that started', async () => {
+    const started: string[] = [];
+    const handler = createStartHandler(
+      async () => async (_name, input) => {
+        const key = input.files?.[0]?.key;
+        if (key === 'flaky.mov') throw new Error('StartExecution throttled');
+        started.push(key!);
+        return true;
+      },
+      { logger },
+    );
+    const result = await handler(
+      sqsEvent(objectCreated('flaky.mov'), objectCreated('good.mov')),
+      lambdaContext('start', 10_000),
+    );
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm1' }] });
+    expect(started).toEqual(['good.mov']);
+  });
+
+  it('reports every message of a batch that failed whole, instead of throwing', async () => {
+    const handler = createStartHandler(
+      async () => async () => {
+        throw new Error('StartExecution throttled');
+      },
+      { logger },
+    );
+    const result = await handler(
+      sqsEvent(objectCreated('a.mov'), objectCreated('b.mov')),
+      lambdaContext('start', 10_000),
+    );
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'm1' }, { itemIdentifier: 'm2' }] });
+  });
+
+  it('starts the messages of a batch one at a time, so a repeated message meets its first copy', async () => {
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const handler = createStartHandler(
+      async () => async () => {
+        mostInFlight = Math.max(mostInFlight, ++inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        inFlight--;
+        return true;
+      },
+      { logger },
+    );
+    await handler(
+      sqsEvent(objectCreated('a.mov'), objectCreated('a.mov'), objectCreated('b.mov')),
+      lambdaContext('start', 10_000),
+    );
+    expect(mostInFlight).toBe(1);
+  });
+
   it('counts an already existing execution as success', async () => {
     const handler = createStartHandler(async () => async () => false, { logger });
     const result = await handler(sqsEvent(objectCreated('again.mov')), lambdaContext('start', 10_000));

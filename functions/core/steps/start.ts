@@ -1,3 +1,4 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { DeliveryRequest } from '../delivery.js';
 import type { Logger } from '../deps.js';
 import { DeliveryRequestError } from '../errors.js';
@@ -74,9 +75,48 @@ interface SqsRecordLike {
 }
 
 /**
- * Start step for an SQS batch: each message is one trigger payload. A message that fails is
- * reported back (partial batch failure), so SQS retries it and finally moves it to the DLQ —
- * a bad or unlucky message is never silently dropped.
+ * Start step for one SQS message: its body is one trigger payload. Rejects when the message must
+ * go back to the queue, after logging why.
+ */
+async function startFromSqsMessage(
+  record: SqsRecordLike,
+  startExecution: StartExecution,
+  log: Logger,
+  context?: TriggerContext,
+): Promise<StartSummary> {
+  try {
+    let payload: unknown;
+    try {
+      payload = JSON.parse(record.body);
+    } catch {
+      throw new DeliveryRequestError(
+        `SQS message ${record.messageId} is not JSON; send an S3 notification (directly or in an SNS envelope) or an EventBridge event.`,
+      );
+    }
+    // The queue a message came from says who could have sent it (each queue's policy).
+    const origin =
+      context?.requestQueueArn !== undefined && record.eventSourceARN === context.requestQueueArn
+        ? 'request-queue'
+        : 'trigger-queue';
+    return await startFromPayload(payload, startExecution, log, context, origin);
+  } catch (error) {
+    log.error(
+      'Could not start a delivery from an SQS message; it stays on the queue for retry and then the DLQ',
+      {
+        messageId: record.messageId,
+        error: (error as Error).name,
+        reason: (error as Error).message,
+      },
+    );
+    throw error;
+  }
+}
+
+/**
+ * Start step for an SQS batch. A message that fails, bad input included, is reported back
+ * (partial batch failure), so SQS retries it and finally moves it to the DLQ — never silently
+ * dropped. Messages go one at a time, so a duplicate within a batch meets the execution its
+ * first copy started; a batch where every message fails is reported the same way, not thrown.
  */
 export async function startFromSqs(
   records: SqsRecordLike[],
@@ -84,36 +124,13 @@ export async function startFromSqs(
   log: Logger,
   context?: TriggerContext,
 ): Promise<{ batchItemFailures: Array<{ itemIdentifier: string }> }> {
-  const batchItemFailures: Array<{ itemIdentifier: string }> = [];
-  for (const record of records) {
-    try {
-      let payload: unknown;
-      try {
-        payload = JSON.parse(record.body);
-      } catch {
-        throw new DeliveryRequestError(
-          `SQS message ${record.messageId} is not JSON; send an S3 notification (directly or in an SNS envelope) or an EventBridge event.`,
-        );
-      }
-      // The queue a message came from says who could have sent it (each queue's policy).
-      const origin =
-        context?.requestQueueArn !== undefined && record.eventSourceARN === context.requestQueueArn
-          ? 'request-queue'
-          : 'trigger-queue';
-      await startFromPayload(payload, startExecution, log, context, origin);
-    } catch (error) {
-      log.error(
-        'Could not start a delivery from an SQS message; it stays on the queue for retry and then the DLQ',
-        {
-          messageId: record.messageId,
-          error: (error as Error).name,
-          reason: (error as Error).message,
-        },
-      );
-      batchItemFailures.push({ itemIdentifier: record.messageId });
-    }
-  }
-  return { batchItemFailures };
+  return processPartialResponse(
+    { Records: records },
+    (record: SqsRecordLike) => startFromSqsMessage(record, startExecution, log, context),
+    // A processor per batch: it holds the state of the batch it is processing.
+    new BatchProcessor(EventType.SQS),
+    { processInParallel: false, throwOnFullBatchFailure: false },
+  );
 }
 
 export function isSqsEvent(event: unknown): event is { Records: SqsRecordLike[] } {
