@@ -8,8 +8,8 @@ export const DEFAULT_PART_SIZE = 100 * MiB;
 export const PLANNING_BYTES_PER_SECOND = 40_000_000;
 /** Share of a batch Lambda's 15-minute limit one batch may plan to use at that throughput. */
 export const BATCH_TIME_BUDGET_SECONDS = 600;
-/** Upper bound on batches per file, so the Map's item list and history stay small. */
-export const MAX_BATCHES_PER_FILE = 1000;
+/** Upper bound on Map items per delivery (a single file included), so one execution stays far below 25,000 history events. */
+export const MAX_BATCHES_PER_DELIVERY = 1000;
 /** Bytes one transfer invocation is planned to move (40 MB/s × 600 s = 24 GB). */
 export const BYTES_PER_INVOCATION = PLANNING_BYTES_PER_SECOND * BATCH_TIME_BUDGET_SECONDS;
 /** Parts per batch we aim for: one blueprint call serves this many parts (2 GB at the default part size). */
@@ -65,7 +65,7 @@ function shapeFile(size: number, spec: PackageSpec, options: PlanOptions): FileS
   const partCount = size === 0 ? 1 : Math.ceil(size / partSize);
 
   const byTime = Math.max(1, Math.floor(BYTES_PER_INVOCATION / partSize));
-  const byBatchCap = Math.ceil(partCount / MAX_BATCHES_PER_FILE);
+  const byBatchCap = Math.ceil(partCount / MAX_BATCHES_PER_DELIVERY);
   const partsPerBatch = Math.min(
     partCount,
     Math.max(
@@ -101,9 +101,6 @@ export function partRange(partNumber: number, partSize: number, size: number) {
   const length = Math.max(0, Math.min(partSize, size - first));
   return { first, last: first + length - 1, length };
 }
-
-/** Upper bound on Map items per delivery, so one execution stays far below 25,000 history events. */
-export const MAX_BATCHES_PER_DELIVERY = 1000;
 
 /** Step Functions' limit on events in one execution's history. */
 export const HISTORY_EVENT_LIMIT = 25_000;

@@ -10,6 +10,7 @@ import {
 import type { PreparedDelivery } from './delivery.js';
 import { MasvProtocolError, NetworkError, PackageRecordConflictError, StateBucketError } from './errors.js';
 import type { UploadedPart } from './masv/types.js';
+import { areaOf, claimKey, deliveryRoot, outcomeKey } from './state-keys.js';
 
 export interface PackageRecord {
   packageId: string;
@@ -59,6 +60,8 @@ const isConditionalConflict = (error: unknown) => {
   );
 };
 
+const generationFile = (generation: number, kind: string) => `${String(generation).padStart(4, '0')}.${kind}`;
+
 /**
  * The relay's own records of a delivery in its state bucket: the package token and the parts
  * ledger (one empty object per finished part, the ETag in its key, so one listing reads them all
@@ -72,7 +75,7 @@ export class StateBucket {
 
   /** Key of a generation's package record (for `clear`'s `keep`). */
   isRecordOf(key: string, generation: number) {
-    return key.endsWith(`/package/${String(generation).padStart(4, '0')}.json`);
+    return key.endsWith(`/package/${generationFile(generation, 'json')}`);
   }
 
   /** Every state-bucket call: transient failures become retryable, the rest say what to check. */
@@ -98,10 +101,6 @@ export class StateBucket {
         { cause: error },
       );
     }
-  }
-
-  private root(deliveryId: string) {
-    return `deliveries/${deliveryId}/`;
   }
 
   /** Writes a JSON object only if its key does not exist yet (`If-None-Match: *`); false if it did. */
@@ -141,13 +140,13 @@ export class StateBucket {
   }
 
   private packageKey(deliveryId: string, generation: number, kind: 'json' | 'creating' | 'prepared') {
-    return `${this.root(deliveryId)}package/${String(generation).padStart(4, '0')}.${kind}`;
+    return `${areaOf(deliveryId, 'package')}${generationFile(generation, kind)}`;
   }
 
   /** Every package generation of the delivery, oldest first, with or without a record. */
   async packageGenerations(deliveryId: string): Promise<PackageGeneration[]> {
     const byGeneration = new Map<number, PackageGeneration>();
-    for (const { key } of await this.list(`${this.root(deliveryId)}package/`)) {
+    for (const { key } of await this.list(areaOf(deliveryId, 'package'))) {
       const match = /\/(\d+)\.(json|creating|prepared)$/.exec(key);
       if (!match) continue;
       const generation = Number(match[1]);
@@ -186,27 +185,22 @@ export class StateBucket {
     await this.putOnce(this.packageKey(deliveryId, generation, 'prepared'), prepared);
   }
 
-  /** Where a delivery's outcome is remembered: outside the records `clear` removes (the lifecycle rule expires it). */
-  private outcomeKey(outcome: 'delivered' | 'aborted', deliveryId: string) {
-    return `deliveries/_${outcome}/finalized/${deliveryId}.json`;
-  }
-
   /** Remembers that the delivery happened, so a Finalize or Abort that runs again reports success. */
   async markDelivered(deliveryId: string, result: unknown): Promise<boolean> {
-    return this.putOnce(this.outcomeKey('delivered', deliveryId), result);
+    return this.putOnce(outcomeKey('delivered', deliveryId), result);
   }
 
   async delivered<T>(deliveryId: string): Promise<T | undefined> {
-    return this.readJson<T>(this.outcomeKey('delivered', deliveryId));
+    return this.readJson<T>(outcomeKey('delivered', deliveryId));
   }
 
   /** Remembers that Abort handled the delivery, so a later sweep does nothing. */
   async markAborted(deliveryId: string, detail: unknown): Promise<boolean> {
-    return this.putOnce(this.outcomeKey('aborted', deliveryId), detail);
+    return this.putOnce(outcomeKey('aborted', deliveryId), detail);
   }
 
   async aborted<T>(deliveryId: string): Promise<T | undefined> {
-    return this.readJson<T>(this.outcomeKey('aborted', deliveryId));
+    return this.readJson<T>(outcomeKey('aborted', deliveryId));
   }
 
   /**
@@ -214,7 +208,7 @@ export class StateBucket {
    * or delete a package nobody else has claimed. True when the claim is (or already was) ours.
    */
   async claimPackage(packageId: string, deliveryId: string): Promise<boolean> {
-    const key = `deliveries/_claims/package/${packageId}.json`;
+    const key = claimKey(packageId);
     if (await this.putOnce(key, { deliveryId })) return true;
     return (await this.readJson<{ deliveryId: string }>(key))?.deliveryId === deliveryId;
   }
@@ -223,7 +217,7 @@ export class StateBucket {
   async loadPackage(deliveryId: string): Promise<PackageRecord | undefined> {
     // One listing and one read: every batch asks, so the intents and the (large) kept results of
     // the generations are not read here.
-    const newest = (await this.list(`${this.root(deliveryId)}package/`))
+    const newest = (await this.list(areaOf(deliveryId, 'package')))
       .map((o) => o.key)
       .filter((key) => /\/\d+\.json$/.test(key))
       .sort()
@@ -253,7 +247,7 @@ export class StateBucket {
    */
   async recordPart(deliveryId: string, fileIndex: number, part: UploadedPart, storedAt = Date.now()) {
     await this.putEmpty(
-      `${this.root(deliveryId)}parts/${fileIndex}/${String(part.partNumber).padStart(5, '0')}.${encodeURIComponent(part.etag)}~${storedAt}`,
+      `${areaOf(deliveryId, 'parts')}${fileIndex}/${String(part.partNumber).padStart(5, '0')}.${encodeURIComponent(part.etag)}~${storedAt}`,
     );
   }
 
@@ -272,7 +266,7 @@ export class StateBucket {
     first: number,
     last: number,
   ): Promise<Map<number, UploadedPart>> {
-    const prefix = `${this.root(deliveryId)}parts/${fileIndex}/`;
+    const prefix = `${areaOf(deliveryId, 'parts')}${fileIndex}/`;
     const startAfter = `${prefix}${String(first - 1).padStart(5, '0')}/`;
     const parts = new Map<number, UploadedPart & { at: number }>();
     const beyond = (key: string) => Number(key.slice(prefix.length, key.indexOf('.', prefix.length))) > last;
@@ -286,7 +280,7 @@ export class StateBucket {
   }
 
   async markFileFinalized(deliveryId: string, fileIndex: number) {
-    await this.putEmpty(`${this.root(deliveryId)}finalized/${fileIndex}`);
+    await this.putEmpty(`${areaOf(deliveryId, 'finalized')}${fileIndex}`);
   }
 
   private async putEmpty(key: string) {
@@ -294,7 +288,7 @@ export class StateBucket {
   }
 
   async finalizedFiles(deliveryId: string): Promise<Set<number>> {
-    const objects = await this.list(`${this.root(deliveryId)}finalized/`);
+    const objects = await this.list(areaOf(deliveryId, 'finalized'));
     return new Set(
       objects
         .map((o) => o.key.slice(o.key.lastIndexOf('/') + 1))
@@ -304,22 +298,22 @@ export class StateBucket {
   }
 
   async mark(deliveryId: string, mark: FinalizeMark) {
-    await this.putEmpty(`${this.root(deliveryId)}finalized/${mark}`);
+    await this.putEmpty(`${areaOf(deliveryId, 'finalized')}${mark}`);
   }
 
   /** Writes the marker only if it is not there yet; false when an earlier attempt wrote it. */
   async markOnce(deliveryId: string, mark: FinalizeMark): Promise<boolean> {
-    return this.putOnce(`${this.root(deliveryId)}finalized/${mark}`, { at: new Date().toISOString() });
+    return this.putOnce(`${areaOf(deliveryId, 'finalized')}${mark}`, { at: new Date().toISOString() });
   }
 
   async marks(deliveryId: string): Promise<Set<FinalizeMark>> {
-    const objects = await this.list(`${this.root(deliveryId)}finalized/`);
+    const objects = await this.list(areaOf(deliveryId, 'finalized'));
     return new Set(objects.map((o) => o.key.slice(o.key.lastIndexOf('/') + 1) as FinalizeMark));
   }
 
   /** Deletes the delivery's records; `keep` spares some (e.g. the record of an undeleted package). */
   async clear(deliveryId: string, keep: (key: string) => boolean = () => false) {
-    const keys = (await this.list(this.root(deliveryId))).map((o) => o.key).filter((key) => !keep(key));
+    const keys = (await this.list(deliveryRoot(deliveryId))).map((o) => o.key).filter((key) => !keep(key));
     for (let i = 0; i < keys.length; i += 1000) {
       await this.send(
         new DeleteObjectsCommand({
