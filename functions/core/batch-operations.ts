@@ -1,3 +1,10 @@
+import type {
+  S3BatchEvent,
+  S3BatchEventJob,
+  S3BatchEventTask,
+  S3BatchResult,
+  S3BatchResultResultCode,
+} from 'aws-lambda';
 import { normalizeRelayRequest, type PackageOverrides } from './delivery.js';
 import type { Logger } from './deps.js';
 import { DeliveryRequestError, isNetworkFailure, RelayError } from './errors.js';
@@ -11,31 +18,21 @@ import {
   type TriggerContext,
 } from './triggers.js';
 
-/** One object of an S3 Batch Operations job (schema 1.0 names the bucket by ARN, 2.0 by name). */
-export interface BatchOperationsTask {
-  taskId: string;
-  s3Key?: string;
-  s3VersionId?: string | null;
-  s3BucketArn?: string;
-  s3Bucket?: string;
-}
+/**
+ * One object of an S3 Batch Operations job, as it may arrive: schema 1.0 names the bucket by ARN
+ * (the shape `@types/aws-lambda` describes), 2.0 by name; every field but the id is checked.
+ */
+export type BatchOperationsTask = Partial<S3BatchEventTask> & { taskId: string; s3Bucket?: string };
 
 /** The event S3 Batch Operations sends for its "Invoke AWS Lambda function" operation. */
-export interface BatchOperationsEvent {
-  invocationSchemaVersion: string;
-  invocationId: string;
-  job: { id: string; userArguments?: Record<string, string> | null };
+export interface BatchOperationsEvent extends Omit<S3BatchEvent, 'job' | 'tasks'> {
+  job: S3BatchEventJob & { userArguments?: Record<string, string> | null };
   tasks: BatchOperationsTask[];
 }
 
-export type BatchResultCode = 'Succeeded' | 'TemporaryFailure' | 'PermanentFailure';
+export type BatchResultCode = S3BatchResultResultCode;
 
-export interface BatchOperationsResponse {
-  invocationSchemaVersion: string;
-  treatMissingKeysAs: BatchResultCode;
-  invocationId: string;
-  results: Array<{ taskId: string; resultCode: BatchResultCode; resultString: string }>;
-}
+export type BatchOperationsResponse = S3BatchResult;
 
 export function isBatchOperationsEvent(event: unknown): event is BatchOperationsEvent {
   const e = event as Partial<BatchOperationsEvent> | null;
