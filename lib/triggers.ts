@@ -1,0 +1,234 @@
+import { ArnFormat, Duration, Names, Stack, Token } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { Construct } from 'constructs';
+import type { RelayConfig } from '../functions/core/config.js';
+import { RELAY_REQUEST_DETAIL_TYPE } from '../functions/core/triggers.js';
+import type { RelayNames } from './names.js';
+
+/** Where deliveries are asked for: the two queues start reads, their DLQ, and the request bus. */
+export interface RelayTriggers {
+  /** S3 notifications, SNS topics and the Object Created rule send here (never relay requests). */
+  readonly queue: sqs.Queue;
+  /** Only the relay's bus rule may send here: the one queue relay requests are taken from. */
+  readonly requestQueue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+  /** Created by the stack, or the one `access.eventBusName` names. */
+  readonly requestBus: events.IEventBus;
+}
+
+/** The queues, encrypted with the relay's key, and the request bus. */
+export function createTriggers(
+  relay: Construct,
+  config: RelayConfig,
+  key: kms.IKey,
+  names: RelayNames,
+): RelayTriggers {
+  const deadLetterQueue = new sqs.Queue(relay, 'DeadLetterQueue', {
+    encryption: sqs.QueueEncryption.KMS,
+    encryptionMasterKey: key,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(14),
+  });
+  const queue = new sqs.Queue(relay, 'TriggerQueue', {
+    encryption: sqs.QueueEncryption.KMS,
+    encryptionMasterKey: key,
+    enforceSSL: true,
+    visibilityTimeout: Duration.seconds(180),
+    deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: 5 },
+  });
+  // A queue of their own for relay requests: the trigger queue admits SNS topics, whose
+  // publishers (raw delivery) could otherwise put a forged request there.
+  const requestQueue = new sqs.Queue(relay, 'RequestQueue', {
+    encryption: sqs.QueueEncryption.KMS,
+    encryptionMasterKey: key,
+    enforceSSL: true,
+    visibilityTimeout: Duration.seconds(180),
+    deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: 5 },
+  });
+  const requestBus = config.access.eventBusName
+    ? events.EventBus.fromEventBusName(relay, 'RequestBus', names.busName)
+    : new events.EventBus(relay, 'RequestBus', {
+        eventBusName: names.busName,
+        description: "masv-relay: delivery requests; its policy and callers' IAM decide who may ask",
+      });
+  return { queue, requestQueue, deadLetterQueue, requestBus };
+}
+
+/** start takes messages from both queues, and learns the workflow, source bucket and request queue. */
+export function connectStart(
+  start: lambda.Function,
+  triggers: RelayTriggers,
+  stateMachine: sfn.IStateMachine,
+  sourceBucket: s3.IBucket,
+) {
+  start.addEnvironment('STATE_MACHINE_ARN', stateMachine.stateMachineArn);
+  start.addEnvironment('SOURCE_BUCKET_NAME', sourceBucket.bucketName);
+  start.addEnvironment('REQUEST_QUEUE_ARN', triggers.requestQueue.queueArn);
+  for (const queue of [triggers.queue, triggers.requestQueue]) {
+    start.addEventSource(
+      new SqsEventSource(queue, { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 5 }),
+    );
+  }
+}
+
+/** The Object Created rule (default bus) and the relay request rule (request bus), each to its queue. */
+export function routeEvents(
+  relay: Construct,
+  config: RelayConfig,
+  names: RelayNames,
+  triggers: RelayTriggers,
+  sourceBucket: s3.IBucket,
+) {
+  const objectKey = objectKeyFilter(config);
+  new events.Rule(relay, 'ObjectCreatedRule', {
+    ruleName: names.objectRuleName,
+    description: 'masv-relay: objects created in the source bucket',
+    eventPattern: {
+      source: ['aws.s3'],
+      detailType: ['Object Created'],
+      detail: {
+        bucket: { name: [sourceBucket.bucketName] },
+        ...(objectKey ? { object: { key: objectKey } } : {}),
+      },
+    },
+    targets: [queueTarget(triggers.queue, triggers.deadLetterQueue)],
+  });
+  new events.Rule(relay, 'RelayRequestRule', {
+    ruleName: names.requestRuleName,
+    eventBus: triggers.requestBus,
+    description: "masv-relay: delivery requests on the relay's own bus",
+    eventPattern: { detailType: [RELAY_REQUEST_DETAIL_TYPE] },
+    targets: [queueTarget(triggers.requestQueue, triggers.deadLetterQueue)],
+  });
+}
+
+/**
+ * Subscribes the trigger queue to the configured SNS topics and the app's, and tells start the
+ * app's. Returns every topic's ARN, for the queue and DLQ policies.
+ */
+export function subscribeTopics(
+  relay: Construct,
+  config: RelayConfig,
+  key: kms.IKey,
+  triggers: RelayTriggers,
+  start: lambda.Function,
+  appTopics: sns.ITopic[],
+): string[] {
+  const topics = [
+    ...config.triggers.snsTopicArns.map((arn, index) =>
+      sns.Topic.fromTopicArn(relay, `TriggerTopic${index}`, arn),
+    ),
+    ...appTopics,
+  ];
+  // Only the app's topics: the configured ones already travel in RELAY_CONFIG (4 KB budget).
+  if (appTopics.length > 0) {
+    start.addEnvironment(
+      'TRIGGER_TOPIC_ARNS',
+      Stack.of(relay).toJsonString(appTopics.map((t) => t.topicArn)),
+    );
+  }
+  for (const topic of topics) {
+    topic.addSubscription(new TopicToQueue(triggers.queue, key, triggers.deadLetterQueue));
+  }
+  return topics.map((t) => t.topicArn);
+}
+
+/**
+ * SNS → the trigger queue, envelope kept. Unlike CDK's SqsSubscription, the key statement for SNS
+ * always carries `aws:SourceArn` (CDK scopes it only under a feature flag, which a topic of the
+ * embedding app does not see). Messages SNS cannot deliver land in the DLQ, not nowhere. Same
+ * scope and id as CDK's, so the subscription keeps its logical id.
+ */
+class TopicToQueue implements sns.ITopicSubscription {
+  constructor(
+    private readonly queue: sqs.Queue,
+    private readonly key: kms.IKey,
+    private readonly deadLetterQueue: sqs.IQueue,
+  ) {}
+
+  bind(topic: sns.ITopic): sns.TopicSubscriptionConfig {
+    const principals = [new iam.ServicePrincipal('sns.amazonaws.com')];
+    const onlyThisTopic = { ArnEquals: { 'aws:SourceArn': topic.topicArn } };
+    const queuePolicy = this.queue.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals,
+        actions: ['sqs:SendMessage'],
+        resources: [this.queue.queueArn],
+        conditions: onlyThisTopic,
+      }),
+    );
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals,
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: ['*'],
+        conditions: onlyThisTopic,
+      }),
+    );
+    const queueStack = Stack.of(this.queue);
+    let region: string | undefined;
+    if (topic instanceof sns.Topic) {
+      if (topic.stack !== queueStack) queueStack.addStackDependency(topic.stack);
+      const other = topic.env.region;
+      region = !Token.isUnresolved(other) && other !== queueStack.region ? other : undefined;
+    } else {
+      region = queueStack.splitArn(topic.topicArn, ArnFormat.SLASH_RESOURCE_NAME).region;
+    }
+    return {
+      subscriberScope: this.queue,
+      subscriberId: Names.nodeUniqueId(topic.node),
+      endpoint: this.queue.queueArn,
+      protocol: sns.SubscriptionProtocol.SQS,
+      rawMessageDelivery: false,
+      deadLetterQueue: this.deadLetterQueue,
+      subscriptionDependency: queuePolicy.policyDependable,
+      ...(region ? { region } : {}),
+    };
+  }
+}
+
+/**
+ * An SQS target without CDK's own queue grant (which, for an encrypted queue, has no
+ * `aws:SourceArn` condition); `admitOnlyOwnSenders` in permissions.ts writes the policy instead.
+ */
+function queueTarget(queue: sqs.IQueue, deadLetterQueue: sqs.IQueue): events.IRuleTarget {
+  return {
+    bind: () => ({
+      arn: queue.queueArn,
+      deadLetterConfig: { arn: deadLetterQueue.queueArn },
+      targetResource: queue,
+    }),
+  };
+}
+
+/** The Object Created key filter: the source prefix/suffix, plus folder markers when a suffix would hide them. */
+export function objectKeyFilter(config: RelayConfig): unknown[] | undefined {
+  const base = keyFilter(config.source.prefix, config.source.suffix);
+  const folders = config.prefixRules.filter((r) => r.delivery === 'folder');
+  if (!config.source.suffix || folders.length === 0) return base;
+  const escapeWildcard = (s: string) => s.replace(/[\\*]/g, (c) => `\\${c}`);
+  const marker = config.triggers.folderMarker;
+  return [
+    ...(base ?? []),
+    ...folders.map((r) => ({ wildcard: `${escapeWildcard(r.prefix)}*${escapeWildcard(marker)}` })),
+  ];
+}
+
+/** EventBridge pattern for the object key: prefix, suffix, or both through a wildcard. */
+export function keyFilter(prefix?: string, suffix?: string): unknown[] | undefined {
+  if (prefix && suffix) {
+    const escapeWildcard = (s: string) => s.replace(/[\\*]/g, (c) => `\\${c}`);
+    return [{ wildcard: `${escapeWildcard(prefix)}*${escapeWildcard(suffix)}` }];
+  }
+  if (prefix) return [{ prefix }];
+  if (suffix) return [{ suffix }];
+  return undefined;
+}
