@@ -4,7 +4,7 @@ import { finalizeDelivery } from '../functions/core/steps/finalize.js';
 import { prepareDelivery } from '../functions/core/steps/prepare.js';
 import { uploadRandomObject } from '../local/demo-upload.js';
 import { startEmulator } from '../local/emulator/server.js';
-import { createLocalDeps, SOURCE_BUCKET, STATE_BUCKET } from '../local/relay.js';
+import { createLocalDeps, SOURCE_BUCKET, STATE_BUCKET } from '../local/local-deps.js';
 import { startLocalS3 } from '../local/s3-server.js';
 
 /**

@@ -1,47 +1,32 @@
 import './polyfills.js';
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
-import { Logger } from '@aws-lambda-powertools/logger';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { StateMachine } from 'aws-local-stepfunctions';
-import { createAbortHandler } from '../functions/abort/abort-handler.js';
-import { parseConfig, type RelayConfig, type RelayConfigInput } from '../functions/core/config.js';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { StateMachine } from 'aws-local-stepfunctions';
+import type { RelayConfig, RelayConfigInput } from '../functions/core/config.js';
 import type { DeliveryRequest, PreparedDelivery } from '../functions/core/delivery.js';
 import type { RelayDeps } from '../functions/core/deps.js';
-import { MasvClient } from '../functions/core/masv/client.js';
-import type { UploadedPart } from '../functions/core/masv/types.js';
 import type { RetryClock } from '../functions/core/retry.js';
-import { createS3Client } from '../functions/core/s3-source.js';
-import { StateBucket } from '../functions/core/state-bucket.js';
 import { deliveryConflict, type StartExecution, sameDeliveryRequest } from '../functions/core/steps/start.js';
-import { createFinalizeHandler } from '../functions/finalize/finalize-handler.js';
-import type { Observability } from '../functions/handler-kit.js';
-import { createPrepareHandler } from '../functions/prepare/prepare-handler.js';
 import { createStartHandler } from '../functions/start/start-handler.js';
-import { createTransferHandler } from '../functions/transfer/transfer-handler.js';
-import { LAMBDA_TIMEOUT_SECONDS, renderDefinition, substituteArns } from '../statemachines/definition.js';
 import type { AwsLimits } from './aws-limits.js';
 import { type EmulatorOptions, type RunningEmulator, startEmulator } from './emulator/server.js';
-import { LocalEventSink } from './event-sink.js';
+import type { LocalEventSink } from './event-sink.js';
 import { lambdaContext } from './lambda-context.js';
 import {
   type EventLog,
   type ExecutionOutcome,
   type ExecutionUsage,
   runWithLimits,
-  scaleWaits,
 } from './limited-execution.js';
-import { LocalLambda } from './local-lambda.js';
-import { LOCAL_S3_CREDENTIALS, type LocalS3, startLocalS3 } from './s3-server.js';
+import { createLocalDeps, type PartObserver, SOURCE_BUCKET, STATE_BUCKET } from './local-deps.js';
+import { createLocalFunctions, createLocalStateMachine, type LocalFunctions } from './local-workflow.js';
+import { type LocalS3, startLocalS3 } from './s3-server.js';
 
-export const SOURCE_BUCKET = 'source';
-export const STATE_BUCKET = 'relay-state';
-export const API_KEY_SECRET = 'local/masv-api-key';
+export { API_KEY_SECRET, SOURCE_BUCKET, STATE_BUCKET } from './local-deps.js';
 
 /** `fastRetries`: each deployed second of a Retry or Wait becomes half a millisecond. */
 export const FAST_WAIT_SCALE = 0.0005;
-
-const timeoutMs = (step: keyof typeof LAMBDA_TIMEOUT_SECONDS) => LAMBDA_TIMEOUT_SECONDS[step] * 1000;
 
 export interface LocalRelayOptions {
   /** Options of the embedded MASV emulator, or `false` to use `masv` below. */
@@ -73,7 +58,7 @@ export interface LocalRelayOptions {
   /** Runs before each transfer invocation; throwing here simulates a Lambda that dies. */
   beforeTransfer?: (event: unknown, invocation: number) => void | Promise<void>;
   /** Called after each recorded part. */
-  onPart?: (deliveryId: string, fileIndex: number, part: UploadedPart) => void;
+  onPart?: PartObserver;
   /** Where the handlers' JSON logs go; silent by default. */
   logSink?: (line: string) => void;
   /** Extra local secrets by name (portal access codes, passwords). */
@@ -84,7 +69,7 @@ export type { EventLog } from './limited-execution.js';
 
 export interface DeliveryRun {
   deliveryId: string;
-  /** Set once the execution has ended. */
+  /** Set once the execution has ended (after the sweep of a failed one). */
   finished?: boolean;
   input: DeliveryRequest;
   prepared?: PreparedDelivery;
@@ -95,86 +80,6 @@ export interface DeliveryRun {
   /** When the execution started and when its first part was recorded (ms since the epoch). */
   startedAt: number;
   firstPartAt?: number;
-}
-
-export interface LocalDepsOptions {
-  s3Endpoint: string;
-  masv: { url: string; apiKey: string; teamId: string; recipients?: string[] };
-  config?: Partial<RelayConfigInput>;
-  clock?: RetryClock;
-  onPart?: LocalRelayOptions['onPart'];
-  logSink?: (line: string) => void;
-  secrets?: Record<string, string>;
-}
-
-/**
- * The relay's dependencies wired to local stand-ins: s3rver for the source and state buckets, a
- * MASV API (the emulator or real), the API key as a local secret, events to a local sink.
- */
-export function createLocalDeps(options: LocalDepsOptions): { deps: RelayDeps; logger: Logger } {
-  const { masv } = options;
-  const base = options.config ?? {};
-  const config = parseConfig({
-    ...base,
-    masv: {
-      apiUrl: masv.url,
-      target: { kind: 'team', teamId: masv.teamId, apiKeySecretName: API_KEY_SECRET },
-      ...base.masv,
-    },
-    package: { recipients: masv.recipients ?? ['recipient@example.com'], ...base.package },
-  });
-  const client = createS3Client({
-    endpoint: options.s3Endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: LOCAL_S3_CREDENTIALS,
-  });
-  const logger = new Logger({
-    serviceName: 'masv-relay-local',
-    logLevel: options.logSink ? 'DEBUG' : 'SILENT',
-  });
-  if (options.logSink) {
-    const sink = options.logSink;
-    (logger as unknown as { console: unknown }).console = {
-      ...console,
-      info: sink,
-      warn: sink,
-      error: sink,
-      debug: sink,
-      log: sink,
-    };
-  }
-  const secrets: Record<string, string> = { [API_KEY_SECRET]: masv.apiKey, ...options.secrets };
-  const deps: RelayDeps = {
-    config,
-    masv: new MasvClient({ baseUrl: masv.url, retry: options.clock ? { clock: options.clock } : {} }),
-    s3: client,
-    stateBucket: new ObservedStateBucket(client, STATE_BUCKET, options.onPart),
-    secret: async (name) => {
-      const value = secrets[name];
-      if (value === undefined) throw new Error(`No local secret named ${name}.`);
-      return value;
-    },
-    events: new LocalEventSink(),
-    log: logger,
-    clock: options.clock,
-  };
-  return { deps, logger };
-}
-
-/** A parts ledger that also reports each part as it is recorded (progress). */
-class ObservedStateBucket extends StateBucket {
-  constructor(
-    s3: S3Client,
-    bucket: string,
-    private readonly onPart?: LocalRelayOptions['onPart'],
-  ) {
-    super(s3, bucket);
-  }
-  override async recordPart(deliveryId: string, fileIndex: number, part: UploadedPart, storedAt?: number) {
-    await super.recordPart(deliveryId, fileIndex, part, storedAt);
-    this.onPart?.(deliveryId, fileIndex, part);
-  }
 }
 
 /**
@@ -197,7 +102,7 @@ export class LocalRelay {
     private readonly options: LocalRelayOptions,
     private readonly machine: StateMachine,
     /** The four functions as Lambda runs them: payload quota, timeout, reserved concurrency. */
-    readonly lambdas: Record<'prepare' | 'transfer' | 'finalize' | 'abort', LocalLambda>,
+    readonly lambdas: LocalFunctions,
   ) {
     this.events = deps.events as LocalEventSink;
     this.config = deps.config;
@@ -218,7 +123,7 @@ export class LocalRelay {
       apiKey: emulator!.accounts.apiKey,
       teamId: emulator!.accounts.teamId,
     };
-    const onPart: LocalRelayOptions['onPart'] = (deliveryId, fileIndex, part) => {
+    const onPart: PartObserver = (deliveryId, fileIndex, part) => {
       const run = relay.deliveries.get(deliveryId);
       if (run && run.firstPartAt === undefined) run.firstPartAt = Date.now();
       options.onPart?.(deliveryId, fileIndex, part);
@@ -232,56 +137,20 @@ export class LocalRelay {
       logSink: options.logSink,
       secrets: options.secrets,
     });
-    const client = deps.s3;
-    const config = deps.config;
-    const observability: Observability = { logger };
-    const getDeps = async () => deps;
-    const prepare = createPrepareHandler(getDeps, observability);
-    const transfer = createTransferHandler(getDeps, observability);
-    const finalize = createFinalizeHandler(getDeps, observability);
-    const abort = createAbortHandler(getDeps, observability);
-    const definition = substituteArns(renderDefinition({ MapConcurrency: config.transfer.mapConcurrency }), {
-      PrepareFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:masv-relay-prepare',
-      TransferFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:masv-relay-transfer',
-      FinalizeFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:masv-relay-finalize',
-      AbortFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:masv-relay-abort',
-    });
-    // Validated as deployed; the copy that runs may have its waits scaled to fractions of a second.
-    new StateMachine(JSON.parse(definition));
     // Fast retries keep a sliver of each wait (2 s → 1 ms, 300 s → 150 ms) rather than none, so a
     // throttled batch cannot spin through its attempts before a slot frees.
     const waitScale = options.waitScale ?? (options.fastRetries ? FAST_WAIT_SCALE : 1);
-    const machine = new StateMachine(scaleWaits(JSON.parse(definition), waitScale), {
-      validationOptions: { noValidate: true },
-    });
+    const machine = createLocalStateMachine(deps.config.transfer.mapConcurrency, waitScale);
     let relay: LocalRelay;
-    const lambdas = {
-      prepare: new LocalLambda(
-        { name: 'masv-relay-prepare', timeoutMs: timeoutMs('prepare') },
-        (event, context) => prepare(event as never, context),
-      ),
-      transfer: new LocalLambda(
-        {
-          name: 'masv-relay-transfer',
-          timeoutMs: options.transferTimeoutMs ?? timeoutMs('transfer'),
-          reservedConcurrency: config.transfer.transferReservedConcurrency,
-          remainingMs: options.transferRemainingMs,
-        },
-        async (event, context) => {
-          const invocation = ++relay.transferInvocations;
-          await options.beforeTransfer?.(event, invocation);
-          return transfer(event as never, context);
-        },
-      ),
-      finalize: new LocalLambda(
-        { name: 'masv-relay-finalize', timeoutMs: timeoutMs('finalize') },
-        (event, context) => finalize(event as never, context),
-      ),
-      abort: new LocalLambda({ name: 'masv-relay-abort', timeoutMs: timeoutMs('abort') }, (event, context) =>
-        abort(event as never, context),
-      ),
-    };
-    relay = new LocalRelay(s3, client, emulator, masv.url, deps, options, machine, lambdas);
+    const lambdas = createLocalFunctions(deps, logger, {
+      transferTimeoutMs: options.transferTimeoutMs,
+      transferRemainingMs: options.transferRemainingMs,
+      beforeTransfer: (event) => {
+        const invocation = ++relay.transferInvocations;
+        return options.beforeTransfer?.(event, invocation);
+      },
+    });
+    relay = new LocalRelay(s3, deps.s3, emulator, masv.url, deps, options, machine, lambdas);
     return relay;
   }
 
@@ -320,24 +189,28 @@ export class LocalRelay {
     run.events = execution.events;
     run.usage = execution.usage;
     run.result = execution.result.then(async (outcome) => {
-      // As the stack's sweep rule does on AWS: an execution that failed runs Abort from its
-      // status change (a no-op when the workflow's own Abort ran).
-      if (outcome.status === 'FAILED') {
-        await this.lambdas.abort
-          .invoke({
-            'detail-type': 'Step Functions Execution Status Change',
-            source: 'aws.states',
-            detail: {
-              name,
-              status: outcome.error === 'States.Timeout' ? 'TIMED_OUT' : 'FAILED',
-              input: JSON.stringify(input),
-              error: outcome.error,
-              cause: outcome.cause,
-            },
-          })
-          .catch(() => undefined);
+      try {
+        // As the stack's sweep rule does on AWS: an execution that failed runs Abort from its
+        // status change (a no-op when the workflow's own Abort ran).
+        if (outcome.status === 'FAILED') {
+          await this.lambdas.abort
+            .invoke({
+              'detail-type': 'Step Functions Execution Status Change',
+              source: 'aws.states',
+              detail: {
+                name,
+                status: outcome.error === 'States.Timeout' ? 'TIMED_OUT' : 'FAILED',
+                input: JSON.stringify(input),
+                error: outcome.error,
+                cause: outcome.cause,
+              },
+            })
+            .catch(() => undefined);
+        }
+      } finally {
+        // Ended on every path, even when the sweep itself throws before its promise exists.
+        run.finished = true;
       }
-      run.finished = true;
       return outcome;
     });
     this.deliveries.set(name, run);
@@ -378,14 +251,6 @@ export class LocalRelay {
         reason: 'PutObject',
       },
     };
-  }
-
-  /** SHA-256 of a source object, read back through S3. */
-  async sourceSha256(key: string, bucket = SOURCE_BUCKET): Promise<string> {
-    const response = await this.sourceClient.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    const hash = createHash('sha256');
-    for await (const chunk of response.Body as Readable) hash.update(chunk as Buffer);
-    return hash.digest('hex');
   }
 
   /** Waits for every started delivery to end. */

@@ -1,10 +1,11 @@
 import './polyfills.js';
 import { parseArgs } from 'node:util';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import cliProgress from 'cli-progress';
 import { uploadRandomObject } from './demo-upload.js';
+import { ProgressDisplay } from './progress.js';
 import { type DeliveryRun, LocalRelay, SOURCE_BUCKET } from './relay.js';
 import { LOCAL_S3_CREDENTIALS } from './s3-server.js';
+import { deliveredBytesMatch } from './verify.js';
 
 const USAGE = `Usage: npm start -- [options]
 
@@ -73,29 +74,8 @@ const realMasv = process.env.MASV_API_URL
   : undefined;
 
 const json = args.json;
-const emit = (line: Record<string, unknown>) => console.log(JSON.stringify(line));
-const say = (text: string) => {
-  if (json) return;
-  if (bars) bars.log(`${text}\n`);
-  else console.log(text);
-};
-
-const bars =
-  json || !process.stdout.isTTY
-    ? undefined
-    : new cliProgress.MultiBar(
-        {
-          format: ' {key} |{bar}| {value}/{total} parts | {mibps} MiB/s | {status}',
-          hideCursor: true,
-          clearOnComplete: false,
-          noTTYOutput: false,
-        },
-        cliProgress.Presets.shades_classic,
-      );
-const progress = new Map<
-  string,
-  { done: number; bytes: number; started: number; bar?: cliProgress.SingleBar }
->();
+const display = new ProgressDisplay(json);
+const say = (text: string) => display.say(text);
 
 let relay: LocalRelay;
 try {
@@ -108,10 +88,7 @@ try {
       // Keys under folders/ are folder deliveries: one package when the folder's marker arrives.
       prefixRules: [{ prefix: 'folders/', delivery: 'folder' }],
     },
-    onPart: (deliveryId) => {
-      const p = progress.get(deliveryId);
-      if (p) p.done++;
-    },
+    onPart: (deliveryId) => display.partRecorded(deliveryId),
   });
 } catch (error) {
   const e = error as NodeJS.ErrnoException;
@@ -123,84 +100,16 @@ try {
   process.exit(1);
 }
 
-function describe(run: DeliveryRun) {
-  const file = run.input.files?.[0];
-  return file ? file.key : (run.input.prefix?.prefix ?? run.deliveryId);
-}
-
-async function follow(run: DeliveryRun, expectedSha256?: string): Promise<boolean> {
-  const started = Date.now();
-  const state: { done: number; bytes: number; started: number; bar?: cliProgress.SingleBar } = {
-    done: 0,
-    bytes: 0,
-    started,
-  };
-  progress.set(run.deliveryId, state);
-  const key = describe(run);
-  if (!bars) say(`relaying ${key} …`);
-  const timer = setInterval(() => {
-    if (!run.prepared || !bars) return;
-    const total = run.prepared.files.reduce((n, f) => n + f.partCount, 0);
-    const bytes = Math.min(
-      run.prepared.files.reduce((n, f) => n + f.size, 0),
-      state.done * run.prepared.files[0]!.partSize,
-    );
-    const mibps = (bytes / 1048576 / ((Date.now() - started) / 1000)).toFixed(0);
-    state.bar ??= bars.create(total, 0, { key: key.slice(-40), mibps: '0', status: 'relaying' });
-    state.bar.update(Math.min(state.done, total), { mibps, status: 'relaying' });
-  }, 200);
+/** Shows a delivery until it ends; true when it succeeded and its bytes did not mismatch. */
+async function follow(run: DeliveryRun, demoSha256?: string): Promise<boolean> {
+  const progress = display.follow(run);
   const outcome = await run.result;
-  clearInterval(timer);
-  const seconds = (Date.now() - started) / 1000;
-  const bytes = run.prepared?.files.reduce((n, f) => n + f.size, 0) ?? 0;
-  const mibps = bytes / 1048576 / seconds;
-  let sha256Match: boolean | null = null;
-  let packageId: string | undefined;
-  if (outcome.status === 'SUCCEEDED') {
-    packageId = (outcome.output as { packageId: string }).packageId;
-    if (relay.emulator && run.prepared) {
-      sha256Match = true;
-      for (const file of run.prepared.files) {
-        const source =
-          file.index === 0 && expectedSha256
-            ? expectedSha256
-            : await relay.sourceSha256(file.key, file.bucket);
-        const stored = await relay.emulator.inspect.fileSha256(file.fileId);
-        if (source !== stored) sha256Match = false;
-      }
-    }
-  }
-  state.bar?.update(state.bar.getTotal(), {
-    mibps: mibps.toFixed(0),
-    status: outcome.status === 'SUCCEEDED' ? 'delivered' : 'FAILED',
-  });
-  state.bar?.stop();
-  if (json) {
-    emit({
-      type: 'delivery',
-      key,
-      status: outcome.status,
-      packageId: packageId ?? run.prepared?.package.id ?? null,
-      bytes,
-      seconds: Number(seconds.toFixed(3)),
-      sha256Match,
-      ...(outcome.status === 'FAILED' ? { error: outcome.error, reason: outcome.cause } : {}),
-    });
-  } else {
-    if (outcome.status === 'SUCCEEDED') {
-      const verified =
-        sha256Match === null
-          ? 'bytes not verifiable against a real MASV'
-          : sha256Match
-            ? 'sha256 verified: source = bytes stored by the MASV emulator'
-            : 'SHA256 MISMATCH between source and stored bytes';
-      say(
-        `✔ ${key} → MASV package ${packageId}: ${(bytes / 1048576).toFixed(1)} MiB in ${seconds.toFixed(1)} s (${mibps.toFixed(0)} MiB/s); ${verified}`,
-      );
-    } else {
-      say(`✘ ${key}: ${outcome.error}: ${outcome.cause}`);
-    }
-  }
+  progress.ended();
+  const sha256Match =
+    outcome.status === 'SUCCEEDED'
+      ? await deliveredBytesMatch(relay.sourceClient, relay.emulator, run.prepared, demoSha256)
+      : null;
+  progress.report(outcome, sha256Match);
   return outcome.status === 'SUCCEEDED' && sha256Match !== false;
 }
 
@@ -261,7 +170,7 @@ const ready = {
   masvUrl: relay.masvUrl,
   emulator: relay.emulator !== undefined,
 };
-if (json) emit(ready);
+if (json) display.emit(ready);
 else {
   say(`masv-relay local run`);
   say(`  source bucket  s3://${SOURCE_BUCKET} at ${relay.s3.endpoint} (s3rver)`);
@@ -282,7 +191,7 @@ let stopping = false;
 const shutdown = async (code: number) => {
   if (stopping) process.exit(130);
   stopping = true;
-  bars?.stop();
+  display.stop();
   const running = [...relay.deliveries.values()].filter((d) => !d.finished).length;
   if (running > 0) say(`Waiting for ${running} delivery(ies) to finish (Ctrl-C again to quit now)…`);
   await Promise.allSettled([...followers]);

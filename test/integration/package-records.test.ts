@@ -6,7 +6,7 @@ import { deliveryReference } from '../../functions/core/package-reconcile.js';
 import { prepareDelivery } from '../../functions/core/steps/prepare.js';
 import { transferBatch } from '../../functions/core/steps/transfer.js';
 import { type RunningEmulator, startEmulator } from '../../local/emulator/server.js';
-import { createLocalDeps, SOURCE_BUCKET, STATE_BUCKET } from '../../local/relay.js';
+import { createLocalDeps, SOURCE_BUCKET, STATE_BUCKET } from '../../local/local-deps.js';
 import { type LocalS3, startLocalS3 } from '../../local/s3-server.js';
 import { KiB, TINY_SPEC, zeroWaitClock } from '../helpers/local-relay.js';
 

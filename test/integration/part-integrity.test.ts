@@ -11,7 +11,7 @@ import { prepareDelivery } from '../../functions/core/steps/prepare.js';
 import { transferBatch } from '../../functions/core/steps/transfer.js';
 import { type RunningEmulator, startEmulator } from '../../local/emulator/server.js';
 import type { StorageEncryption } from '../../local/emulator/storage.js';
-import { createLocalDeps, SOURCE_BUCKET, STATE_BUCKET } from '../../local/relay.js';
+import { createLocalDeps, SOURCE_BUCKET, STATE_BUCKET } from '../../local/local-deps.js';
 import { type LocalS3, startLocalS3 } from '../../local/s3-server.js';
 import { KiB, TINY_SPEC, zeroWaitClock } from '../helpers/local-relay.js';
 

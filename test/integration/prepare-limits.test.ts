@@ -5,7 +5,7 @@ import type { RelayDeps } from '../../functions/core/deps.js';
 import { DeliveryTooLargeError, FileTooLargeError } from '../../functions/core/errors.js';
 import { prepareDelivery } from '../../functions/core/steps/prepare.js';
 import { type RunningEmulator, startEmulator } from '../../local/emulator/server.js';
-import { createLocalDeps, SOURCE_BUCKET, STATE_BUCKET } from '../../local/relay.js';
+import { createLocalDeps, SOURCE_BUCKET, STATE_BUCKET } from '../../local/local-deps.js';
 import { type LocalS3, startLocalS3 } from '../../local/s3-server.js';
 import { zeroWaitClock } from '../helpers/local-relay.js';
 
