@@ -1,5 +1,6 @@
 import { type CfnElement, Stack, Token, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
+import { statePattern } from '../functions/core/state-keys.js';
 import type { MasvRelay } from './masv-relay.js';
 
 const ack = (scope: IConstruct, id: string, reason: string) =>
@@ -56,10 +57,10 @@ export function acknowledgeNagFindings(relay: MasvRelay) {
     );
   }
   const stateId = Stack.of(relay).getLogicalId(stateBucket.node.defaultChild as never);
-  for (const pattern of ['*', '*/package/*', '*/parts/*', '*/finalized/*']) {
+  for (const area of [undefined, 'package', 'parts', 'finalized'] as const) {
     ack(
       relay,
-      `AwsSolutions::AwsSolutions-IAM5[Resource::<${stateId}.Arn>/deliveries/${pattern}]`,
+      `AwsSolutions::AwsSolutions-IAM5[Resource::<${stateId}.Arn>/${statePattern(area)}]`,
       "Scoped to the relay's own state bucket; the delivery id in the key is the execution name, known only at run time.",
     );
   }

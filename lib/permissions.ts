@@ -8,6 +8,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { ConfigError, type RelayConfig } from '../functions/core/config.js';
+import { type StateArea, statePattern } from '../functions/core/state-keys.js';
 import { RELAY_REQUEST_DETAIL_TYPE } from '../functions/core/triggers.js';
 import type { RelayFunctions } from './functions.js';
 import type { RelayNames } from './names.js';
@@ -45,7 +46,7 @@ export function grantLeastPrivilege(relay: Construct, props: StepPermissionsProp
   const { config, key, sourceBucket, stateBucket } = props;
   const { prepare, transfer, finalize, abort } = props.functions;
   const sourceObjects = sourceBucket.arnForObjects(`${config.source.prefix ?? ''}*`);
-  const stateObjects = (pattern: string) => stateBucket.arnForObjects(`deliveries/${pattern}`);
+  const stateObjects = (area?: StateArea) => stateBucket.arnForObjects(statePattern(area));
   const statement = (actions: string[], resources: string[], conditions?: Record<string, unknown>) =>
     new iam.PolicyStatement({ actions, resources, conditions });
 
@@ -74,26 +75,25 @@ export function grantLeastPrivilege(relay: Construct, props: StepPermissionsProp
     );
   }
 
-  // Package records, create intents and claims (`deliveries/_claims/package/{id}.json`) all live
-  // under `*/package/*`; Prepare and Abort reconcile lost creates, so both may claim packages.
+  // Package records, create intents and claims all live in the package area (state-keys.ts); Prepare and Abort reconcile lost creates, so both may claim packages.
   for (const f of [prepare, abort]) {
-    f.addToRolePolicy(statement(['s3:PutObject', 's3:GetObject'], [stateObjects('*/package/*')]));
+    f.addToRolePolicy(statement(['s3:PutObject', 's3:GetObject'], [stateObjects('package')]));
   }
-  prepare.addToRolePolicy(statement(['s3:DeleteObject'], [stateObjects('*')]));
-  transfer.addToRolePolicy(statement(['s3:GetObject'], [stateObjects('*/package/*')]));
-  transfer.addToRolePolicy(statement(['s3:PutObject'], [stateObjects('*/parts/*')]));
-  finalize.addToRolePolicy(statement(['s3:GetObject'], [stateObjects('*/package/*')]));
+  prepare.addToRolePolicy(statement(['s3:DeleteObject'], [stateObjects()]));
+  transfer.addToRolePolicy(statement(['s3:GetObject'], [stateObjects('package')]));
+  transfer.addToRolePolicy(statement(['s3:PutObject'], [stateObjects('parts')]));
+  finalize.addToRolePolicy(statement(['s3:GetObject'], [stateObjects('package')]));
   // Finalize markers, and `_delivered/finalized/{id}.json`; Abort completes a delivery it finds finalized.
   for (const f of [finalize, abort]) {
-    f.addToRolePolicy(statement(['s3:PutObject'], [stateObjects('*/finalized/*')]));
+    f.addToRolePolicy(statement(['s3:PutObject'], [stateObjects('finalized')]));
   }
   for (const f of [finalize, abort]) {
-    f.addToRolePolicy(statement(['s3:GetObject', 's3:DeleteObject'], [stateObjects('*')]));
+    f.addToRolePolicy(statement(['s3:GetObject', 's3:DeleteObject'], [stateObjects()]));
   }
   for (const f of [prepare, transfer, finalize, abort]) {
     f.addToRolePolicy(
       statement(['s3:ListBucket'], [stateBucket.bucketArn], {
-        StringLike: { 's3:prefix': ['deliveries/*'] },
+        StringLike: { 's3:prefix': [statePattern()] },
       }),
     );
     key.grantEncryptDecrypt(f);

@@ -4,6 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { RelayConfig } from '../functions/core/config.js';
+import { STATE_PREFIX } from '../functions/core/state-keys.js';
 import type { RelayNames } from './names.js';
 
 /** The relay's key, the bucket its deliveries come from and the bucket that keeps their records. */
@@ -79,7 +80,7 @@ export function createStorage(relay: Construct, props: RelayStorageProps): Relay
     serverAccessLogsBucket: accessLogs,
     serverAccessLogsPrefix: 'state/',
     lifecycleRules: [
-      { prefix: 'deliveries/', expiration: Duration.days(props.stateRetentionDays ?? 14) },
+      { prefix: STATE_PREFIX, expiration: Duration.days(props.stateRetentionDays ?? 14) },
       { abortIncompleteMultipartUploadAfter: Duration.days(1) },
     ],
   });
