@@ -37,22 +37,19 @@ export function createTriggers(
     enforceSSL: true,
     retentionPeriod: Duration.days(14),
   });
-  const queue = new sqs.Queue(relay, 'TriggerQueue', {
-    encryption: sqs.QueueEncryption.KMS,
-    encryptionMasterKey: key,
-    enforceSSL: true,
-    visibilityTimeout: Duration.seconds(180),
-    deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: 5 },
-  });
+  // Both queues start reads: encrypted, TLS only, and a message that keeps failing ends in the DLQ.
+  const startQueue = (id: string) =>
+    new sqs.Queue(relay, id, {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: key,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(180),
+      deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: 5 },
+    });
+  const queue = startQueue('TriggerQueue');
   // A queue of their own for relay requests: the trigger queue admits SNS topics, whose
   // publishers (raw delivery) could otherwise put a forged request there.
-  const requestQueue = new sqs.Queue(relay, 'RequestQueue', {
-    encryption: sqs.QueueEncryption.KMS,
-    encryptionMasterKey: key,
-    enforceSSL: true,
-    visibilityTimeout: Duration.seconds(180),
-    deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: 5 },
-  });
+  const requestQueue = startQueue('RequestQueue');
   const requestBus = config.access.eventBusName
     ? events.EventBus.fromEventBusName(relay, 'RequestBus', names.busName)
     : new events.EventBus(relay, 'RequestBus', {
