@@ -46,9 +46,12 @@ describe('e2e: transfer capacity (reserved concurrency enforced by the local run
     const r = await start({ reserved: 1, mapConcurrency: 4 });
     const { outcome, body, run } = await relayObject(r, 'capacity/one.mov', 2000 * KiB);
     await expectDelivered(r, outcome, body);
-    expect(run.prepared!.batches.length).toBeGreaterThan(1);
+    // 2000 KiB in 256 KiB parts (TINY_SPEC), 2 parts a batch.
+    expect(run.prepared!.batches.length).toBe(4);
     expect(r.lambdas.transfer.peakConcurrency).toBe(1);
-    expect(r.lambdas.transfer.throttles).toBeGreaterThan(0);
+    // The Map starts all 4 batches at once against 1 slot: at least 3 are throttled; how often the
+    // retries are throttled again depends on the jittered backoff.
+    expect(r.lambdas.transfer.throttles).toBeGreaterThanOrEqual(3);
     expect(run.events.some((e) => e.type === 'StateRetried' && e.state?.name === 'Transfer Batch')).toBe(
       true,
     );
@@ -61,7 +64,9 @@ describe('e2e: transfer capacity (reserved concurrency enforced by the local run
     );
     for (const { outcome, body } of results) await expectDelivered(r, outcome, body);
     expect(r.lambdas.transfer.peakConcurrency).toBeLessThanOrEqual(2);
-    expect(r.lambdas.transfer.throttles).toBeGreaterThan(0);
+    // The two deliveries of 3 batches each start them at once against 2 slots: one throttle each at
+    // least; the rest depends on how the deliveries and the jittered retries overlap.
+    expect(r.lambdas.transfer.throttles).toBeGreaterThanOrEqual(2);
   });
 
   it('retries a transfer Lambda that times out (Sandbox.Timedout) and still delivers byte-exact', async () => {
@@ -86,9 +91,11 @@ describe('e2e: transfer capacity (reserved concurrency enforced by the local run
     expect(outcome.status).toBe('SUCCEEDED');
     const iterations = run.events.filter((e) => e.type === 'MapIterationSucceeded').length;
     expect(iterations).toBe(run.prepared!.batches.length);
-    expect(run.usage.historyEvents).toBeGreaterThan(iterations * 8);
-    expect(run.usage.peakStateBytes).toBeGreaterThan(0);
-    expect(run.usage.peakStateWhere).not.toMatch(/aggregated/);
+    // The planner's estimate, no retries: 20 events outside the Map + 4 batches × (4 + 9).
+    expect(run.usage.historyEvents).toBe(72);
+    // The request, the prepared delivery and Finalize's result; the Map's results add nothing.
+    expect(run.usage.peakStateBytes).toBe(877);
+    expect(run.usage.peakStateWhere).toBe('The output of state "Finalize"');
   });
 });
 

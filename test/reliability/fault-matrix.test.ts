@@ -84,7 +84,8 @@ describe('fault matrix: every delivery ends byte-exact or cleanly failed', () =>
       { target: 'storage-part', kind: 'reset', afterBytes: 100 * KiB, probability: 0.4 },
     ]);
     expect(outcome.status).toBe('SUCCEEDED');
-    expect(applied).toBeGreaterThan(0);
+    // The emulator's seed (7) fixes the draws: 3 PUTs are reset before the 6 parts are all stored.
+    expect(applied).toBe(3);
   });
 
   it('backs off on 503 SlowDown from storage', async () => {

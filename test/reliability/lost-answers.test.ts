@@ -264,10 +264,19 @@ describe('Abort deletes only what it may, and keeps what it could not delete', (
     });
     expect(outcome.status).toBe('FAILED');
     expect(relay.emulator!.inspect.package(run.prepared!.package.id)?.state).toBe('deleted');
-    const refreshes = relay
+    // Abort reads the package's state; its DELETE is refused (token expired), so it refreshes the
+    // token (the same GET) and deletes.
+    const createdAt = relay.emulator!.inspect.package(run.prepared!.package.id)!.stateChanges[0]!.at;
+    const packageCalls = relay
       .emulator!.inspect.requests()
-      .filter((r) => r.route === 'GET /v1.1/teams/{team_id}/packages/{package_id}');
-    expect(refreshes.length).toBeGreaterThanOrEqual(1);
+      .filter((r) => r.at >= createdAt && /^(GET|DELETE) .*\{package_id\}$/.test(r.route))
+      .map((r) => `${r.route} ${r.status}`);
+    expect(packageCalls).toEqual([
+      'GET /v1.1/teams/{team_id}/packages/{package_id} 200',
+      'DELETE /v1/packages/{package_id} 401',
+      'GET /v1.1/teams/{team_id}/packages/{package_id} 200',
+      'DELETE /v1/packages/{package_id} 204',
+    ]);
   });
 
   it('keeps the package record when the delete keeps failing, and names the package in the failure event', async () => {

@@ -249,7 +249,9 @@ describe('local runner: Lambda quotas and errors', () => {
     expect((await run.result).status).toBe('SUCCEEDED');
     expect(fn.invocations).toBe(8);
     expect(fn.peakConcurrency).toBe(1);
-    expect(fn.throttles).toBeGreaterThan(0);
+    // The Map starts 4 iterations at once against 1 slot: at least 3 are throttled; how often the
+    // retries are throttled again depends on the jittered backoff.
+    expect(fn.throttles).toBeGreaterThanOrEqual(3);
   });
 });
 

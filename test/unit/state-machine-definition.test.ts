@@ -54,8 +54,14 @@ describe('statemachines/relay.asl.json', () => {
     expect(tasks.map(([n]) => n).sort()).toEqual(['Abort', 'Finalize', 'Prepare', 'Transfer Batch']);
     for (const [, task] of tasks) {
       expect(task.Resource).toMatch(/^arn:aws:lambda:us-east-1:123456789012:function:\w+FunctionArn$/);
-      expect(task.TimeoutSeconds).toBeGreaterThan(0);
     }
+    // Each is its Lambda's timeout (LAMBDA_TIMEOUT_SECONDS) plus 30 s.
+    expect(Object.fromEntries(tasks.map(([name, task]) => [name, task.TimeoutSeconds]))).toEqual({
+      Prepare: 330,
+      'Transfer Batch': 930,
+      Finalize: 330,
+      Abort: 150,
+    });
   });
 
   it('gives every Task a timeout longer than its Lambda timeout', () => {
