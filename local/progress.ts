@@ -15,6 +15,7 @@ const packageBytes = (prepared: PreparedDelivery | undefined) =>
 export class ProgressDisplay {
   private readonly bars?: cliProgress.MultiBar;
   private readonly shown = new Map<string, DeliveryProgress>();
+  private stopped = false;
 
   constructor(readonly json: boolean) {
     this.bars =
@@ -34,7 +35,7 @@ export class ProgressDisplay {
   /** A line for a person: above the bars on a terminal, nothing with `--json`. */
   say(text: string) {
     if (this.json) return;
-    if (this.bars) this.bars.log(`${text}\n`);
+    if (this.bars && !this.stopped) this.bars.log(`${text}\n`);
     else console.log(text);
   }
 
@@ -56,8 +57,15 @@ export class ProgressDisplay {
     return delivery;
   }
 
+  /**
+   * Ends the bars. MultiBar writes logged lines only when it redraws, so the last ones (a result,
+   * the Ctrl-C notice) are drawn first and later lines go straight to the console.
+   */
   stop() {
-    this.bars?.stop();
+    if (!this.bars || this.stopped) return;
+    this.stopped = true;
+    this.bars.update();
+    this.bars.stop();
   }
 }
 
