@@ -2,7 +2,13 @@ import { createHash } from 'node:crypto';
 import { GetObjectTaggingCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalRelay, SOURCE_BUCKET } from '../../local/relay.js';
-import { deliveredPackage, KiB, relayObject, testRelayOptions } from '../helpers/local-relay.js';
+import {
+  deliveredPackage,
+  FILE_FINALIZE_REFUSED_ONCE,
+  KiB,
+  relayObject,
+  testRelayOptions,
+} from '../helpers/local-relay.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 let relay: LocalRelay | undefined;
@@ -50,12 +56,7 @@ describe('relay workflow failure paths', () => {
 
   it('tags a failed source with its reason reduced to what S3 accepts in a tag', async () => {
     relay = await LocalRelay.start(testRelayOptions());
-    relay.emulator!.faults.add({
-      target: 'route:POST /v1/packages/{package_id}/files/{file_id}/finalize',
-      kind: 'status',
-      status: 400,
-      times: 1,
-    });
+    relay.emulator!.faults.add(FILE_FINALIZE_REFUSED_ONCE);
     const { outcome } = await relayObject(relay, 'refused/clip.mov', 200 * KiB);
     expect(outcome).toMatchObject({ status: 'FAILED', error: 'MasvValidationError' });
     const tags = await relay.sourceClient.send(

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { expect } from 'vitest';
+import type { RelayDeps } from '../../functions/core/deps.js';
+import type { FaultRule } from '../../local/emulator/faults.js';
 import { type LocalRelay, type LocalRelayOptions, SOURCE_BUCKET } from '../../local/relay.js';
 
 export const KiB = 1024;
@@ -22,6 +24,17 @@ export function testRelayOptions(overrides: LocalRelayOptions = {}): LocalRelayO
     },
   };
 }
+
+/** The relay's injected dependencies, for a test to make one of them fail the way AWS can. */
+export const depsOf = (relay: LocalRelay) => (relay as unknown as { deps: RelayDeps }).deps;
+
+/** MASV refuses one file finalize (400): the delivery fails after its bytes are sent, so Abort runs. */
+export const FILE_FINALIZE_REFUSED_ONCE: FaultRule = {
+  target: 'route:POST /v1/packages/{package_id}/files/{file_id}/finalize',
+  kind: 'status',
+  status: 400,
+  times: 1,
+};
 
 /** Puts an object into the local source bucket and returns its bytes and ETag. */
 export async function putSource(

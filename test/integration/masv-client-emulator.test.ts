@@ -9,9 +9,9 @@ import {
   PartUrlExpiredError,
 } from '../../functions/core/errors.js';
 import { MasvClient } from '../../functions/core/masv/client.js';
-import type { PackageAccess } from '../../functions/core/masv/types.js';
 import type { RetryClock } from '../../functions/core/retry.js';
 import { type RunningEmulator, startEmulator } from '../../local/emulator/server.js';
+import { beginFileUpload, newTeamPackage } from '../helpers/emulator-uploads.js';
 import { sha256 } from '../helpers/raw-masv.js';
 
 const KiB = 1024;
@@ -33,40 +33,13 @@ afterEach(() => {
   sleeps.length = 0;
 });
 
-async function newPackage(): Promise<PackageAccess> {
-  const { teamId, apiKey } = masv.accounts;
-  const pkg = await client.createTeamPackage(teamId, apiKey, {
-    name: 'n',
-    description: 'd',
-    recipients: ['a@example.com'],
-  });
-  return {
-    packageId: pkg.id,
-    token: pkg.token,
-    refresh: () => client.refreshPackageToken(teamId, apiKey, pkg.id),
-  };
-}
-
-async function startFile(access: PackageAccess, size: number, partSize = 4 * KiB) {
-  const file = await client.addFile(access, {
-    kind: 'file',
-    name: 'a.bin',
-    path: '',
-    lastModified: new Date(),
-    size,
-    partSize,
-  });
-  const uploadId = await client.createUpload(file.createBlueprint!);
-  return { fileId: file.fileId, uploadId };
-}
-
 const bodyOf = (data: Buffer) => ({ stream: Readable.from([data]), contentLength: data.length });
 
 describe('MasvClient against the emulator', () => {
   it('delivers a multi-part file byte-exact through the whole upload API', async () => {
-    const access = await newPackage();
+    const access = await newTeamPackage(client, masv);
     const data = Buffer.from(Array.from({ length: 9 * KiB + 5 }, (_, i) => (i * 31) % 256));
-    const { fileId, uploadId } = await startFile(access, data.length);
+    const { fileId, uploadId } = await beginFileUpload(client, access, data.length);
     const blueprints = await client.getPartBlueprints(access, fileId, uploadId, 0, 3);
     const parts = [];
     for (const [i, bp] of blueprints.entries()) {
@@ -80,8 +53,8 @@ describe('MasvClient against the emulator', () => {
   });
 
   it('rides out a burst of API 5xx with retries on a repeatable route', async () => {
-    const access = await newPackage();
-    const { fileId, uploadId } = await startFile(access, 8 * KiB);
+    const access = await newTeamPackage(client, masv);
+    const { fileId, uploadId } = await beginFileUpload(client, access, 8 * KiB);
     masv.faults.add({
       target: 'route:POST /v1/packages/{package_id}/files/{file_id}',
       kind: 'status',
@@ -93,7 +66,7 @@ describe('MasvClient against the emulator', () => {
   });
 
   it('never repeats add file after a 5xx that may hide a commit: MasvOutcomeUnknownError instead', async () => {
-    const access = await newPackage();
+    const access = await newTeamPackage(client, masv);
     const addFileCalls = () => masv.inspect.counters().apiCalls['POST /v1/packages/{package_id}/files'] ?? 0;
     const before = addFileCalls();
     masv.faults.add({
@@ -102,7 +75,7 @@ describe('MasvClient against the emulator', () => {
       status: 503,
       times: 1,
     });
-    const error = await startFile(access, 4 * KiB).catch((e: unknown) => e);
+    const error = await beginFileUpload(client, access, 4 * KiB).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MasvOutcomeUnknownError);
     expect((error as Error).message).toMatch(/may have been carried out.*reconciles/);
     expect(sleeps).toEqual([]);
@@ -110,40 +83,42 @@ describe('MasvClient against the emulator', () => {
   });
 
   it('repeats add file after a 429: MASV refused it before doing anything', async () => {
-    const access = await newPackage();
+    const access = await newTeamPackage(client, masv);
     masv.faults.add({
       target: 'route:POST /v1/packages/{package_id}/files',
       kind: 'status',
       status: 429,
       times: 1,
     });
-    await expect(startFile(access, 4 * KiB)).resolves.toMatchObject({ fileId: expect.any(String) });
+    await expect(beginFileUpload(client, access, 4 * KiB)).resolves.toMatchObject({
+      fileId: expect.any(String),
+    });
     expect(sleeps).toHaveLength(1);
     expect(masv.inspect.package(access.packageId)?.files).toHaveLength(1);
   });
 
   it('fails with MasvServerError once the 5xx burst outlasts the attempt cap', async () => {
-    const access = await newPackage();
+    const access = await newTeamPackage(client, masv);
     masv.faults.add({ target: 'api', kind: 'status', status: 500, times: 10 });
     await expect(client.listFiles(access)).rejects.toBeInstanceOf(MasvServerError);
   });
 
   it('honours Retry-After on 429', async () => {
     masv.faults.add({ target: 'api', kind: 'status', status: 429, retryAfter: '3', times: 1 });
-    const access = await newPackage();
+    const access = await newTeamPackage(client, masv);
     expect(masv.inspect.package(access.packageId)?.state).toBe('new');
     expect(sleeps).toEqual([3000]);
   });
 
   it('retries an API connection reset', async () => {
-    const access = await newPackage();
+    const access = await newTeamPackage(client, masv);
     masv.faults.add({ target: 'api', kind: 'reset', times: 1 });
     await expect(client.listFiles(access)).resolves.toEqual([]);
   });
 
   it('surfaces a storage reset mid-body as a retryable NetworkError; the part can be sent again', async () => {
-    const access = await newPackage();
-    const { fileId, uploadId } = await startFile(access, 64 * KiB, 64 * KiB);
+    const access = await newTeamPackage(client, masv);
+    const { fileId, uploadId } = await beginFileUpload(client, access, 64 * KiB, 64 * KiB);
     const [bp] = await client.getPartBlueprints(access, fileId, uploadId, 0, 1);
     masv.faults.add({ target: 'storage-part', kind: 'reset', afterBytes: 16 * KiB, times: 1 });
     const data = Buffer.alloc(64 * KiB, 5);
@@ -159,16 +134,16 @@ describe('MasvClient against the emulator', () => {
   });
 
   it('reports 503 SlowDown from storage as MasvThrottledError', async () => {
-    const access = await newPackage();
-    const { fileId, uploadId } = await startFile(access, 4 * KiB);
+    const access = await newTeamPackage(client, masv);
+    const { fileId, uploadId } = await beginFileUpload(client, access, 4 * KiB);
     const [bp] = await client.getPartBlueprints(access, fileId, uploadId, 0, 1);
     masv.faults.add({ target: 'storage-part', kind: 'status', status: 503, times: 1 });
     await expect(client.uploadPart(bp!, bodyOf(Buffer.alloc(4 * KiB)))).rejects.toThrow(MasvThrottledError);
   });
 
   it('reports an expired part URL as PartUrlExpiredError; a fresh blueprint works', async () => {
-    const access = await newPackage();
-    const { fileId, uploadId } = await startFile(access, 4 * KiB);
+    const access = await newTeamPackage(client, masv);
+    const { fileId, uploadId } = await beginFileUpload(client, access, 4 * KiB);
     const [bp] = await client.getPartBlueprints(access, fileId, uploadId, 0, 1);
     masv.faults.add({ target: 'storage-part', kind: 'expire-url', times: 1 });
     await expect(client.uploadPart(bp!, bodyOf(Buffer.alloc(4 * KiB)))).rejects.toThrow(PartUrlExpiredError);
@@ -179,7 +154,7 @@ describe('MasvClient against the emulator', () => {
   });
 
   it('refreshes an expired package token through the team route', async () => {
-    const access = await newPackage();
+    const access = await newTeamPackage(client, masv);
     const before = access.token;
     masv.faults.add({ target: 'api', kind: 'expire-token', times: 1 });
     await expect(client.listFiles(access)).resolves.toEqual([]);
@@ -187,7 +162,7 @@ describe('MasvClient against the emulator', () => {
   });
 
   it('fails with MasvAuthError on an expired token when it cannot refresh', async () => {
-    const access = await newPackage();
+    const access = await newTeamPackage(client, masv);
     masv.faults.add({ target: 'api', kind: 'expire-token', times: 1 });
     await expect(client.listFiles({ packageId: access.packageId, token: access.token })).rejects.toThrow(
       MasvAuthError,
@@ -195,7 +170,7 @@ describe('MasvClient against the emulator', () => {
   });
 
   it('waits out added latency', async () => {
-    const access = await newPackage();
+    const access = await newTeamPackage(client, masv);
     masv.faults.add({ target: 'api', kind: 'latency', latencyMs: 150, times: 1 });
     const started = Date.now();
     await client.listFiles(access);
@@ -240,8 +215,8 @@ describe('MasvClient against the emulator', () => {
 
   it('counts API calls, parts, retries and peak concurrency', async () => {
     masv.inspect.resetCounters();
-    const access = await newPackage();
-    const { fileId, uploadId } = await startFile(access, 16 * KiB);
+    const access = await newTeamPackage(client, masv);
+    const { fileId, uploadId } = await beginFileUpload(client, access, 16 * KiB);
     const bps = await client.getPartBlueprints(access, fileId, uploadId, 0, 4);
     await Promise.all(bps.map((bp) => client.uploadPart(bp, bodyOf(Buffer.alloc(4 * KiB)))));
     await client.uploadPart(bps[0]!, bodyOf(Buffer.alloc(4 * KiB)));

@@ -8,11 +8,11 @@ import { MasvClient } from '../../functions/core/masv/client.js';
 import type { Blueprint } from '../../functions/core/masv/types.js';
 import { finalizeDelivery } from '../../functions/core/steps/finalize.js';
 import { prepareDelivery } from '../../functions/core/steps/prepare.js';
-import { transferBatch } from '../../functions/core/steps/transfer.js';
 import { type RunningEmulator, startEmulator } from '../../local/emulator/server.js';
 import type { StorageEncryption } from '../../local/emulator/storage.js';
 import { createLocalDeps, SOURCE_BUCKET, STATE_BUCKET } from '../../local/local-deps.js';
 import { type LocalS3, startLocalS3 } from '../../local/s3-server.js';
+import { transferEveryBatch } from '../helpers/local-deps.js';
 import { KiB, TINY_SPEC, zeroWaitClock } from '../helpers/local-relay.js';
 
 /**
@@ -80,20 +80,11 @@ async function deliverDamaged(encryption: StorageEncryption, key: string) {
     deliveryId: key.replace(/\W/g, '-'),
     files: [{ bucket: SOURCE_BUCKET, key }],
   });
-  let retries = 0;
-  for (const batch of prepared.batches) {
-    const result = await transferBatch(
-      deps,
-      {
-        deliveryId: prepared.deliveryId,
-        packageId: prepared.package.id,
-        file: prepared.files[batch.file]!,
-        batch,
-      },
-      { partConcurrency: 1, remainingMs: () => 600_000 },
-    );
-    retries += result.partRetries;
-  }
+  const results = await transferEveryBatch(deps, prepared, {
+    partConcurrency: 1,
+    remainingMs: () => 600_000,
+  });
+  const retries = results.reduce((sum, result) => sum + result.partRetries, 0);
   await finalizeDelivery(deps, prepared);
   const file = masv.inspect.package(prepared.package.id)!.files[0]!;
   await expect(masv.inspect.fileSha256(file.id)).resolves.toBe(sha256(body));

@@ -1,14 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RelayDeps } from '../../functions/core/deps.js';
 import { BYTES_PER_INVOCATION, invocationsFor } from '../../functions/core/part-plan.js';
 import { prepareDelivery } from '../../functions/core/steps/prepare.js';
-import { type RunningEmulator, startEmulator } from '../../local/emulator/server.js';
-import { createLocalDeps, SOURCE_BUCKET, STATE_BUCKET } from '../../local/local-deps.js';
-import { type LocalS3, startLocalS3 } from '../../local/s3-server.js';
-import { zeroWaitClock } from '../helpers/local-relay.js';
+import { SOURCE_BUCKET } from '../../local/local-deps.js';
+import { type PrepareWithMadeUpSizes, startPrepareWithMadeUpSizes } from '../helpers/local-deps.js';
 
 /**
  * Regression test from the review (issues 11/12). The README says the relay "accepts one file of up to
@@ -22,42 +17,26 @@ import { zeroWaitClock } from '../helpers/local-relay.js';
  */
 const GiB = 1024 ** 3;
 const TiB = 1024 * GiB;
-let masv: RunningEmulator;
-let local: LocalS3;
-let deps: RelayDeps;
-const s3 = new S3Client({ region: 'us-east-1' });
-const heads = mockClient(s3);
+let prepare: PrepareWithMadeUpSizes;
 const definition = JSON.parse(readFileSync('statemachines/relay.asl.json', 'utf8')) as {
   TimeoutSeconds: number;
 };
 
 beforeAll(async () => {
-  masv = await startEmulator({ port: 0 });
-  local = await startLocalS3({ buckets: [STATE_BUCKET] });
-  deps = {
-    ...createLocalDeps({
-      s3Endpoint: local.endpoint,
-      masv: { url: masv.url, apiKey: masv.accounts.apiKey, teamId: masv.accounts.teamId },
-      clock: zeroWaitClock,
-      // An accepted setting (1–40): fewer Lambdas per delivery.
-      config: { transfer: { mapConcurrency: 4 } as never },
-    }).deps,
-    s3,
-  };
+  // An accepted setting (1–40): fewer Lambdas per delivery.
+  prepare = await startPrepareWithMadeUpSizes({
+    transfer: { mapConcurrency: 4 } as never,
+  });
 });
-afterAll(async () => {
-  await masv.close();
-  await local.close();
-});
+afterAll(() => prepare.close());
 
 describe('the planner and the 48-hour execution timeout', () => {
   it('refuses (before any package) a delivery its own rate cannot finish within TimeoutSeconds', async () => {
-    heads.reset();
-    heads.on(HeadObjectCommand).resolves({ ContentLength: 48 * TiB, ETag: '"e"', LastModified: new Date(0) });
+    prepare.reportSize(48 * TiB);
     const files = [{ bucket: SOURCE_BUCKET, key: 'big/0.mov', etag: 'e' }];
-    const concurrency = deps.config.transfer.mapConcurrency;
+    const concurrency = prepare.deps.config.transfer.mapConcurrency;
     expect(concurrency).toBe(4);
-    const outcome = await prepareDelivery(deps, { deliveryId: 'too-slow', files }).then(
+    const outcome = await prepareDelivery(prepare.deps, { deliveryId: 'too-slow', files }).then(
       (prepared) => {
         const p = prepared as {
           batches: Array<{ file: number; start: number; count: number }>;
@@ -72,7 +51,7 @@ describe('the planner and the 48-hour execution timeout', () => {
         return {
           accepted: true,
           plannedHours: Math.round(plannedSeconds / 3600),
-          packages: masv.inspect.packages().length,
+          packages: prepare.masv.inspect.packages().length,
         };
       },
       (error: Error) => ({ accepted: false, error: error.name }),

@@ -1,13 +1,8 @@
-import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RelayDeps } from '../../functions/core/deps.js';
 import { DeliveryTooLargeError, FileTooLargeError } from '../../functions/core/errors.js';
 import { prepareDelivery } from '../../functions/core/steps/prepare.js';
-import { type RunningEmulator, startEmulator } from '../../local/emulator/server.js';
-import { createLocalDeps, SOURCE_BUCKET, STATE_BUCKET } from '../../local/local-deps.js';
-import { type LocalS3, startLocalS3 } from '../../local/s3-server.js';
-import { zeroWaitClock } from '../helpers/local-relay.js';
+import { SOURCE_BUCKET } from '../../local/local-deps.js';
+import { type PrepareWithMadeUpSizes, startPrepareWithMadeUpSizes } from '../helpers/local-deps.js';
 
 /**
  * Prepare against the real emulator (MASV's S3 spec: 10,000 parts of 5 MiB–5 GiB) with sources
@@ -16,38 +11,20 @@ import { zeroWaitClock } from '../helpers/local-relay.js';
  */
 const GiB = 1024 ** 3;
 const TiB = 1024 * GiB;
-let masv: RunningEmulator;
-let local: LocalS3;
-let deps: RelayDeps;
-const s3 = new S3Client({ region: 'us-east-1' });
-const heads = mockClient(s3);
+let prepare: PrepareWithMadeUpSizes;
 
 beforeAll(async () => {
-  masv = await startEmulator({ port: 0 });
-  // The state bucket is the real local S3; only the sources' HEADs are made up.
-  local = await startLocalS3({ buckets: [STATE_BUCKET] });
-  deps = {
-    ...createLocalDeps({
-      s3Endpoint: local.endpoint,
-      masv: { url: masv.url, apiKey: masv.accounts.apiKey, teamId: masv.accounts.teamId },
-      clock: zeroWaitClock,
-    }).deps,
-    s3,
-  };
+  prepare = await startPrepareWithMadeUpSizes();
 });
-afterAll(async () => {
-  await masv.close();
-  await local.close();
-});
+afterAll(() => prepare.close());
 
 function sources(count: number, size: number) {
-  heads.reset();
-  heads.on(HeadObjectCommand).resolves({ ContentLength: size, ETag: '"e"', LastModified: new Date(0) });
+  prepare.reportSize(size);
   return Array.from({ length: count }, (_, i) => ({ bucket: SOURCE_BUCKET, key: `big/${i}.mov`, etag: 'e' }));
 }
 
 const packageCalls = () =>
-  Object.entries(masv.inspect.counters().apiCalls as Record<string, number>)
+  Object.entries(prepare.masv.inspect.counters().apiCalls as Record<string, number>)
     .filter(([route]) => route.includes('packages') && !route.includes('/spec'))
     .reduce((sum, [, n]) => sum + n, 0);
 
@@ -55,32 +32,32 @@ describe('Prepare refuses what cannot be delivered, before any package exists', 
   it('refuses 250 files of 4.9 TiB each with DeliveryTooLargeError, saying how to split', async () => {
     const files = sources(250, 1000 * 5 * GiB);
     const before = packageCalls();
-    const refused = prepareDelivery(deps, { deliveryId: 'too-large', files });
+    const refused = prepareDelivery(prepare.deps, { deliveryId: 'too-large', files });
     await expect(refused).rejects.toBeInstanceOf(DeliveryTooLargeError);
     await expect(refused).rejects.toThrow(/Split it into at least \d+ deliveries/);
     expect(packageCalls()).toBe(before);
-    expect(masv.inspect.packages()).toHaveLength(0);
+    expect(prepare.masv.inspect.packages()).toHaveLength(0);
   });
 
   it('refuses a file over 10,000 × 5 GiB with FileTooLargeError', async () => {
     const files = sources(1, 10_000 * 5 * GiB + 1);
-    await expect(prepareDelivery(deps, { deliveryId: 'file-too-large', files })).rejects.toBeInstanceOf(
-      FileTooLargeError,
-    );
-    expect(masv.inspect.packages()).toHaveLength(0);
+    await expect(
+      prepareDelivery(prepare.deps, { deliveryId: 'file-too-large', files }),
+    ).rejects.toBeInstanceOf(FileTooLargeError);
+    expect(prepare.masv.inspect.packages()).toHaveLength(0);
   });
 
   it('refuses MASV’s largest file (48.8 TiB) over the history budget, naming the size that fits', async () => {
     const files = sources(1, 10_000 * 5 * GiB);
-    await expect(prepareDelivery(deps, { deliveryId: 'masv-largest', files })).rejects.toThrow(
+    await expect(prepareDelivery(prepare.deps, { deliveryId: 'masv-largest', files })).rejects.toThrow(
       /Split the object into smaller objects of at most \d+ bytes \(48\.4 TiB\)/,
     );
-    expect(masv.inspect.packages()).toHaveLength(0);
+    expect(prepare.masv.inspect.packages()).toHaveLength(0);
   });
 
   it('accepts a 48 TiB file and plans it within 1,000 batches', async () => {
     const files = sources(1, 48 * TiB);
-    const prepared = await prepareDelivery(deps, { deliveryId: 'largest-file', files });
+    const prepared = await prepareDelivery(prepare.deps, { deliveryId: 'largest-file', files });
     expect(prepared.files[0]!.partCount).toBeLessThanOrEqual(10_000);
     expect(prepared.batches.length).toBeLessThanOrEqual(1000);
   });

@@ -3,10 +3,10 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorageError } from '../../functions/core/errors.js';
 import { MasvClient } from '../../functions/core/masv/client.js';
-import type { PackageAccess } from '../../functions/core/masv/types.js';
 import { allowsContentMd5, partCheckFor } from '../../functions/core/part-integrity.js';
 import { type RunningEmulator, startEmulator } from '../../local/emulator/server.js';
 import { EMULATOR_KMS_KEY_ID } from '../../local/emulator/storage.js';
+import { beginFileUpload, newTeamPackage } from '../helpers/emulator-uploads.js';
 import { md5, sha256 } from '../helpers/raw-masv.js';
 
 const KiB = 1024;
@@ -24,23 +24,8 @@ beforeAll(async () => {
 afterAll(() => masv.close());
 
 async function startFile(size: number) {
-  const { teamId, apiKey } = masv.accounts;
-  const pkg = await client.createTeamPackage(teamId, apiKey, {
-    name: 'n',
-    description: 'd',
-    recipients: ['a@example.com'],
-  });
-  const access: PackageAccess = { packageId: pkg.id, token: pkg.token };
-  const file = await client.addFile(access, {
-    kind: 'file',
-    name: 'a.bin',
-    path: '',
-    lastModified: new Date(),
-    size,
-    partSize: 4 * KiB,
-  });
-  const uploadId = await client.createUpload(file.createBlueprint!);
-  return { access, fileId: file.fileId, uploadId, createBlueprint: file.createBlueprint! };
+  const access = await newTeamPackage(client, masv);
+  return { access, ...(await beginFileUpload(client, access, size)) };
 }
 
 const bodyOf = (data: Buffer) => ({ stream: Readable.from([data]), contentLength: data.length });

@@ -1,16 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RelayDeps } from '../../functions/core/deps.js';
 import { NetworkError } from '../../functions/core/errors.js';
+import type { StateBucket } from '../../functions/core/state-bucket.js';
 import { LocalRelay } from '../../local/relay.js';
-import { KiB, putSource, testRelayOptions } from '../helpers/local-relay.js';
+import {
+  depsOf,
+  FILE_FINALIZE_REFUSED_ONCE,
+  KiB,
+  putSource,
+  testRelayOptions,
+} from '../helpers/local-relay.js';
 import { auditPackages } from './tally.js';
 
 /**
  * Regression tests from the review of issue 10: "a finalized package is never deleted by the relay" and
  * "once the package is finalized the delivery is a success". Each drives the real workflow.
  */
-const depsOf = (relay: LocalRelay) => (relay as unknown as { deps: RelayDeps }).deps;
-
 let relay: LocalRelay;
 beforeAll(async () => {
   relay = await LocalRelay.start(testRelayOptions({ emulator: { seed: 5 } }));
@@ -28,11 +32,42 @@ async function deliver(key: string) {
   return { run, outcome: await run.result };
 }
 
+/**
+ * Makes one listing of the state bucket fail once with SlowDown, and only once Abort has begun;
+ * `failed` says whether it did, `restore` undoes it.
+ */
+function listingFailsOnceInAbort<L extends 'marks' | 'packageGenerations'>(listing: L) {
+  const stateBucket = depsOf(relay).stateBucket;
+  const original = stateBucket[listing];
+  const list = (original as (deliveryId: string) => Promise<unknown>).bind(stateBucket);
+  const abortInvoke = relay.lambdas.abort.invoke.bind(relay.lambdas.abort);
+  let inAbort = false;
+  relay.lambdas.abort.invoke = async (event) => {
+    inAbort = true;
+    return abortInvoke(event);
+  };
+  const fault = {
+    failed: false,
+    restore: () => {
+      stateBucket[listing] = original;
+      relay.lambdas.abort.invoke = abortInvoke;
+    },
+  };
+  const failingOnce = async (deliveryId: string) => {
+    if (inAbort && !fault.failed) {
+      fault.failed = true;
+      throw new NetworkError("The relay's state bucket relay-state failed transiently: SlowDown.");
+    }
+    return list(deliveryId);
+  };
+  stateBucket[listing] = failingOnce as StateBucket[L];
+  return fault;
+}
+
 describe('Abort never deletes a finalized package', () => {
   it('even when the state bucket cannot list the finalize marks once (S3 503 on that prefix)', async () => {
     const stateBucket = depsOf(relay).stateBucket;
     const mark = stateBucket.mark.bind(stateBucket);
-    const marks = stateBucket.marks.bind(stateBucket);
     // The state bucket is throttling: Finalize cannot write its "package-finalized" marker (after
     // MASV finalized the package), so the workflow ends in Abort ...
     stateBucket.mark = async (deliveryId, which) => {
@@ -41,23 +76,10 @@ describe('Abort never deletes a finalized package', () => {
       return mark(deliveryId, which);
     };
     // ... and in Abort one more listing of the same prefix fails the same way.
-    const abortInvoke = relay.lambdas.abort.invoke.bind(relay.lambdas.abort);
-    let inAbort = false;
-    relay.lambdas.abort.invoke = async (event) => {
-      inAbort = true;
-      return abortInvoke(event);
-    };
-    let failedOnce = false;
-    stateBucket.marks = async (deliveryId) => {
-      if (inAbort && !failedOnce) {
-        failedOnce = true;
-        throw new NetworkError("The relay's state bucket relay-state failed transiently: SlowDown.");
-      }
-      return marks(deliveryId);
-    };
+    const marksListing = listingFailsOnceInAbort('marks');
     try {
       const { run } = await deliver('break/abort-marks.bin');
-      expect(failedOnce).toBe(true);
+      expect(marksListing.failed).toBe(true);
       const packageId = run.prepared!.package.id;
       const pkg = relay.emulator!.inspect.package(packageId)!;
       // MASV finalized it (recipients were notified) ...
@@ -67,11 +89,21 @@ describe('Abort never deletes a finalized package', () => {
       expect(pkg.state).toBe('finalized');
     } finally {
       stateBucket.mark = mark;
-      stateBucket.marks = marks;
-      relay.lambdas.abort.invoke = abortInvoke;
+      marksListing.restore();
     }
   });
 });
+
+/** The package reached its recipients: finalized, no failure event, no failed execution. */
+function expectSucceeded({ run, outcome }: Awaited<ReturnType<typeof deliver>>) {
+  const packageId = run.prepared!.package.id;
+  expect(relay.emulator!.inspect.package(packageId)!.state).toBe('finalized');
+  const failed = relay.events.events.filter(
+    (e) => e.detailType === 'MASV Relay Delivery Failed' && e.detail.deliveryId === run.deliveryId,
+  );
+  expect(failed.map((e) => e.detail.error)).toEqual([]);
+  expect(outcome.status).toBe('SUCCEEDED');
+}
 
 describe('a delivered package stays a success', () => {
   it('when Finalize times out while clearing the records and Step Functions runs it again', async () => {
@@ -90,17 +122,10 @@ describe('a delivered package stays a success', () => {
       if (slowClears++ === 0) await new Promise((resolve) => setTimeout(resolve, 6000));
     };
     try {
-      const { run, outcome } = await deliver('break/finalize-rerun.bin');
+      const delivery = await deliver('break/finalize-rerun.bin');
       // The rerun finds the delivery remembered and returns before clearing again.
       expect(slowClears).toBe(1);
-      const packageId = run.prepared!.package.id;
-      expect(relay.emulator!.inspect.package(packageId)!.state).toBe('finalized');
-      const failed = relay.events.events.filter(
-        (e) => e.detailType === 'MASV Relay Delivery Failed' && e.detail.deliveryId === run.deliveryId,
-      );
-      // The package reached its recipients: no failure event, no failed execution.
-      expect(failed.map((e) => e.detail.error)).toEqual([]);
-      expect(outcome.status).toBe('SUCCEEDED');
+      expectSucceeded(delivery);
     } finally {
       stateBucket.clear = clear;
       (finalize.options as { timeoutMs: number }).timeoutMs = timeoutMs;
@@ -120,15 +145,9 @@ describe('a delivered package stays a success', () => {
       return output;
     };
     try {
-      const { run, outcome } = await deliver('break/finalize-unknown.bin');
+      const delivery = await deliver('break/finalize-unknown.bin');
       expect(lost).toBe(1);
-      const packageId = run.prepared!.package.id;
-      expect(relay.emulator!.inspect.package(packageId)!.state).toBe('finalized');
-      const failed = relay.events.events.filter(
-        (e) => e.detailType === 'MASV Relay Delivery Failed' && e.detail.deliveryId === run.deliveryId,
-      );
-      expect(failed.map((e) => e.detail.error)).toEqual([]);
-      expect(outcome.status).toBe('SUCCEEDED');
+      expectSucceeded(delivery);
     } finally {
       finalize.invoke = invoke;
     }
@@ -138,31 +157,12 @@ describe('a delivered package stays a success', () => {
 describe('Abort keeps the package record until the delete is confirmed', () => {
   it('when the state bucket cannot list the package records once, nothing is left in new', async () => {
     const emulator = relay.emulator!;
-    emulator.faults.add({
-      target: 'route:POST /v1/packages/{package_id}/files/{file_id}/finalize',
-      kind: 'status',
-      status: 400,
-      times: 1,
-    });
+    emulator.faults.add(FILE_FINALIZE_REFUSED_ONCE);
     const stateBucket = depsOf(relay).stateBucket;
-    const generations = stateBucket.packageGenerations.bind(stateBucket);
-    const abortInvoke = relay.lambdas.abort.invoke.bind(relay.lambdas.abort);
-    let inAbort = false;
-    relay.lambdas.abort.invoke = async (event) => {
-      inAbort = true;
-      return abortInvoke(event);
-    };
-    let failedOnce = false;
-    stateBucket.packageGenerations = async (deliveryId) => {
-      if (inAbort && !failedOnce) {
-        failedOnce = true;
-        throw new NetworkError("The relay's state bucket relay-state failed transiently: SlowDown.");
-      }
-      return generations(deliveryId);
-    };
+    const recordsListing = listingFailsOnceInAbort('packageGenerations');
     try {
       const { run, outcome } = await deliver('break/abort-generations.bin');
-      expect(failedOnce).toBe(true);
+      expect(recordsListing.failed).toBe(true);
       expect(outcome.status).toBe('FAILED');
       const packageId = run.prepared!.package.id;
       const record = await stateBucket.loadPackage(run.deliveryId);
@@ -172,8 +172,7 @@ describe('Abort keeps the package record until the delete is confirmed', () => {
       expect(state === 'deleted' || recordKept, JSON.stringify({ state, recordKept })).toBe(true);
     } finally {
       emulator.faults.clear();
-      stateBucket.packageGenerations = generations;
-      relay.lambdas.abort.invoke = abortInvoke;
+      recordsListing.restore();
     }
   });
 });

@@ -1,10 +1,16 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RelayDeps } from '../../functions/core/deps.js';
 import type { FaultRule, FaultTarget } from '../../local/emulator/faults.js';
 import { startEmulator } from '../../local/emulator/server.js';
 import { LocalRelay, type LocalRelayOptions } from '../../local/relay.js';
-import { KiB, putSource, TINY_SPEC, testRelayOptions } from '../helpers/local-relay.js';
+import {
+  depsOf,
+  FILE_FINALIZE_REFUSED_ONCE,
+  KiB,
+  putSource,
+  TINY_SPEC,
+  testRelayOptions,
+} from '../helpers/local-relay.js';
 import { auditPackages, findSecrets, newTally, settleDelivery, summaryLine, tallyAudit } from './tally.js';
 
 /**
@@ -38,9 +44,6 @@ async function start(options: LocalRelayOptions = {}) {
   relays.push(relay);
   return relay;
 }
-
-/** The relay's injected dependencies, to make one of them fail the way AWS can. */
-const depsOf = (relay: LocalRelay) => (relay as unknown as { deps: RelayDeps }).deps;
 
 let relay: LocalRelay;
 beforeAll(async () => {
@@ -138,12 +141,7 @@ describe('lost answers after MASV committed: exactly one delivered package, noth
         key: `lost/delete-${loss.fault.kind}.bin`,
         size: 200 * KiB,
         faults: [
-          {
-            target: 'route:POST /v1/packages/{package_id}/files/{file_id}/finalize',
-            kind: 'status',
-            status: 400,
-            times: 1,
-          },
+          FILE_FINALIZE_REFUSED_ONCE,
           { target: 'route:DELETE /v1/packages/{package_id}', ...loss.fault },
         ],
       });
@@ -253,12 +251,7 @@ describe('Abort deletes only what it may, and keeps what it could not delete', (
       key: 'abort/token.bin',
       size: 200 * KiB,
       faults: [
-        {
-          target: 'route:POST /v1/packages/{package_id}/files/{file_id}/finalize',
-          kind: 'status',
-          status: 400,
-          times: 1,
-        },
+        FILE_FINALIZE_REFUSED_ONCE,
         { target: 'route:DELETE /v1/packages/{package_id}', kind: 'expire-token', times: 1 },
       ],
     });
@@ -282,12 +275,7 @@ describe('Abort deletes only what it may, and keeps what it could not delete', (
   it('keeps the package record when the delete keeps failing, and names the package in the failure event', async () => {
     const own = await start();
     const emulator = own.emulator!;
-    emulator.faults.add({
-      target: 'route:POST /v1/packages/{package_id}/files/{file_id}/finalize',
-      kind: 'status',
-      status: 400,
-      times: 1,
-    });
+    emulator.faults.add(FILE_FINALIZE_REFUSED_ONCE);
     emulator.faults.add({ target: 'route:DELETE /v1/packages/{package_id}', kind: 'status', status: 500 });
     const { etag } = await putSource(own, 'abort/undeletable.bin', 200 * KiB);
     const summary = (await own.trigger(own.objectCreatedEvent('abort/undeletable.bin', etag, 200 * KiB))) as {

@@ -3,9 +3,9 @@ import type { PreparedDelivery } from '../../functions/core/delivery.js';
 import type { RelayDeps } from '../../functions/core/deps.js';
 import { finalizeDelivery } from '../../functions/core/steps/finalize.js';
 import { prepareDelivery } from '../../functions/core/steps/prepare.js';
-import { transferBatch } from '../../functions/core/steps/transfer.js';
 import { LocalRelay, SOURCE_BUCKET } from '../../local/relay.js';
-import { KiB, putSource, testRelayOptions } from '../helpers/local-relay.js';
+import { transferEveryBatch } from '../helpers/local-deps.js';
+import { depsOf, KiB, putSource, testRelayOptions } from '../helpers/local-relay.js';
 import { auditPackages } from './tally.js';
 
 /**
@@ -19,8 +19,6 @@ import { auditPackages } from './tally.js';
  * intent without a record, finds nothing in MASV yet, and creates generation 2. Then #1's create
  * lands, #1 claims it (the claim is per delivery, so it is "ours") and records generation 1.
  */
-const depsOf = (relay: LocalRelay) => (relay as unknown as { deps: RelayDeps }).deps;
-
 let relay: LocalRelay;
 beforeAll(async () => {
   relay = await LocalRelay.start(testRelayOptions({ emulator: { seed: 3 } }));
@@ -30,18 +28,7 @@ afterAll(async () => {
 });
 
 async function transferAndFinalize(deps: RelayDeps, prepared: PreparedDelivery) {
-  for (const batch of prepared.batches) {
-    await transferBatch(
-      deps,
-      {
-        deliveryId: prepared.deliveryId,
-        packageId: prepared.package.id,
-        file: prepared.files[batch.file]!,
-        batch,
-      },
-      { partConcurrency: 2, remainingMs: () => 600_000 },
-    );
-  }
+  await transferEveryBatch(deps, prepared, { partConcurrency: 2, remainingMs: () => 600_000 });
   return finalizeDelivery(deps, prepared);
 }
 

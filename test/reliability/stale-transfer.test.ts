@@ -5,7 +5,7 @@ import { finalizeDelivery } from '../../functions/core/steps/finalize.js';
 import { prepareDelivery } from '../../functions/core/steps/prepare.js';
 import { transferBatch } from '../../functions/core/steps/transfer.js';
 import { LocalRelay, SOURCE_BUCKET } from '../../local/relay.js';
-import { KiB, putSource, testRelayOptions } from '../helpers/local-relay.js';
+import { depsOf, KiB, putSource, testRelayOptions } from '../helpers/local-relay.js';
 
 /**
  * Regression tests from the review of issue 10: "two overlapping invocations of the same step (a Lambda
@@ -16,8 +16,6 @@ import { KiB, putSource, testRelayOptions } from '../helpers/local-relay.js';
  * the batch again (Y), which PUTs part 1 again (storage keeps Y's copy) and records it. X's record
  * lands last. The ledger keeps "the latest record", X's ETag, which storage no longer holds.
  */
-const depsOf = (relay: LocalRelay) => (relay as unknown as { deps: RelayDeps }).deps;
-
 let relay: LocalRelay;
 beforeAll(async () => {
   relay = await LocalRelay.start(

@@ -1,21 +1,16 @@
-import { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { abortInputOf } from '../../functions/abort/abort-handler.js';
-import { parseConfig } from '../../functions/core/config.js';
 import type { PreparedDelivery } from '../../functions/core/delivery.js';
-import type { RelayDeps } from '../../functions/core/deps.js';
 import { MasvServerError } from '../../functions/core/errors.js';
 import type { MasvClient } from '../../functions/core/masv/client.js';
 import type { FinalizeMark, PackageGeneration, StateBucket } from '../../functions/core/state-bucket.js';
 import { abortDelivery } from '../../functions/core/steps/abort.js';
-import { LocalEventSink } from '../../local/event-sink.js';
+import { stepDeps } from '../helpers/step-deps.js';
 
 /**
  * Abort's decisions with injected dependencies: an in-memory state bucket and MASV, so each row of
  * the decision table is one test (Prepare / Act / Assess).
  */
-const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
-
 interface Fakes {
   generations?: PackageGeneration[];
   marks?: FinalizeMark[];
@@ -67,21 +62,8 @@ function arrange(fakes: Fakes) {
     },
     createLink: async () => ({ id: 'L' }),
   } as unknown as MasvClient;
-  const target =
-    fakes.target === 'portal'
-      ? { kind: 'portal', portalId: 'P', sender: 'relay@example.com' }
-      : { kind: 'team', teamId: 'T', apiKeySecretName: 'key' };
-  const events = new LocalEventSink();
-  const deps: RelayDeps = {
-    config: parseConfig({ masv: { target }, package: { recipients: ['a@example.com'] } }),
-    masv,
-    s3: new S3Client({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9', maxAttempts: 1 }),
-    stateBucket,
-    secret: async () => 'api-key',
-    events,
-    log: silent,
-  };
-  return { deps, deleted, cleared, events };
+  const deps = stepDeps({ masv, stateBucket, target: fakes.target });
+  return { deps, deleted, cleared, events: deps.events };
 }
 
 const record = (generation: number, packageId: string): PackageGeneration => ({

@@ -1,21 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../functions/core/config.js';
-
-const valid = { masv: { target: { kind: 'team', teamId: 'T', apiKeySecretName: 'masv/api-key' } } };
-
-function problems(input: unknown): string[] {
-  try {
-    parseConfig(input);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { parseConfig } from '../../functions/core/config.js';
+import { configProblems, minimalTeamConfig } from '../helpers/config.js';
 
 describe('parseConfig', () => {
   it('fills defaults for a minimal Team configuration', () => {
-    expect(parseConfig(valid)).toMatchObject({
+    expect(parseConfig(minimalTeamConfig)).toMatchObject({
       masv: { apiUrl: 'https://api.massive.app' },
       transfer: { partSizeMiB: 100, mapConcurrency: 10, partConcurrency: 4 },
     });
@@ -33,18 +22,22 @@ describe('parseConfig', () => {
       'masv.target.sender',
       '"nobody"',
     ],
-    [{ ...valid, transfer: { partSizeMiB: 4 } }, 'transfer.partSizeMiB', 'between 5 and 5120'],
-    [{ ...valid, transfer: { mapConcurrency: 41 } }, 'transfer.mapConcurrency', '1 to 40'],
-    [{ ...valid, package: { recipients: ['x@'] } }, 'package.recipients.0', '"x@"'],
+    [{ ...minimalTeamConfig, transfer: { partSizeMiB: 4 } }, 'transfer.partSizeMiB', 'between 5 and 5120'],
+    [{ ...minimalTeamConfig, transfer: { mapConcurrency: 41 } }, 'transfer.mapConcurrency', '1 to 40'],
+    [{ ...minimalTeamConfig, package: { recipients: ['x@'] } }, 'package.recipients.0', '"x@"'],
     [
-      { ...valid, source: { existingBucketName: 's3://bucket' } },
+      { ...minimalTeamConfig, source: { existingBucketName: 's3://bucket' } },
       'source.existingBucketName',
       'bucket name only',
     ],
-    [{ ...valid, masv: { ...valid.masv, apiUrl: 'ftp://x' } }, 'masv.apiUrl', 'http(s) URL'],
-    [{ ...valid, colour: 'red' }, '(root)', 'unknown field(s) colour'],
+    [
+      { ...minimalTeamConfig, masv: { ...minimalTeamConfig.masv, apiUrl: 'ftp://x' } },
+      'masv.apiUrl',
+      'http(s) URL',
+    ],
+    [{ ...minimalTeamConfig, colour: 'red' }, '(root)', 'unknown field(s) colour'],
   ])('reports %j naming the field, the value and the fix', (input, field, text) => {
-    const [problem] = problems(input);
+    const [problem] = configProblems(input);
     expect(problem).toContain(`${field}:`);
     expect(problem).toContain(text);
     expect(problem).toMatch(/Fix: /);

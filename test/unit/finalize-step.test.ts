@@ -1,16 +1,11 @@
-import { S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../functions/core/config.js';
 import type { PreparedDelivery } from '../../functions/core/delivery.js';
-import type { RelayDeps } from '../../functions/core/deps.js';
 import type { FinalizeOutcome, MasvClient } from '../../functions/core/masv/client.js';
 import type { FinalizeMark, StateBucket } from '../../functions/core/state-bucket.js';
 import { finalizeDelivery } from '../../functions/core/steps/finalize.js';
-import { LocalEventSink } from '../../local/event-sink.js';
+import { stepDeps } from '../helpers/step-deps.js';
 
 /** Finalize with injected dependencies: what it calls, in which order, and what it never repeats. */
-const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
-
 const prepared: PreparedDelivery = {
   deliveryId: 'd1',
   package: { id: 'P1', owner: 'team' },
@@ -83,20 +78,8 @@ function arrange(
       return { id: 'L1' };
     },
   } as unknown as MasvClient;
-  const events = new LocalEventSink();
-  const deps: RelayDeps = {
-    config: parseConfig({
-      masv: { target: { kind: 'team', teamId: 'T', apiKeySecretName: 'key' } },
-      package: { recipients: ['a@example.com'] },
-    }),
-    masv,
-    s3: new S3Client({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9', maxAttempts: 1 }),
-    stateBucket,
-    secret: async () => 'api-key',
-    events,
-    log: silent,
-  };
-  return { deps, calls, events };
+  const deps = stepDeps({ masv, stateBucket });
+  return { deps, calls, events: deps.events };
 }
 
 describe('finalize step', () => {

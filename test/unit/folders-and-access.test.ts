@@ -1,7 +1,7 @@
-import { GetObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, isAllowedAddress, parseConfig } from '../../functions/core/config.js';
+import { isAllowedAddress, parseConfig } from '../../functions/core/config.js';
 import { DeliveryRequestError, NetworkError } from '../../functions/core/errors.js';
 import {
   folderRuleFor,
@@ -12,26 +12,16 @@ import {
 } from '../../functions/core/folder-delivery.js';
 import { resolvePackage } from '../../functions/core/package-settings.js';
 import type { SourceObject } from '../../functions/core/s3-source.js';
-
-const base = { masv: { target: { kind: 'team', teamId: 'T', apiKeySecretName: 'masv/api-key' } } };
-
-function problems(input: unknown): string[] {
-  try {
-    parseConfig(input);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { configProblems, minimalTeamConfig } from '../helpers/config.js';
+import { s3Failure } from '../helpers/s3-errors.js';
 
 describe('configuration of triggers and access', () => {
   it('fills defaults: no topics, the _MASV_READY marker, no allow-list', () => {
-    expect(parseConfig(base)).toMatchObject({
+    expect(parseConfig(minimalTeamConfig)).toMatchObject({
       triggers: { snsTopicArns: [], folderMarker: '_MASV_READY' },
       access: { requestAccountIds: [], recipientDomains: [] },
     });
-    expect(parseConfig({ ...base, prefixRules: [{ prefix: 'a/' }] }).prefixRules[0]).toEqual({
+    expect(parseConfig({ ...minimalTeamConfig, prefixRules: [{ prefix: 'a/' }] }).prefixRules[0]).toEqual({
       prefix: 'a/',
       delivery: 'object',
       package: {},
@@ -89,7 +79,7 @@ describe('configuration of triggers and access', () => {
       /access\.eventBusName: the default bus .*Fix: remove access\.eventBusName/,
     ],
   ])('refuses %j naming the field and the fix', (extra, message) => {
-    expect(problems({ ...base, ...extra }).join('\n')).toMatch(message);
+    expect(configProblems({ ...minimalTeamConfig, ...extra }).join('\n')).toMatch(message);
   });
 
   it('accepts a custom bus by name or ARN, even one whose name contains "default"', () => {
@@ -98,7 +88,9 @@ describe('configuration of triggers and access', () => {
       'default-requests',
       'arn:aws:events:us-west-2:123456789012:event-bus/not-default',
     ])
-      expect(parseConfig({ ...base, access: { eventBusName } }).access.eventBusName).toBe(eventBusName);
+      expect(parseConfig({ ...minimalTeamConfig, access: { eventBusName } }).access.eventBusName).toBe(
+        eventBusName,
+      );
   });
 
   it('matches allowed domains case-insensitively, subdomains included, look-alikes not', () => {
@@ -112,7 +104,7 @@ describe('configuration of triggers and access', () => {
 
 describe('folder rules and markers', () => {
   const config = parseConfig({
-    ...base,
+    ...minimalTeamConfig,
     prefixRules: [
       { prefix: 'folders/', delivery: 'folder' },
       { prefix: 'folders/singles/', package: { description: 'per object' } },
@@ -165,12 +157,6 @@ describe('readMarkerOverrides', () => {
   beforeEach(() => s3.reset());
   // The SDK's stream mixin, reduced to what the reader uses.
   const body = (text: string) => ({ transformToString: async () => text, destroy: () => undefined }) as never;
-  const failure = (name: string, status: number) =>
-    new S3ServiceException({
-      name,
-      $fault: status >= 500 ? 'server' : 'client',
-      $metadata: { httpStatusCode: status },
-    });
 
   it('reads the marker pinned to the version its event saw, or else its ETag', async () => {
     s3.on(GetObjectCommand).resolves({ Body: body('{"name":"N"}'), ContentLength: 12 });
@@ -193,8 +179,8 @@ describe('readMarkerOverrides', () => {
 
   it('says a changed or deleted marker must be uploaded again, and lets a server error be retried', async () => {
     s3.on(GetObjectCommand)
-      .rejectsOnce(failure('PreconditionFailed', 412))
-      .rejectsOnce(failure('InternalError', 500));
+      .rejectsOnce(s3Failure('PreconditionFailed', 412))
+      .rejectsOnce(s3Failure('InternalError', 500));
     const client = new S3Client({});
     await expect(readMarkerOverrides(client, 'b', { key: 'f/_MASV_READY', etag: 'e' })).rejects.toThrow(
       /changed or deleted after it was created\. Upload the marker again/,
@@ -207,7 +193,7 @@ describe('readMarkerOverrides', () => {
 
 describe('recipient allow-list at prepare time', () => {
   const config = parseConfig({
-    ...base,
+    ...minimalTeamConfig,
     package: { recipients: ['desk@example.com'] },
     access: { recipientDomains: ['example.com'] },
   });

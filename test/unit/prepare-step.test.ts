@@ -1,9 +1,7 @@
 import { HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../functions/core/config.js';
 import type { DeliveryRequest, PreparedDelivery } from '../../functions/core/delivery.js';
-import type { RelayDeps } from '../../functions/core/deps.js';
 import {
   DeliveryRequestError,
   MasvOutcomeUnknownError,
@@ -16,14 +14,13 @@ import type { Blueprint } from '../../functions/core/masv/types.js';
 import { deliveryReference } from '../../functions/core/package-reconcile.js';
 import type { PackageGeneration, StateBucket } from '../../functions/core/state-bucket.js';
 import { prepareDelivery } from '../../functions/core/steps/prepare.js';
-import { LocalEventSink } from '../../local/event-sink.js';
+import { stepDeps } from '../helpers/step-deps.js';
 
 /**
  * Prepare with injected dependencies: an in-memory state bucket and MASV, the source bucket's
  * HEAD and LIST mocked. Each test arranges the fakes, runs Prepare once and checks what it called,
  * in which order, and what it returned.
  */
-const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const MiB = 1024 * 1024;
 const NOW = new Date('2025-03-04T05:06:07.000Z');
 const spec = { maxPartCount: 10_000, maxPartSize: 5 * 1024 * MiB, minPartSize: 5 * MiB };
@@ -125,24 +122,14 @@ function arrange(fakes: Fakes = {}) {
   });
   source.on(ListObjectsV2Command).resolves({ Contents: (fakes.listed ?? []).map((Key) => ({ Key })) });
 
-  const target =
-    fakes.target === 'portal'
-      ? { kind: 'portal', portalId: 'portal-1', sender: 'relay@example.com' }
-      : { kind: 'team', teamId: 'T', apiKeySecretName: 'key' };
-  const deps: RelayDeps = {
-    config: parseConfig({
-      masv: { target },
-      package: { recipients: ['a@example.com'] },
-      ...(fakes.partsPerBatch ? { transfer: { partsPerBatch: fakes.partsPerBatch } } : {}),
-    }),
+  const deps = stepDeps({
     masv,
-    s3,
     stateBucket,
-    secret: async (name: string) => `secret-of-${name}`,
-    events: new LocalEventSink(),
-    log: silent,
+    s3,
+    target: fakes.target,
+    config: fakes.partsPerBatch ? { transfer: { partsPerBatch: fakes.partsPerBatch } } : {},
     now: () => NOW,
-  };
+  });
   return { deps, calls, requests, addedFiles, source, generations };
 }
 

@@ -1,11 +1,5 @@
 import { Readable } from 'node:stream';
-import {
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-  S3Client,
-  S3ServiceException,
-} from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -16,17 +10,10 @@ import {
 } from '../../functions/core/errors.js';
 import { headSource, openRange } from '../../functions/core/s3-source.js';
 import { StateBucket } from '../../functions/core/state-bucket.js';
+import { s3Failure } from '../helpers/s3-errors.js';
 
 const s3 = mockClient(S3Client);
 const client = new S3Client({ region: 'us-east-1' });
-const failure = (name: string, status: number) =>
-  new S3ServiceException({
-    name,
-    $fault: status >= 500 ? 'server' : 'client',
-    $metadata: { httpStatusCode: status },
-    message: name,
-  });
-
 beforeEach(() => s3.reset());
 
 describe('S3 source reader', () => {
@@ -64,7 +51,7 @@ describe('S3 source reader', () => {
     ['AccessDenied', 403, SourceNotFoundError, /Grant the relay read access/],
     ['InternalError', 500, NetworkError, /Reading s3:\/\/bkt\/k failed/],
   ])('maps a GET failing with %s (%i) to a typed error', async (name, status, type, message) => {
-    s3.on(GetObjectCommand).rejects(failure(name, status));
+    s3.on(GetObjectCommand).rejects(s3Failure(name, status));
     const error = await openRange(client, { bucket: 'bkt', key: 'k', etag: 'e' }, 0, 9).catch(
       (e: unknown) => e,
     );
@@ -73,7 +60,7 @@ describe('S3 source reader', () => {
   });
 
   it('maps a HEAD 404 to SourceNotFoundError naming the object', async () => {
-    s3.on(HeadObjectCommand).rejects(failure('NotFound', 404));
+    s3.on(HeadObjectCommand).rejects(s3Failure('NotFound', 404));
     await expect(headSource(client, { bucket: 'bkt', key: 'gone.mov' })).rejects.toThrow(
       /s3:\/\/bkt\/gone\.mov/,
     );
@@ -83,7 +70,9 @@ describe('S3 source reader', () => {
 describe('parts ledger errors', () => {
   it('turns state-bucket 5xx into retryable NetworkError and 403 into a StateBucketError that says what to check', async () => {
     const stateBucket = new StateBucket(client, 'state');
-    s3.on(PutObjectCommand).rejectsOnce(failure('SlowDown', 503)).rejectsOnce(failure('AccessDenied', 403));
+    s3.on(PutObjectCommand)
+      .rejectsOnce(s3Failure('SlowDown', 503))
+      .rejectsOnce(s3Failure('AccessDenied', 403));
     await expect(stateBucket.recordPart('d', 0, { partNumber: 1, etag: '"e"' })).rejects.toBeInstanceOf(
       NetworkError,
     );

@@ -1,20 +1,13 @@
-import { RestoreObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { RestoreObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { NetworkError, SourceArchivedError, SourceNotFoundError } from '../../functions/core/errors.js';
 import { archivedSourcesError, archiveStatusOf, restoreSource } from '../../functions/core/source-archive.js';
+import { s3Failure } from '../helpers/s3-errors.js';
 
 const s3 = mockClient(S3Client);
 const client = new S3Client({ region: 'us-east-1' });
 beforeEach(() => s3.reset());
-
-const failure = (name: string, status: number) =>
-  new S3ServiceException({
-    name,
-    $fault: status >= 500 ? 'server' : 'client',
-    $metadata: { httpStatusCode: status },
-    message: name,
-  });
 
 const object = { bucket: 'bkt', key: 'a.mov', versionId: 'v1' };
 
@@ -96,8 +89,8 @@ describe('restoreSource', () => {
     s3.on(RestoreObjectCommand)
       .resolvesOnce({ $metadata: { httpStatusCode: 202 } })
       .resolvesOnce({ $metadata: { httpStatusCode: 200 } })
-      .rejectsOnce(failure('RestoreAlreadyInProgress', 409))
-      .rejectsOnce(failure('ObjectAlreadyInActiveTierError', 403));
+      .rejectsOnce(s3Failure('RestoreAlreadyInProgress', 409))
+      .rejectsOnce(s3Failure('ObjectAlreadyInActiveTierError', 403));
     expect([await ask(), await ask(), await ask(), await ask()]).toEqual([
       'started',
       'restored',
@@ -108,9 +101,9 @@ describe('restoreSource', () => {
 
   it('says which permission is missing on 403, retries on 5xx, and names any other refusal', async () => {
     s3.on(RestoreObjectCommand)
-      .rejectsOnce(failure('AccessDenied', 403))
-      .rejectsOnce(failure('InternalError', 500))
-      .rejectsOnce(failure('MalformedXML', 400));
+      .rejectsOnce(s3Failure('AccessDenied', 403))
+      .rejectsOnce(s3Failure('InternalError', 500))
+      .rejectsOnce(s3Failure('MalformedXML', 400));
     const denied = await ask().catch((e: unknown) => e);
     expect(denied).toBeInstanceOf(SourceNotFoundError);
     expect((denied as Error).message).toMatch(/s3:RestoreObject/);

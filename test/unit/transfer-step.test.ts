@@ -3,9 +3,7 @@ import { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../functions/core/config.js';
 import type { BatchItem, DeliveryFile } from '../../functions/core/delivery.js';
-import type { RelayDeps } from '../../functions/core/deps.js';
 import {
   PackageRecordConflictError,
   PartIntegrityError,
@@ -15,13 +13,12 @@ import type { MasvClient } from '../../functions/core/masv/client.js';
 import type { Blueprint, UploadedPart } from '../../functions/core/masv/types.js';
 import { StateBucket } from '../../functions/core/state-bucket.js';
 import { transferBatch } from '../../functions/core/steps/transfer.js';
-import { LocalEventSink } from '../../local/event-sink.js';
+import { stepDeps } from '../helpers/step-deps.js';
 
 /**
  * The transfer step with injected dependencies: an in-memory parts ledger and MASV, the source's
  * ranged GETs mocked over a 10-byte object sent in parts of 4 bytes (parts 1–3: 4, 4 and 2 bytes).
  */
-const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const NOW = new Date('2025-03-04T05:06:07.000Z');
 const BYTES = Buffer.from('0123456789');
 const md5 = (bytes: Buffer) => createHash('md5').update(bytes).digest('hex');
@@ -116,17 +113,10 @@ function arrange(fakes: Fakes = {}) {
   });
 
   const sleeps: number[] = [];
-  const deps: RelayDeps = {
-    config: parseConfig({
-      masv: { target: { kind: 'team', teamId: 'T', apiKeySecretName: 'key' } },
-      package: { recipients: ['a@example.com'] },
-    }),
+  const deps = stepDeps({
     masv,
-    s3,
     stateBucket,
-    secret: async () => 'api-key',
-    events: new LocalEventSink(),
-    log: silent,
+    s3,
     clock: {
       sleep: async (ms) => {
         sleeps.push(ms);
@@ -134,7 +124,7 @@ function arrange(fakes: Fakes = {}) {
       random: () => 0,
     },
     now: () => NOW,
-  };
+  });
   const ranges = () => source.commandCalls(GetObjectCommand).map((c) => c.args[0].input.Range);
   return { deps, recorded, windows, blueprintCalls, puts, ranges, sleeps };
 }
