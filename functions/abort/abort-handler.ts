@@ -1,5 +1,12 @@
 import type { Context } from 'aws-lambda';
-import { type DeliveryRequest, type PreparedDelivery, parseWorkflowRequest } from '../core/delivery.js';
+import * as z from 'zod/mini';
+import {
+  type DeliveryRequest,
+  type PreparedDelivery,
+  parseWorkflowRequest,
+  type Source,
+  sourceSchema,
+} from '../core/delivery.js';
 import type { RelayDeps } from '../core/deps.js';
 import { type AbortInput, abortDelivery } from '../core/steps/abort.js';
 import { countDelivery, type Observability, wrapHandler } from '../handler-kit.js';
@@ -53,15 +60,37 @@ export function abortInputOf(event: AbortEvent | ExecutionEndedEvent): AbortInpu
 }
 
 /**
- * The workflow input as a delivery request, or nothing when it is not one: the failure may be that
- * very input, and Abort must still run (it then has no sources to tag).
+ * The workflow input as a delivery request. When the input is the failure (Prepare refused it),
+ * the sources it names that are themselves well formed still get their failed tag and their place
+ * in the failure event, so the owner learns which objects were not delivered.
  */
 function requestOf(input: () => unknown): DeliveryRequest | undefined {
+  let raw: unknown;
   try {
-    return parseWorkflowRequest(input());
+    raw = input();
+    return parseWorkflowRequest(raw);
   } catch {
-    return undefined;
+    const files = wellFormedSources(raw);
+    return files.length > 0 ? { files } : undefined;
   }
+}
+
+function wellFormedSources(raw: unknown): Source[] {
+  const fields = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+  const named = Array.isArray(fields.files)
+    ? fields.files
+    : typeof fields.bucket === 'string'
+      ? [fields.key, ...(Array.isArray(fields.keys) ? fields.keys : [])]
+          .filter((key) => key !== undefined)
+          .map((key) => ({ bucket: fields.bucket, key }))
+      : [];
+  const sources = new Map<string, Source>();
+  for (const candidate of named) {
+    const source = z.safeParse(sourceSchema, candidate);
+    if (source.success)
+      sources.set(JSON.stringify([source.data.bucket, source.data.key, source.data.versionId]), source.data);
+  }
+  return [...sources.values()];
 }
 
 export function createAbortHandler(deps: () => Promise<RelayDeps>, observability: Observability) {

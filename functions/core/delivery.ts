@@ -145,15 +145,18 @@ export function normalizeRelayRequest(input: unknown): DeliveryRequest {
   return checked({ ...base, files });
 }
 
+/** Fields only a relay request has: their presence says which schema the workflow input follows. */
+const RELAY_ONLY_FIELDS = ['bucket', 'key', 'keys', 'versionId'] as const;
+
 /**
  * The workflow's input, parsed once where it enters a step: the delivery request start produced, or
- * a relay request given to StartExecution directly (anything with `bucket`, `key`, `keys` or a
- * string `prefix`).
+ * a relay request given to StartExecution directly (anything with `bucket`, `key`, `keys`,
+ * `versionId` or a string `prefix`).
  */
 export function parseWorkflowRequest(input: unknown): DeliveryRequest {
   const fields = input && typeof input === 'object' ? (input as Record<string, unknown>) : undefined;
   const isRelayRequest =
-    !fields || 'bucket' in fields || 'key' in fields || 'keys' in fields || typeof fields.prefix === 'string';
+    !fields || RELAY_ONLY_FIELDS.some((field) => field in fields) || typeof fields.prefix === 'string';
   return isRelayRequest ? normalizeRelayRequest(input) : checked(parsed(deliveryRequestSchema, input));
 }
 

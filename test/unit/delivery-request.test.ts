@@ -27,6 +27,19 @@ describe('the workflow input, parsed once where it enters a step', () => {
     expect(parseWorkflowRequest(normalized)).toEqual(normalized);
   });
 
+  it('reads a relay request given to StartExecution as start would, even with a top-level versionId beside files', () => {
+    // Prepare: a relay request start accepts (relayRequestSchema has versionId; with files it is ignored).
+    const relay = { files: [{ bucket: 'bkt', key: 'a.mov' }], versionId: 'v1' };
+    const viaStart = normalizeRelayRequest(relay);
+
+    // Act: the same request as the workflow's own input (Prepare's and Abort's parse).
+    const viaWorkflow = () => parseWorkflowRequest(relay);
+
+    // Assess
+    expect(viaStart).toEqual({ files: [{ bucket: 'bkt', key: 'a.mov' }] });
+    expect(viaWorkflow).not.toThrow();
+  });
+
   it('refuses fields the delivery request does not have, by name', () => {
     expect(() => parseWorkflowRequest({ files: [file], prepared: {} })).toThrow(
       /unknown field\(s\) prepared/,
@@ -75,6 +88,13 @@ describe('Abort receives the validated request, or none', () => {
   it('from the Catch when the input itself was the failure: no request, so no sources to tag', () => {
     const input = abortInputOf({ deliveryId: 'd2', delivery: { files: [{ bucket: 'b' }], error } });
     expect(input).toEqual({ deliveryId: 'd2', prepared: undefined, error });
+  });
+
+  it('from the Catch when Prepare refused the request: the well-formed sources it names, to tag and report', () => {
+    const refused = { files: [file, { bucket: 'b' }], package: { recipients: ['not-an-email'] }, error };
+    expect(abortInputOf({ deliveryId: 'd4', delivery: refused }).request).toEqual({ files: [file] });
+    const relay = { bucket: 'bkt', keys: ['a.mov', 'a.mov'], error };
+    expect(abortInputOf({ deliveryId: 'd5', delivery: relay }).request).toEqual({ files: [file] });
   });
 
   it('from the sweep rule: the execution input parsed the same way', () => {

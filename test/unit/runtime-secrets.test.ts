@@ -16,7 +16,7 @@ describe('secrets in the Lambda runtime (Powertools parameters)', () => {
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(1);
   });
 
-  it('refuses a secret without a text value, saying how to stateBucket it', async () => {
+  it('refuses a secret without a text value, saying how to store it', async () => {
     secrets.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array([1, 2]) });
     await expect(readSecret('masv-relay/binary')).rejects.toThrow(/store the value as plain text/);
     secrets.on(GetSecretValueCommand).resolves({ SecretString: '   ' });

@@ -124,13 +124,16 @@ export async function startFromSqs(
   log: Logger,
   context?: TriggerContext,
 ): Promise<{ batchItemFailures: Array<{ itemIdentifier: string }> }> {
-  return processPartialResponse(
+  const { batchItemFailures } = await processPartialResponse(
     { Records: records },
     (record: SqsRecordLike) => startFromSqsMessage(record, startExecution, log, context),
     // A processor per batch: it holds the state of the batch it is processing.
     new BatchProcessor(EventType.SQS),
     { processInParallel: false, throwOnFullBatchFailure: false },
   );
+  // A batch without failures gets Powertools' one module-wide answer: copy it, so nothing that
+  // handles this answer can change the next batch's.
+  return { batchItemFailures: [...batchItemFailures] };
 }
 
 export function isSqsEvent(event: unknown): event is { Records: SqsRecordLike[] } {
