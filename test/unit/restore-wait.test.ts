@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../functions/core/config.js';
-import type { RelayDeps } from '../../functions/core/deps.js';
 import type { SourceObject } from '../../functions/core/s3-source.js';
 import { awaitRestores, MAX_RESTORE_ROUNDS, restoreWaitSeconds } from '../../functions/core/steps/restore.js';
+import { stepDeps } from '../helpers/step-deps.js';
 
 /**
  * From the review of issue 11: the restore wait was capped in checks (300), not in time, so with a
@@ -11,16 +10,12 @@ import { awaitRestores, MAX_RESTORE_ROUNDS, restoreWaitSeconds } from '../../fun
  */
 describe('the restore wait is bounded by time, not by a count of checks', () => {
   it('is still waiting after 6 hours for a Deep Archive Standard restore when polling every 60 s', async () => {
-    const config = parseConfig({
-      masv: { apiUrl: 'https://api.example', target: { kind: 'team', teamId: 't', apiKeySecretName: 's' } },
-      package: { recipients: ['r@example.com'] },
-      source: { restoreArchived: true, restoreTier: 'Standard', restorePollSeconds: 60 },
+    const deps = stepDeps({
+      masv: {} as never,
+      stateBucket: {} as never,
+      config: { source: { restoreArchived: true, restoreTier: 'Standard', restorePollSeconds: 60 } },
     });
-    expect(config.source.restorePollSeconds).toBe(60);
-    const deps = {
-      config,
-      log: { info: () => undefined, warn: () => undefined, error: () => undefined },
-    } as unknown as RelayDeps;
+    expect(deps.config.source.restorePollSeconds).toBe(60);
     const archived: SourceObject[] = [
       {
         bucket: 'b',

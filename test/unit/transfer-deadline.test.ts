@@ -4,10 +4,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../functions/core/config.js';
-import type { RelayDeps } from '../../functions/core/deps.js';
+import type { MasvClient } from '../../functions/core/masv/client.js';
 import { planParts } from '../../functions/core/part-plan.js';
+import type { StateBucket } from '../../functions/core/state-bucket.js';
 import { transferBatch } from '../../functions/core/steps/transfer.js';
+import { stepDeps } from '../helpers/step-deps.js';
 
 /**
  * Regression test from the review (issue 11: "the largest delivery proven"). The transfer step starts another
@@ -68,26 +69,16 @@ describe('a transfer invocation of a 48 TiB file stays inside the Lambda deadlin
         return `"${hash.digest('hex')}"`;
       },
     };
-    const deps = {
-      config: parseConfig({
-        masv: {
-          apiUrl: 'https://api.example',
-          target: { kind: 'team', teamId: 't', apiKeySecretName: 's' },
-        },
-        package: { recipients: ['r@example.com'] },
-      }),
-      masv,
+    const deps = stepDeps({
+      masv: masv as unknown as MasvClient,
       s3,
       stateBucket: {
         requirePackage: async () => ({ packageId: 'p', token: 't', owner: 'team' }),
         listPartsInWindow: async () => new Set<number>(),
         recordPart: async () => undefined,
-      },
-      secret: async () => 'k',
-      events: { publish: async () => undefined },
-      log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+      } as unknown as StateBucket,
       clock: { sleep: async () => undefined, random: () => 0 },
-    } as unknown as RelayDeps;
+    });
     const partConcurrency = deps.config.transfer.partConcurrency;
     expect(partConcurrency).toBe(4);
 
