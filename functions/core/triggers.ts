@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { S3EventRecord } from 'aws-lambda';
 import { isAllowedAddress, type RelayConfig } from './config.js';
 import { type DeliveryRequest, normalizeRelayRequest } from './delivery.js';
 import { DeliveryRequestError } from './errors.js';
@@ -27,14 +28,13 @@ export interface TriggerContext {
   requestQueueArn?: string;
 }
 
-interface S3NotificationRecord {
-  eventSource?: string;
-  eventName?: string;
+/** The fields start reads of an S3 notification record, each optional: the payload is checked, not trusted. */
+type S3NotificationRecord = Partial<Pick<S3EventRecord, 'eventSource' | 'eventName'>> & {
   s3?: {
-    bucket?: { name?: string };
-    object?: { key?: string; versionId?: string; eTag?: string; sequencer?: string; size?: number };
+    bucket?: Partial<Pick<S3EventRecord['s3']['bucket'], 'name'>>;
+    object?: Partial<S3EventRecord['s3']['object']>;
   };
-}
+};
 
 /**
  * Where a payload came in: a direct invocation (IAM on the start function decides), the trigger

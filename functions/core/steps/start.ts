@@ -1,4 +1,5 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { SQSRecord } from 'aws-lambda';
 import type { DeliveryRequest } from '../delivery.js';
 import type { Logger } from '../deps.js';
 import { DeliveryRequestError } from '../errors.js';
@@ -67,12 +68,9 @@ export async function startFromPayload(
   return summary;
 }
 
-interface SqsRecordLike {
-  messageId: string;
-  body: string;
-  eventSource?: string;
-  eventSourceARN?: string;
-}
+/** The fields start reads of an SQS record (`eventSource*` may be absent in a direct invocation). */
+type SqsRecordLike = Pick<SQSRecord, 'messageId' | 'body'> &
+  Partial<Pick<SQSRecord, 'eventSource' | 'eventSourceARN'>>;
 
 /**
  * Start step for one SQS message: its body is one trigger payload. Rejects when the message must
