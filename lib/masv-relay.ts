@@ -22,8 +22,7 @@ import { createStorage } from './storage.js';
 import { connectStart, createTriggers, routeEvents, subscribeTopics } from './triggers.js';
 import { createWorkflow, sweepEndedExecutions } from './workflow.js';
 
-export { MAX_CONFIG_ENV_BYTES, type RelayFunctions } from './functions.js';
-export { secretsFromReference } from './permissions.js';
+export type { RelayFunctions } from './functions.js';
 export { keyFilter, objectKeyFilter } from './triggers.js';
 
 /** Properties of the {@link MasvRelay} construct. */

@@ -139,7 +139,7 @@ export function grantLeastPrivilege(relay: Construct, props: StepPermissionsProp
  * name merely ends like a suffix ("team-secret") cannot be told from a complete one, so it is
  * granted both ways: exactly, and with the `-??????` suffix wildcard.
  */
-export function secretsFromReference(scope: Construct, id: string, ref: string): secretsmanager.ISecret[] {
+function secretsFromReference(scope: Construct, id: string, ref: string): secretsmanager.ISecret[] {
   const arn = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:(.+)$/.exec(ref);
   if (!arn) return [secretsmanager.Secret.fromSecretNameV2(scope, id, ref)];
   const partial = secretsmanager.Secret.fromSecretPartialArn(scope, id, ref);

@@ -11,6 +11,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import type { RelayConfig } from '../functions/core/config.js';
 import { RELAY_REQUEST_DETAIL_TYPE } from '../functions/core/triggers.js';
+import { LAMBDA_TIMEOUT_SECONDS } from '../statemachines/definition.js';
 import type { RelayNames } from './names.js';
 
 /** Where deliveries are asked for: the two queues start reads, their DLQ, and the request bus. */
@@ -43,7 +44,8 @@ export function createTriggers(
       encryption: sqs.QueueEncryption.KMS,
       encryptionMasterKey: key,
       enforceSSL: true,
-      visibilityTimeout: Duration.seconds(180),
+      // AWS's advice for a Lambda event source: six times the function's timeout.
+      visibilityTimeout: Duration.seconds(6 * LAMBDA_TIMEOUT_SECONDS.start),
       deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: 5 },
     });
   const queue = startQueue('TriggerQueue');
@@ -211,20 +213,15 @@ export function objectKeyFilter(config: RelayConfig): unknown[] | undefined {
   const base = keyFilter(config.source.prefix, config.source.suffix);
   const folders = config.prefixRules.filter((r) => r.delivery === 'folder');
   if (!config.source.suffix || folders.length === 0) return base;
-  const escapeWildcard = (s: string) => s.replace(/[\\*]/g, (c) => `\\${c}`);
   const marker = config.triggers.folderMarker;
-  return [
-    ...(base ?? []),
-    ...folders.map((r) => ({ wildcard: `${escapeWildcard(r.prefix)}*${escapeWildcard(marker)}` })),
-  ];
+  return [...(base ?? []), ...folders.flatMap((r) => keyFilter(r.prefix, marker) ?? [])];
 }
+
+const escapeWildcard = (s: string) => s.replace(/[\\*]/g, (c) => `\\${c}`);
 
 /** EventBridge pattern for the object key: prefix, suffix, or both through a wildcard. */
 export function keyFilter(prefix?: string, suffix?: string): unknown[] | undefined {
-  if (prefix && suffix) {
-    const escapeWildcard = (s: string) => s.replace(/[\\*]/g, (c) => `\\${c}`);
-    return [{ wildcard: `${escapeWildcard(prefix)}*${escapeWildcard(suffix)}` }];
-  }
+  if (prefix && suffix) return [{ wildcard: `${escapeWildcard(prefix)}*${escapeWildcard(suffix)}` }];
   if (prefix) return [{ prefix }];
   if (suffix) return [{ suffix }];
   return undefined;
