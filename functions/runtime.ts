@@ -1,35 +1,16 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
-import { Tracer } from '@aws-lambda-powertools/tracer';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { parseConfig } from './core/config.js';
 import type { RelayDeps } from './core/deps.js';
 import { EventBridgePublisher } from './core/events.js';
 import { MasvClient } from './core/masv/client.js';
-import { METRICS_NAMESPACE } from './core/metrics.js';
 import { createS3Client } from './core/s3-source.js';
 import { StateBucket } from './core/state-bucket.js';
-import type { Observability } from './handler-kit.js';
+import { requiredEnv } from './env.js';
 
-/** Wiring for the Lambda runtime: configuration and clients from the environment the stack sets. */
-export function requiredEnv(name: string): string {
-  const value = process.env[name];
-  if (!value)
-    throw new Error(
-      `Environment variable ${name} is not set; deploy the function with the MasvRelay construct.`,
-    );
-  return value;
-}
-
-export function observability(step: string): Observability {
-  const serviceName = `masv-relay-${step}`;
-  return {
-    logger: new Logger({ serviceName }),
-    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName }),
-    tracer: new Tracer({ serviceName }),
-  };
-}
+/* Wiring for the Lambda runtime: configuration and clients from the environment the stack sets. */
+export { observability, requiredEnv } from './env.js';
 
 let deps: Promise<RelayDeps> | undefined;
 

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { DEFAULT_MASV_API_URL } from './masv/client.js';
+import { DEFAULT_MASV_API_URL } from './masv/defaults.js';
 import { text, whole } from './zod.js';
 
 /** Package settings that config defaults, prefix rules, object metadata and requests can set. */

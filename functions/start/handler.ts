@@ -1,5 +1,5 @@
 import type { TriggerContext } from '../core/triggers.js';
-import { observability } from '../runtime.js';
+import { observability } from '../env.js';
 import { sfnStarter } from './sfn-starter.js';
 import { createStartHandler } from './start-handler.js';
 import { triggerContextFromEnvironment } from './trigger-context.js';

@@ -7,7 +7,7 @@ import {
 import type { DeliveryRequest } from '../core/delivery.js';
 import { DeliveryRequestError } from '../core/errors.js';
 import { deliveryConflict, type StartExecution, sameDeliveryRequest } from '../core/steps/start.js';
-import { requiredEnv } from '../runtime.js';
+import { requiredEnv } from '../env.js';
 
 /**
  * StartExecution on the relay's state machine. Step Functions answers ExecutionAlreadyExists for a

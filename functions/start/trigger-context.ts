@@ -1,6 +1,6 @@
 import { parseConfig } from '../core/config.js';
 import type { TriggerContext } from '../core/triggers.js';
-import { requiredEnv } from '../runtime.js';
+import { requiredEnv } from '../env.js';
 
 /** The trigger context from the environment the stack sets (configuration, source bucket, topics). */
 export function triggerContextFromEnvironment(): TriggerContext {

@@ -28,7 +28,7 @@ import type {
 } from './types.js';
 import { parseUploadId } from './upload-id.js';
 
-export { DEFAULT_MASV_API_URL } from './transport.js';
+export { DEFAULT_MASV_API_URL } from './defaults.js';
 export type MasvClientOptions = MasvTransportOptions;
 
 /** How a finalize call ended: carried out now, or MASV said it had already been done. */

@@ -11,10 +11,9 @@ import {
 import { redact } from '../redact.js';
 import { type RetryOptions, withRetry } from '../retry.js';
 import { headerValue } from './blueprint.js';
+import { DEFAULT_MASV_API_URL } from './defaults.js';
 import { masvResponseError } from './response-errors.js';
 import type { PackageAccess } from './types.js';
-
-export const DEFAULT_MASV_API_URL = 'https://api.massive.app';
 
 export interface MasvTransportOptions {
   /** API base URL; defaults to `https://api.massive.app`. */
