@@ -136,6 +136,9 @@ export class RelayMonitoring extends Construct {
     }
     for (const [index, fn] of props.functions.entries()) {
       alarm(`LambdaErrors${index}`, fn.metricErrors({ period }), 'A relay function reported errors.');
+      // Transfer's throttles are its queue: the reserved concurrency holds batches back by design
+      // and the workflow waits them out (a wait that runs out fails the execution, which alarms).
+      if (fn === props.transferFunction) continue;
       alarm(`LambdaThrottles${index}`, fn.metricThrottles({ period }), 'A relay function was throttled.');
     }
   }

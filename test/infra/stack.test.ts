@@ -335,13 +335,17 @@ describe('MasvRelay stack: wiring', () => {
 });
 
 describe('MasvRelay stack: observability', () => {
-  it('alarms on failed executions, a non-empty DLQ, and Lambda errors and throttles, notifying the topic', () => {
+  it('alarms on failed executions, a non-empty DLQ, Lambda errors, and throttles except transfer’s (its queue), notifying the topic', () => {
     const alarms = Object.values(t.template.findResources('AWS::CloudWatch::Alarm'));
     const metrics = alarms.map((a) => a.Properties.MetricName);
     expect(metrics).toContain('ExecutionsFailed');
     expect(metrics).toContain('ApproximateNumberOfMessagesVisible');
     expect(metrics.filter((m) => m === 'Errors')).toHaveLength(5);
-    expect(metrics.filter((m) => m === 'Throttles')).toHaveLength(5);
+    const throttled = alarms.filter((a) => a.Properties.MetricName === 'Throttles');
+    expect(throttled).toHaveLength(4);
+    const transfer = id(t.stack, t.stack.relay.functions.transfer);
+    for (const alarm of throttled)
+      expect(JSON.stringify(alarm.Properties.Dimensions)).not.toContain(transfer);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toHaveLength(1);
     t.template.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'email',
