@@ -9,6 +9,7 @@ import { normalizeRelayRequest, type PackageOverrides } from './delivery.js';
 import type { Logger } from './deps.js';
 import { DeliveryRequestError, isNetworkFailure, RelayError } from './errors.js';
 import { folderRuleFor, markerFolder, requireFolderInsideRule } from './folder-delivery.js';
+import { statusOf } from './sdk-errors.js';
 import type { StartExecution } from './steps/start.js';
 import {
   decodeS3NotificationKey,
@@ -214,9 +215,9 @@ const TEMPORARY_NAMES = new Set([
 
 function isTemporary(error: unknown): boolean {
   if (error instanceof RelayError) return error.retryable;
-  const e = error as { name?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+  const e = error as { name?: string; $retryable?: unknown };
   if (TEMPORARY_NAMES.has(e.name ?? '') || e.$retryable || isNetworkFailure(error)) return true;
-  const status = e.$metadata?.httpStatusCode;
+  const status = statusOf(error);
   if (status === undefined) return true; // not an answer from Step Functions: the call may not have happened
   return status === 429 || status >= 500;
 }

@@ -3,6 +3,7 @@ import * as z from 'zod/mini';
 import type { RelayConfig } from './config.js';
 import type { PackageOverrides } from './delivery.js';
 import { DeliveryRequestError, NetworkError, SourceNotFoundError } from './errors.js';
+import { statusOf } from './sdk-errors.js';
 import { describeIssues, text } from './zod.js';
 
 /** The marker object that asked for a folder delivery, pinned to the version or ETag its event saw. */
@@ -122,7 +123,7 @@ export async function readMarkerOverrides(s3: S3Client, bucket: string, marker: 
   } catch (error) {
     if (error instanceof DeliveryRequestError) throw error;
     const name = (error as Error).name;
-    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    const status = statusOf(error);
     if (status === undefined || status >= 500) {
       throw new NetworkError(`Reading the folder marker ${where} failed: ${(error as Error).message}.`, {
         cause: error,

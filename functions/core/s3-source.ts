@@ -12,6 +12,7 @@ import type { Source } from './delivery.js';
 import { NetworkError, SourceArchivedError, SourceChangedError, SourceNotFoundError } from './errors.js';
 import { unquoteEtag } from './etag.js';
 import { type MergedTags, mergeTags } from './s3-tags.js';
+import { statusOf } from './sdk-errors.js';
 import { type ArchiveStatus, archiveStatusOf } from './source-archive.js';
 
 /**
@@ -43,9 +44,6 @@ export interface SourceObject {
   /** Set when the object is archived and cannot be read until restored. */
   archived?: ArchiveStatus;
 }
-
-const statusOf = (error: unknown) =>
-  (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 
 function s3Url(source: { bucket: string; key: string }) {
   return `s3://${source.bucket}/${source.key}`;

@@ -1,5 +1,6 @@
 import { RestoreObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { NetworkError, SourceArchivedError, SourceNotFoundError } from './errors.js';
+import { statusOf } from './sdk-errors.js';
 
 /**
  * Archived sources: S3 Glacier Flexible Retrieval (`GLACIER`), S3 Glacier Deep Archive
@@ -96,7 +97,7 @@ export async function restoreSource(
     return answer.$metadata.httpStatusCode === 200 ? 'restored' : 'started';
   } catch (error) {
     const name = (error as Error).name;
-    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    const status = statusOf(error);
     if (name === 'RestoreAlreadyInProgress' || status === 409) return 'ongoing';
     // Not archived (any more): an Intelligent-Tiering object moved back, readable as it is.
     if (name === 'ObjectAlreadyInActiveTierError') return 'restored';
