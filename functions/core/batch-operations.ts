@@ -9,6 +9,7 @@ import { normalizeRelayRequest, type PackageOverrides } from './delivery.js';
 import type { Logger } from './deps.js';
 import { DeliveryRequestError, isNetworkFailure, RelayError } from './errors.js';
 import { folderRuleFor, markerFolder, requireFolderInsideRule } from './folder-delivery.js';
+import { splitRecipients } from './package-settings.js';
 import { statusOf } from './sdk-errors.js';
 import type { StartExecution } from './steps/start.js';
 import {
@@ -185,14 +186,7 @@ function packageFromUserArguments(args: Record<string, string> | undefined): Pac
   return {
     ...(args.name ? { name: args.name } : {}),
     ...(args.description !== undefined ? { description: args.description } : {}),
-    ...(args.recipients
-      ? {
-          recipients: args.recipients
-            .split(/[,;\s]+/)
-            .map((r) => r.trim())
-            .filter(Boolean),
-        }
-      : {}),
+    ...(args.recipients ? { recipients: splitRecipients(args.recipients) } : {}),
   };
 }
 

@@ -290,6 +290,13 @@ function consistencyProblems(config: RelayConfig): string[] {
   return problems;
 }
 
+/** The prefix rule that covers the key, the longest when several do. */
+export function prefixRuleFor(config: RelayConfig, key: string) {
+  return config.prefixRules
+    .filter((r) => key.startsWith(r.prefix))
+    .sort((a, b) => b.prefix.length - a.prefix.length)[0];
+}
+
 /** True when the address's domain is one of `domains` or a subdomain of one (case-insensitive). */
 export function isAllowedAddress(address: string, domains: readonly string[]): boolean {
   if (domains.length === 0) return true;

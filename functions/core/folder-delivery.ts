@@ -1,8 +1,9 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import * as z from 'zod/mini';
-import type { RelayConfig } from './config.js';
+import { prefixRuleFor, type RelayConfig } from './config.js';
 import type { PackageOverrides } from './delivery.js';
 import { DeliveryRequestError, NetworkError, SourceNotFoundError } from './errors.js';
+import { splitRecipients } from './package-settings.js';
 import { statusOf } from './sdk-errors.js';
 import { describeIssues, text } from './zod.js';
 
@@ -18,9 +19,7 @@ export const MAX_MARKER_BYTES = 16 * 1024;
 
 /** The longest `delivery: "folder"` prefix rule that covers the key, if any. */
 export function folderRuleFor(config: RelayConfig, key: string) {
-  const rule = config.prefixRules
-    .filter((r) => key.startsWith(r.prefix))
-    .sort((a, b) => b.prefix.length - a.prefix.length)[0];
+  const rule = prefixRuleFor(config, key);
   return rule?.delivery === 'folder' ? rule : undefined;
 }
 
@@ -84,10 +83,7 @@ export function parseMarkerBody(body: string, where: string): PackageOverrides {
   if (parsed.data.recipients !== undefined) {
     const list =
       typeof parsed.data.recipients === 'string'
-        ? parsed.data.recipients
-            .split(/[,;\s]+/)
-            .map((r) => r.trim())
-            .filter(Boolean)
+        ? splitRecipients(parsed.data.recipients)
         : parsed.data.recipients;
     const bad = list.find((r) => !z.safeParse(z.email(), r).success);
     if (bad !== undefined || list.length === 0) {

@@ -1,4 +1,4 @@
-import { isAllowedAddress, type PackageSettings, type RelayConfig } from './config.js';
+import { isAllowedAddress, type PackageSettings, prefixRuleFor, type RelayConfig } from './config.js';
 import type { PackageOverrides } from './delivery.js';
 import { DeliveryRequestError } from './errors.js';
 import type { SourceObject } from './s3-source.js';
@@ -17,15 +17,20 @@ export interface ResolvedPackage {
 
 const EMAIL = /^[^\s@,;]+@[^\s@,;]+\.[^\s@,;]+$/;
 
+/** A recipient list written as one string (object metadata, a marker, job arguments): commas, semicolons or spaces. */
+export function splitRecipients(list: string): string[] {
+  return list
+    .split(/[,;\s]+/)
+    .map((r) => r.trim())
+    .filter(Boolean);
+}
+
 /** Reads `x-amz-meta-masv-recipients|name|description` of the first file. */
 function metadataOverrides(object: SourceObject): PackageSettings {
   const meta = object.metadata;
   const result: PackageSettings = {};
   if (meta['masv-recipients']) {
-    const recipients = meta['masv-recipients']
-      .split(/[,;\s]+/)
-      .map((r) => r.trim())
-      .filter(Boolean);
+    const recipients = splitRecipients(meta['masv-recipients']);
     const bad = recipients.find((r) => !EMAIL.test(r));
     if (bad || recipients.length === 0) {
       throw new DeliveryRequestError(
@@ -73,9 +78,7 @@ export function resolvePackage(
   options: ResolveOptions = {},
 ): ResolvedPackage {
   const first = objects[0]!;
-  const rule = config.prefixRules
-    .filter((r) => first.key.startsWith(r.prefix))
-    .sort((a, b) => b.prefix.length - a.prefix.length)[0];
+  const rule = prefixRuleFor(config, first.key);
   const merged: PackageSettings = { ...config.package, ...rule?.package, ...metadataOverrides(first) };
   const template = overrides?.name ?? merged.nameTemplate ?? '{basename}';
   const folder = options.folder?.replace(/\/+$/, '');
