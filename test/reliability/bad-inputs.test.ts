@@ -4,9 +4,12 @@ import { ConfigError, parseConfig } from '../../functions/core/config.js';
 import { type RunningEmulator, startEmulator } from '../../local/emulator/server.js';
 import { API_KEY_SECRET, LocalRelay, type LocalRelayOptions, SOURCE_BUCKET } from '../../local/relay.js';
 import { KiB, putSource, TINY_SPEC, testRelayOptions } from '../helpers/local-relay.js';
-import { findSecrets, newTally, settleDelivery } from './tally.js';
+import { findSecrets, newTally, settleDelivery, summaryLine, tallyAudit } from './tally.js';
 
 const PART = TINY_SPEC.max_chunk_size;
+const WRONG_API_KEY = 'not-the-key';
+const ACCESS_CODE = 'let me in';
+const WRONG_ACCESS_CODE = 'wrong code';
 const tally = newTally();
 const logs: string[] = [];
 const relays: LocalRelay[] = [];
@@ -18,13 +21,26 @@ beforeAll(async () => {
   relay = await start();
 });
 afterAll(async () => {
-  const requestLogs = relays.map((r) => JSON.stringify(r.emulator?.inspect.requests() ?? []));
+  // Portal relays run against portalEmulator, not an emulator of their own.
+  const emulators = [
+    ...relays.flatMap((r) => (r.emulator ? [r.emulator] : [])),
+    ...(portalEmulator ? [portalEmulator] : []),
+  ];
+  const requestLogs = emulators.map((e) => JSON.stringify(e.inspect.requests()));
+  const events = relays.map((r) => JSON.stringify(r.events.events));
+  for (const emulator of emulators) tallyAudit(emulator, tally);
   await Promise.all(relays.map((r) => r.close()));
   await portalEmulator?.close();
-  console.log(
-    `bad-input table: ${rows} rows, ${tally.deliveries} deliveries, ${tally.byteExact} byte-exact, ${tally.cleanlyFailed} cleanly failed, ${tally.corrupt} corrupt, ${tally.duplicate} duplicate`,
-  );
-  expect(findSecrets([...logs, ...requestLogs].join('\n'), 'emulator-api-key')).toEqual([]);
+  console.log(`bad-input table: ${rows} rows`);
+  console.log(summaryLine(tally));
+  expect(
+    findSecrets([...logs, ...requestLogs, ...events].join('\n'), 'emulator-api-key', {
+      'wrong API key': WRONG_API_KEY,
+      'portal access code': ACCESS_CODE,
+      'wrong portal access code': WRONG_ACCESS_CODE,
+    }),
+  ).toEqual([]);
+  expect(tally).toMatchObject({ corrupt: 0, duplicate: 0, orphaned: 0, deletedAfterDelivery: 0 });
   expect(rows).toBeGreaterThanOrEqual(20);
 });
 
@@ -225,11 +241,11 @@ describe('bad-input table: each input gets its exact outcome', () => {
 
   it('a bad API key fails with MasvAuthError (401) and creates nothing', async () => {
     rows++;
-    const r = await start({ secrets: { [API_KEY_SECRET]: 'not-the-key' } });
+    const r = await start({ secrets: { [API_KEY_SECRET]: WRONG_API_KEY } });
     const { outcome } = await relayKey(r, 'bad/api-key.bin', 10 * KiB);
     expect(outcome).toMatchObject({ status: 'FAILED', error: 'MasvAuthError' });
     expect(causeOf(outcome)).toMatch(/answered 401: invalid api key/);
-    expect(causeOf(outcome)).not.toContain('not-the-key');
+    expect(causeOf(outcome)).not.toContain(WRONG_API_KEY);
     expect(r.emulator!.inspect.packages()).toEqual([]);
   });
 
@@ -237,7 +253,7 @@ describe('bad-input table: each input gets its exact outcome', () => {
     rows++;
     const r = await portalRelay(
       { portalId: 'protected', accessCodeSecretName: 'local/code' },
-      { 'local/code': 'wrong code' },
+      { 'local/code': WRONG_ACCESS_CODE },
     );
     expect(await portalOutcome(r, 'bad/portal-wrong.bin')).toMatchObject({
       status: 'FAILED',
@@ -257,7 +273,7 @@ describe('bad-input table: each input gets its exact outcome', () => {
     rows++;
     const r = await portalRelay(
       { portalId: 'protected', accessCodeSecretName: 'local/code' },
-      { 'local/code': 'let me in' },
+      { 'local/code': ACCESS_CODE },
     );
     expect(await portalOutcome(r, 'bad/portal-right.bin')).toMatchObject({ status: 'SUCCEEDED' });
   });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
+import type { RunningEmulator } from '../../local/emulator/server.js';
 import type { DeliveryRun, LocalRelay } from '../../local/relay.js';
 
 export interface Tally {
@@ -29,11 +30,13 @@ export function summaryLine(t: Tally) {
 }
 
 /**
- * Audits every package the emulator ever held once the deliveries have ended: those still `new`
- * (orphans) and those deleted after they were finalized (deliveries taken back).
+ * Audits every package an emulator (a relay's own, or one it was pointed at) ever held once the
+ * deliveries have ended: those still `new` (orphans) and those deleted after they were finalized
+ * (deliveries taken back).
  */
-export function auditPackages(relay: LocalRelay) {
-  const packages = relay.emulator!.inspect.packages();
+export function auditPackages(on: LocalRelay | RunningEmulator) {
+  const inspect = 'inspect' in on ? on.inspect : on.emulator!.inspect;
+  const packages = inspect.packages();
   const orphaned = packages.filter((p) => p.state === 'new').map((p) => p.id);
   const deletedAfterDelivery = packages
     .filter((p) =>
@@ -45,9 +48,9 @@ export function auditPackages(relay: LocalRelay) {
   return { orphaned, deletedAfterDelivery };
 }
 
-/** Adds a relay's audit to the tally (call once per relay, after its last delivery). */
-export function tallyAudit(relay: LocalRelay, tally: Tally) {
-  const audit = auditPackages(relay);
+/** Adds an emulator's audit to the tally (call once per emulator, after its last delivery). */
+export function tallyAudit(on: LocalRelay | RunningEmulator, tally: Tally) {
+  const audit = auditPackages(on);
   tally.orphaned += audit.orphaned.length;
   tally.deletedAfterDelivery += audit.deletedAfterDelivery.length;
   return audit;
@@ -71,13 +74,13 @@ export async function settleDelivery(
     const output = outcome.output as { packageId: string };
     const pkg = packages.find((p) => p.id === output.packageId)!;
     expect(pkg.state).toBe('finalized');
-    const sameFile = packages.filter(
-      (p) =>
-        p.state === 'finalized' &&
-        run.prepared &&
-        p.files.some((f) => f.id === run.prepared!.files[0]!.fileId),
-    );
-    if (sameFile.length !== 1) tally.duplicate++;
+    // By name: the emulator gives every added file a new id, so a second package of the same
+    // source holds another id. Without a Prepare output there is no source name to look for.
+    if (run.prepared) {
+      const name = run.prepared.files[0]!.name;
+      const holding = packages.filter((p) => p.state === 'finalized' && p.files.some((f) => f.name === name));
+      if (holding.length !== 1) tally.duplicate++;
+    }
     if (sourceBytes) {
       const stored = await inspect.fileSha256(pkg.files[0]!.id);
       const source = createHash('sha256').update(sourceBytes).digest('hex');
@@ -99,11 +102,17 @@ export async function settleDelivery(
   return outcome;
 }
 
-/** Patterns that must never appear in logs: package tokens (JWTs), the API key, presigned signatures. */
-export function findSecrets(text: string, apiKey: string): string[] {
+/**
+ * Patterns that must never appear in logs: package tokens (JWTs), the API key, presigned signatures,
+ * and any other secret the suite used (by what it is → its value), as written or URI-encoded as a
+ * header carries it.
+ */
+export function findSecrets(text: string, apiKey: string, others: Record<string, string> = {}): string[] {
   const found: string[] = [];
   if (/eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}/.test(text)) found.push('package token');
   if (text.includes(apiKey)) found.push('API key');
   if (/X-Amz-Signature=/.test(text)) found.push('presigned URL signature');
+  for (const [what, value] of Object.entries(others))
+    if (text.includes(value) || text.includes(encodeURIComponent(value))) found.push(what);
   return found;
 }
