@@ -42,18 +42,10 @@ export const DELIVERY_MODES = ['object', 'folder'] as const;
 
 export const DEFAULT_FOLDER_MARKER = '_MASV_READY';
 
-const DEFAULT_TRIGGERS = { snsTopicArns: [], folderMarker: DEFAULT_FOLDER_MARKER };
-
-const DEFAULT_TRANSFER = {
-  partSizeMiB: 100,
-  mapConcurrency: 10,
-  partConcurrency: 4,
-  partsPerBatch: 20,
-  transferMemoryMiB: 1024,
-  transferReservedConcurrency: 20,
-};
-
-/** The relay's whole configuration: validated at synth time, and again by each Lambda at start. */
+/**
+ * The relay's whole configuration: validated at synth time, and again by each Lambda at start.
+ * A section left out is parsed as `{}` (`prefault`), so its fields' own defaults are the only copy.
+ */
 export const relayConfigSchema = z.strictObject({
   masv: z.strictObject({
     apiUrl: z._default(z.url({ protocol: /^https?$/ }), DEFAULT_MASV_API_URL),
@@ -71,7 +63,7 @@ export const relayConfigSchema = z.strictObject({
     ),
     [],
   ),
-  source: z._default(
+  source: z.prefault(
     z.strictObject({
       /** Import this existing bucket; when absent the stack creates one. */
       existingBucketName: z.optional(bucketName),
@@ -86,21 +78,21 @@ export const relayConfigSchema = z.strictObject({
       /** Seconds between two checks of a running restore. */
       restorePollSeconds: z._default(whole(1, 3600), 900),
     }),
-    { restoreArchived: false, restoreTier: 'Standard', restoreDays: 2, restorePollSeconds: 900 },
+    {},
   ),
-  transfer: z._default(
+  transfer: z.prefault(
     z.strictObject({
-      partSizeMiB: z._default(whole(5, 5120), DEFAULT_TRANSFER.partSizeMiB),
-      mapConcurrency: z._default(whole(1, 40), DEFAULT_TRANSFER.mapConcurrency),
-      partConcurrency: z._default(whole(1, 16), DEFAULT_TRANSFER.partConcurrency),
-      partsPerBatch: z._default(whole(1, 1000), DEFAULT_TRANSFER.partsPerBatch),
-      transferMemoryMiB: z._default(whole(256, 10240), DEFAULT_TRANSFER.transferMemoryMiB),
+      partSizeMiB: z._default(whole(5, 5120), 100),
+      mapConcurrency: z._default(whole(1, 40), 10),
+      partConcurrency: z._default(whole(1, 16), 4),
+      partsPerBatch: z._default(whole(1, 1000), 20),
+      transferMemoryMiB: z._default(whole(256, 10240), 1024),
       /** Reserved concurrency of the transfer function: caps parallel transfers account-wide. */
-      transferReservedConcurrency: z._default(whole(1, 1000), DEFAULT_TRANSFER.transferReservedConcurrency),
+      transferReservedConcurrency: z._default(whole(1, 1000), 20),
     }),
-    DEFAULT_TRANSFER,
+    {},
   ),
-  triggers: z._default(
+  triggers: z.prefault(
     z.strictObject({
       /** Existing SNS topics (S3 event notifications) the trigger queue subscribes to. */
       snsTopicArns: z._default(
@@ -119,9 +111,9 @@ export const relayConfigSchema = z.strictObject({
         z.strictObject({ manifestBucketName: bucketName, reportBucketName: z.optional(bucketName) }),
       ),
     }),
-    DEFAULT_TRIGGERS,
+    {},
   ),
-  access: z._default(
+  access: z.prefault(
     z.strictObject({
       /** An existing event bus (name or ARN, this account) for relay requests; else the stack creates one. */
       eventBusName: z.optional(
@@ -163,7 +155,7 @@ export const relayConfigSchema = z.strictObject({
         z.string().check(z.regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/)),
       ),
     }),
-    { requestAccountIds: [], queueSenderArns: [], recipientDomains: [] },
+    {},
   ),
   notifications: z._default(
     z.strictObject({
