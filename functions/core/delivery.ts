@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { DeliveryRequestError } from './errors.js';
+import type { PossibleOrphan } from './package-reconcile.js';
 import type { Batch } from './part-plan.js';
 import { describeIssues, text, whole } from './zod.js';
 
@@ -195,5 +196,5 @@ export interface PreparedDelivery {
   batches: BatchItem[];
   link?: { email: string };
   /** Portal packages a lost answer may have created (they cannot be looked up); reported in events. */
-  possibleOrphans?: Array<{ name: string; createdAfter: string; packageId?: string }>;
+  possibleOrphans?: PossibleOrphan[];
 }
