@@ -15,7 +15,7 @@ export { observability, requiredEnv } from './env.js';
 let deps: Promise<RelayDeps> | undefined;
 
 /** How long a Lambda container keeps a secret before reading it again (a rotated key takes effect). */
-export const SECRET_MAX_AGE_SECONDS = 300;
+const SECRET_MAX_AGE_SECONDS = 300;
 
 /** A secret's text by name or ARN, cached per container for `SECRET_MAX_AGE_SECONDS`. */
 export async function readSecret(name: string): Promise<string> {

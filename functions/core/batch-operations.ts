@@ -32,10 +32,6 @@ export interface BatchOperationsEvent extends Omit<S3BatchEvent, 'job' | 'tasks'
   tasks: BatchOperationsTask[];
 }
 
-export type BatchResultCode = S3BatchResultResultCode;
-
-export type BatchOperationsResponse = S3BatchResult;
-
 export function isBatchOperationsEvent(event: unknown): event is BatchOperationsEvent {
   const e = event as Partial<BatchOperationsEvent> | null;
   return typeof e?.invocationSchemaVersion === 'string' && Array.isArray(e.tasks);
@@ -58,7 +54,7 @@ export async function startFromBatchOperations(
   startExecution: StartExecution,
   log: Logger,
   context?: TriggerContext,
-): Promise<BatchOperationsResponse> {
+): Promise<S3BatchResult> {
   if (event.invocationSchemaVersion !== '1.0' && event.invocationSchemaVersion !== '2.0') {
     return respond(event, (task) =>
       permanent(
@@ -73,7 +69,7 @@ export async function startFromBatchOperations(
   } catch (error) {
     return respond(event, (task) => permanent(task, (error as Error).message));
   }
-  const results: BatchOperationsResponse['results'] = [];
+  const results: S3BatchResult['results'] = [];
   for (const task of event.tasks) {
     results.push(await startTask(event, task, overrides, startExecution, log, context));
   }
@@ -218,8 +214,8 @@ function isTemporary(error: unknown): boolean {
 
 function respond(
   event: BatchOperationsEvent,
-  each: (task: BatchOperationsTask) => BatchOperationsResponse['results'][number],
-): BatchOperationsResponse {
+  each: (task: BatchOperationsTask) => S3BatchResult['results'][number],
+): S3BatchResult {
   return {
     invocationSchemaVersion: event.invocationSchemaVersion,
     treatMissingKeysAs: 'PermanentFailure',
@@ -228,7 +224,7 @@ function respond(
   };
 }
 
-const result = (task: BatchOperationsTask, resultCode: BatchResultCode, text: string) => ({
+const result = (task: BatchOperationsTask, resultCode: S3BatchResultResultCode, text: string) => ({
   taskId: task.taskId,
   resultCode,
   resultString: text.slice(0, MAX_RESULT_STRING),

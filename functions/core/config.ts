@@ -38,7 +38,7 @@ const bucketName = z
   .check(z.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name'));
 
 /** Where objects become deliveries per folder (a marker object) instead of one package per object. */
-export const DELIVERY_MODES = ['object', 'folder'] as const;
+const DELIVERY_MODES = ['object', 'folder'] as const;
 
 export const DEFAULT_FOLDER_MARKER = '_MASV_READY';
 

@@ -63,8 +63,6 @@ export const relayRequestSchema = z.strictObject({
   deliveryId: z.optional(z.string()),
 });
 
-export type RelayRequest = z.infer<typeof relayRequestSchema>;
-
 /**
  * The normalized delivery request: what start passes to StartExecution and every step receives.
  * Exactly one of `files` or `prefix`.

@@ -15,7 +15,7 @@ export interface MarkerRef {
 }
 
 /** A marker is a control file, not content: larger bodies are refused before they are read whole. */
-export const MAX_MARKER_BYTES = 16 * 1024;
+const MAX_MARKER_BYTES = 16 * 1024;
 
 /** The longest `delivery: "folder"` prefix rule that covers the key, if any. */
 export function folderRuleFor(config: RelayConfig, key: string) {

@@ -178,7 +178,7 @@ function fromEventBridgeObjectCreated(
   );
 }
 
-export interface CreatedObject {
+interface CreatedObject {
   bucket: string;
   key: string;
   versionId?: string;

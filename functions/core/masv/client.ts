@@ -29,7 +29,6 @@ import type {
 import { parseUploadId } from './upload-id.js';
 
 export { DEFAULT_MASV_API_URL } from './defaults.js';
-export type MasvClientOptions = MasvTransportOptions;
 
 /** How a finalize call ended: carried out now, or MASV said it had already been done. */
 export type FinalizeOutcome = 'finalized' | 'already-finalized';
@@ -82,7 +81,7 @@ export class MasvClient {
   private readonly transport: MasvTransport;
   private spec?: Promise<PackageSpec>;
 
-  constructor(options: MasvClientOptions = {}) {
+  constructor(options: MasvTransportOptions = {}) {
     this.transport = new MasvTransport(options);
   }
 

@@ -13,7 +13,7 @@ import { parseRetryAfter } from '../retry.js';
 import { parseStorageError } from './upload-id.js';
 
 /** MASV's error body: `{code, message}` when JSON, otherwise the raw text. */
-export function masvMessage(text: string): string {
+function masvMessage(text: string): string {
   if (!text) return '(empty body)';
   try {
     const body = JSON.parse(text) as { message?: unknown; code?: unknown };
