@@ -122,7 +122,6 @@ export const EVENTS_PER_BATCH = 4;
 /** Per transfer invocation: `Take Turn` (2), `Transfer Batch` (5), `Batch Finished?` (2). */
 export const EVENTS_PER_INVOCATION = 9;
 
-/** Transfer invocations planned for a batch of `bytes`: one per 24 GB, at least one. */
 /** The workflow's own `TimeoutSeconds` (48 h); a test keeps it equal to the definition's. */
 export const EXECUTION_TIMEOUT_SECONDS = 172_800;
 
@@ -138,6 +137,7 @@ export function plannedTransferSeconds(plans: PartPlan[], concurrency: number): 
   return bytes / (PLANNING_BYTES_PER_SECOND * Math.max(1, concurrency));
 }
 
+/** Transfer invocations planned for a batch of `bytes`: one per 24 GB, at least one. */
 export function invocationsFor(bytes: number): number {
   return Math.max(1, Math.ceil(bytes / BYTES_PER_INVOCATION));
 }

@@ -38,8 +38,10 @@ export interface TransferOptions {
   partAttempts?: number;
 }
 
-/** Throughput assumed when deciding whether another part still fits in the remaining time. */
-/** One Lambda's throughput (bytes/ms) assumed until this invocation has measured its own. */
+/**
+ * One Lambda's throughput (bytes/ms) assumed until this invocation has measured its own, when
+ * deciding whether another part still fits in the remaining time.
+ */
 const PLANNED_BYTES_PER_MS = PLANNING_BYTES_PER_SECOND / 1000;
 const SAFETY_MARGIN_MS = 30_000;
 
