@@ -1,11 +1,12 @@
 /**
  * Removes secrets from text that may reach logs or error messages: presigned URL query strings,
- * JWTs (package tokens) and values of secret-bearing headers or JSON fields.
+ * JWTs (package tokens) and values of secret-bearing headers, JSON fields and query parameters
+ * (a storage error may echo a presigned query without its `http(s)://` URL).
  */
 const JWT = /eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}/g;
 const URL_QUERY = /(https?:\/\/[^\s"'<>?]+)\?[^\s"'<>]*/g;
 const SECRET_FIELD =
-  /("?(?:x-api-key|x-package-token|x-access-code|api_?key|apiKey|access_token|accessToken|password|access_code|accessCode|token)"?\s*[:=]\s*)("[^"]*"|[^\s,}&]+)/gi;
+  /("?(?:x-api-key|x-package-token|x-access-code|x-amz-signature|x-amz-credential|x-amz-security-token|api_?key|apiKey|access_token|accessToken|password|access_code|accessCode|download_?secret|downloadSecret|token)"?\s*[:=]\s*)("[^"]*"|[^\s,}&]+)/gi;
 
 export function redact(text: string): string {
   return text

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { storageResponseError } from '../../functions/core/masv/response-errors.js';
 import { redact, redactUrl } from '../../functions/core/redact.js';
 
 const token =
@@ -19,6 +20,15 @@ describe('redact', () => {
       '{"x-api-key":"sk-live-123","password":"hunter2","access_code":"c0de"} X-Access-Code: c0de2',
     );
     expect(out).not.toMatch(/sk-live-123|hunter2|c0de/);
+  });
+
+  it('removes presigned query parameters and download secrets that come without their URL', () => {
+    const body =
+      'Signature does not match for /bucket/u/1?partNumber=1&X-Amz-Credential=AKIAEXAMPLE%2F20250101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Security-Token=FwoGZXIvYXdz&X-Amz-Signature=0123abcd';
+    const error = storageResponseError('part 1', 400, body);
+    expect(error.message).toContain('partNumber=1');
+    expect(error.message).not.toMatch(/AKIAEXAMPLE|FwoGZXIvYXdz|0123abcd/);
+    expect(redact('{"download_secret":"s3cr3t"} ?download_secret=s3cr3t2')).not.toMatch(/s3cr3t/);
   });
 
   it('leaves ordinary text alone', () => {
