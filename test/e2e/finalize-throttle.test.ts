@@ -5,12 +5,14 @@ import { KiB, relayObject, testRelayOptions } from '../helpers/local-relay.js';
 
 /**
  * Reviewer's break test (issue 12: "nothing is aborted for lack of capacity"). Only the transfer
- * function waits out Lambda throttles for long; Finalize retries `Lambda.TooManyRequestsException`
- * 4 times (≈ 30 s) and Prepare 3 times. Prepare, Finalize and Abort run on the account's unreserved
- * concurrency, which a burst (or anything else in the account) can exhaust for more than 30 s.
- * Then Abort deletes a package whose bytes were all sent: aborted for lack of capacity.
- * Here Lambda refuses the first 6 Finalize invocations (one minute of account-wide throttling at
- * the deployed retry timing), as it would when the account is at its concurrency quota.
+ * function waited out Lambda throttles for long; Finalize retried `Lambda.TooManyRequestsException`
+ * 4 times (≈ 30 s) and Prepare 3 times, though Prepare, Finalize and Abort run on the account's
+ * unreserved concurrency, which a burst (or anything else in the account) can exhaust for longer.
+ * Abort then deleted a package whose bytes were all sent: aborted for lack of capacity. Now
+ * Prepare, Finalize and Abort wait out throttles for about two hours; here Lambda refuses the
+ * first 6 Finalize invocations (one minute of account-wide throttling at the deployed retry
+ * timing), as it would when the account is at its concurrency quota, and the package must still
+ * be finalized.
  */
 let relay: LocalRelay | undefined;
 afterEach(async () => {

@@ -5,11 +5,12 @@ import { KiB, putSource, testRelayOptions } from '../helpers/local-relay.js';
 
 /**
  * Reviewer's break test (issue 11 item 1: "a documented merge rule ... that always keeps
- * masv-relay:status"; issue 12: deliveries now wait for hours under a burst). A delivery of the old
+ * masv-relay:status"; issue 12: deliveries wait for hours under a burst). A delivery of the old
  * version of an object waits for a transfer slot; meanwhile the object is overwritten and the new
- * version is delivered (status=delivered, package-id). When the old delivery finally reads its
- * source it gets SourceChangedError and Abort tags the *key* — in an unversioned bucket that is the
- * new object — with status=failed, replacing the delivered status and dropping its package id.
+ * version is delivered (status=delivered, package-id). When the old delivery finally read its
+ * source it got SourceChangedError, and Abort tagged the *key* — in an unversioned bucket that is
+ * the new object — with status=failed, replacing the delivered status and dropping its package id.
+ * This test guards that the new version keeps its delivered status and package id.
  */
 let relay: LocalRelay | undefined;
 afterEach(async () => {

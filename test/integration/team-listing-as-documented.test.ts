@@ -13,7 +13,9 @@ import { call } from '../helpers/raw-masv.js';
  * "page — Page number of records to respond with. Default: 1", "limit — from 1 to 50", "name —
  * Retrieve records where name is a substring of the full package name". MASV's own client
  * (getmasv/masv-mcp-server src/api/packages.ts) says "First page is 1" and refuses page < 1.
- * The emulator pages from 0 and matches names exactly, and the relay asks for page=0 first.
+ * The emulator paged from 0 and matched names exactly, and the relay asked for page=0 first; now
+ * both page from 1 and the emulator matches substrings. These tests hold the emulator to the
+ * documentation and the relay to a listing that answers as documented.
  */
 let masv: RunningEmulator;
 beforeAll(async () => {
@@ -54,13 +56,12 @@ describe('the emulator lists team packages as MASV documents it', () => {
 });
 
 /**
- * A proxy in front of the emulator that answers the team listing as MASV documents it:
- * `pages` — page 1 is the first page (a page below 1 answered as the first page, the default);
- * `recordFields` — listing records carry only the fields of the documented v1.1 example
- * (access_limit, access_token, contains_virus, created_at, description, expiry, id, name,
- * sender, size, state, total_files): no `recipients`.
+ * A proxy in front of the emulator that answers the team listing as MASV documents it: listing
+ * records carry only the fields of the documented v1.1 example (access_limit, access_token,
+ * contains_virus, created_at, description, expiry, id, name, sender, size, state, total_files):
+ * no `recipients`.
  */
-async function docsProxy(target: string, options: { pages?: boolean; recordFields?: boolean }) {
+async function docsProxy(target: string) {
   const DOCUMENTED = new Set([
     'access_limit',
     'access_token',
@@ -78,15 +79,11 @@ async function docsProxy(target: string, options: { pages?: boolean; recordField
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const isListing = /^\/v1\.1\/teams\/[^/]+\/packages$/.test(url.pathname);
-    if (isListing && options.pages) {
-      const page = Math.max(1, Number(url.searchParams.get('page') ?? 1));
-      url.searchParams.set('page', String(page - 1));
-    }
     const upstream = httpRequest(
       `${target}${url.pathname}${url.search}`,
       { method: req.method, headers: req.headers },
       (up) => {
-        if (!(isListing && options.recordFields && up.statusCode === 200)) {
+        if (!(isListing && up.statusCode === 200)) {
           res.writeHead(up.statusCode ?? 502, up.headers);
           up.pipe(res);
           return;
@@ -121,7 +118,6 @@ async function docsProxy(target: string, options: { pages?: boolean; recordField
       }),
   };
 }
-const docsPagedProxy = (target: string) => docsProxy(target, { recordFields: true });
 
 /** Relays `key` with its create package answer lost; the states of the packages it made. */
 async function relayWithLostCreate(proxyUrl: string, key: string) {
@@ -155,7 +151,7 @@ async function relayWithLostCreate(proxyUrl: string, key: string) {
 
 describe('reconciling a lost create against listing records as MASV documents them', () => {
   it('finds the committed package without a recipients field in the records (no orphan in new)', async () => {
-    const proxy = await docsProxy(masv.url, { recordFields: true });
+    const proxy = await docsProxy(masv.url);
     try {
       expect(await relayWithLostCreate(proxy.url, 'fields.bin')).toEqual({
         status: 'SUCCEEDED',
@@ -172,7 +168,7 @@ describe("the relay's listing against MASV's documented paging", () => {
     const name = 'many-in-flight.bin';
     const created = [];
     for (let i = 0; i < 51; i++) created.push((await createPackage(name)).id);
-    const proxy = await docsPagedProxy(masv.url);
+    const proxy = await docsProxy(masv.url);
     try {
       const client = new MasvClient({ baseUrl: proxy.url });
       const listed = await client.listTeamPackages(masv.accounts.teamId, masv.accounts.apiKey, {
@@ -191,11 +187,11 @@ describe("the relay's listing against MASV's documented paging", () => {
 
   it('a lost create answer, while 50 other deliveries of a same-named object are in flight, still delivers', async () => {
     // 50 in-flight packages named like ours (other folders' "lost.bin": other descriptions).
-    // Seen today: the lost package is listed twice (page=0 and page=1 are both the first page),
-    // reconcileLostCreate adopts it, then deletes its duplicate "as an extra" — the adopted
-    // package — and Prepare fails with MasvNotFoundError (404 on add file).
+    // When the relay asked for page=0 first, the lost package was listed twice (page=0 and page=1
+    // were both the first page): reconcileLostCreate adopted it, then deleted its duplicate "as an
+    // extra" — the adopted package — and Prepare failed with MasvNotFoundError (404 on add file).
     for (let i = 0; i < 50; i++) await createPackage('lost.bin');
-    const proxy = await docsPagedProxy(masv.url);
+    const proxy = await docsProxy(masv.url);
     try {
       expect(await relayWithLostCreate(proxy.url, 'lost.bin')).toEqual({
         status: 'SUCCEEDED',

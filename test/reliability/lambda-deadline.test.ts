@@ -3,11 +3,12 @@ import { LocalRelay } from '../../local/relay.js';
 import { KiB, relayObject, testRelayOptions } from '../helpers/local-relay.js';
 
 /**
- * Regression tests from the review of issue 10 ("a Lambda timeout" is a commit point the workflow must
- * survive). The handlers are wrapped in middy, which by default gives up 5 ms before the Lambda
+ * Regression test from the review of issue 10 ("a Lambda timeout" is a commit point the workflow
+ * must survive). The handlers are wrapped in middy, which by default gives up 5 ms before the Lambda
  * deadline with an error named `TimeoutError` — in AWS that error, not `Sandbox.Timedout`, is what
- * Step Functions sees. The Retry lists name only `Sandbox.Timedout`/`States.Timeout`, so a step
- * that runs out of time is not retried: the delivery is aborted.
+ * Step Functions sees. The Retry lists named only `Sandbox.Timedout`/`States.Timeout`, so a step
+ * that ran out of time was not retried and the delivery was aborted. They name `TimeoutError` too
+ * now; this test guards that a batch cut off by its deadline is run again.
  */
 const relays: LocalRelay[] = [];
 afterAll(async () => {
