@@ -161,7 +161,6 @@ export async function createDeliveryPackage(
     startedAt: (deps.now?.() ?? new Date()).toISOString(),
     name: described.name,
     description: described.description,
-    recipients: described.recipients,
   };
   await deps.stateBucket.recordCreateIntent(deliveryId, generation, intent);
   const possibleOrphans: PossibleOrphan[] = [];

@@ -34,7 +34,6 @@ export interface CreateIntent {
   startedAt: string;
   name: string;
   description: string;
-  recipients: string[];
 }
 
 /** Markers of the irreversible finalize steps, written before the call so a repeat can tell. */

@@ -241,7 +241,7 @@ describe('prepare step', () => {
   it('deletes the packages of earlier, unfinished generations and creates the next generation', async () => {
     const earlier = (generation: number): PackageGeneration => ({
       generation,
-      intent: { startedAt: NOW.toISOString(), name: 'a.mov', description: 'd', recipients: [] },
+      intent: { startedAt: NOW.toISOString(), name: 'a.mov', description: 'd' },
       record: { packageId: `P-old${generation}`, owner: 'team', token: 'old' },
     });
     const { deps, calls, requests } = arrange({ generations: [earlier(1), earlier(2)] });

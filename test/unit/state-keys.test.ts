@@ -37,7 +37,6 @@ const writers: Array<[string, StateArea, () => Promise<unknown>]> = [
         startedAt: 't',
         name: 'n',
         description: 'x',
-        recipients: [],
       }),
   ],
   [
