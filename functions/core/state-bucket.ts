@@ -59,7 +59,27 @@ const isConditionalConflict = (error: unknown) => {
   );
 };
 
-const generationFile = (generation: number, kind: string) => `${String(generation).padStart(4, '0')}.${kind}`;
+type GenerationFileKind = 'json' | 'creating' | 'prepared';
+
+const generationFile = (generation: number, kind: GenerationFileKind) =>
+  `${String(generation).padStart(4, '0')}.${kind}`;
+
+/** `…/package/0042.prepared` → generation 42, kind `prepared`; undefined for any other key. */
+function parseGenerationFile(key: string): { generation: number; kind: GenerationFileKind } | undefined {
+  const match = /\/package\/(\d+)\.(json|creating|prepared)$/.exec(key);
+  return match ? { generation: Number(match[1]), kind: match[2] as GenerationFileKind } : undefined;
+}
+
+type GenerationFile = { key: string; generation: number; kind: GenerationFileKind };
+
+/** The file of the newest generation among `files` (of one kind, when given). */
+const newestFile = (files: GenerationFile[], kind?: GenerationFileKind) =>
+  files
+    .filter((f) => kind === undefined || f.kind === kind)
+    .reduce<GenerationFile | undefined>(
+      (newest, f) => (newest && newest.generation >= f.generation ? newest : f),
+      undefined,
+    );
 
 /**
  * The relay's own records of a delivery in its state bucket: the package token and the parts
@@ -74,7 +94,8 @@ export class StateBucket {
 
   /** Key of a generation's package record (for `clear`'s `keep`). */
   isRecordOf(key: string, generation: number) {
-    return key.endsWith(`/package/${generationFile(generation, 'json')}`);
+    const file = parseGenerationFile(key);
+    return file?.kind === 'json' && file.generation === generation;
   }
 
   /** Every state-bucket call: transient failures become retryable, the rest say what to check. */
@@ -138,24 +159,47 @@ export class StateBucket {
     }
   }
 
-  private packageKey(deliveryId: string, generation: number, kind: 'json' | 'creating' | 'prepared') {
+  private packageKey(deliveryId: string, generation: number, kind: GenerationFileKind) {
     return `${areaOf(deliveryId, 'package')}${generationFile(generation, kind)}`;
+  }
+
+  /** The delivery's package files by name alone (one listing, nothing read). */
+  private async generationFiles(deliveryId: string): Promise<GenerationFile[]> {
+    const files: GenerationFile[] = [];
+    for (const { key } of await this.list(areaOf(deliveryId, 'package'))) {
+      const file = parseGenerationFile(key);
+      if (file) files.push({ key, ...file });
+    }
+    return files;
   }
 
   /** Every package generation of the delivery, oldest first, with or without a record. */
   async packageGenerations(deliveryId: string): Promise<PackageGeneration[]> {
     const byGeneration = new Map<number, PackageGeneration>();
-    for (const { key } of await this.list(areaOf(deliveryId, 'package'))) {
-      const match = /\/(\d+)\.(json|creating|prepared)$/.exec(key);
-      if (!match) continue;
-      const generation = Number(match[1]);
+    for (const { key, generation, kind } of await this.generationFiles(deliveryId)) {
       const entry = byGeneration.get(generation) ?? { generation };
       byGeneration.set(generation, entry);
-      if (match[2] === 'json') entry.record = await this.readJson<PackageRecord>(key);
-      else if (match[2] === 'prepared') entry.prepared = await this.readJson<PreparedDelivery>(key);
+      if (kind === 'json') entry.record = await this.readJson<PackageRecord>(key);
+      else if (kind === 'prepared') entry.prepared = await this.readJson<PreparedDelivery>(key);
       else entry.intent = await this.readJson<CreateIntent>(key);
     }
     return [...byGeneration.values()].sort((a, b) => a.generation - b.generation);
+  }
+
+  /** The recorded packages of every generation, oldest first; intents and kept results are not read. */
+  async packageRecords(deliveryId: string): Promise<Array<{ generation: number; record: PackageRecord }>> {
+    const records: Array<{ generation: number; record: PackageRecord }> = [];
+    for (const { key, generation, kind } of await this.generationFiles(deliveryId)) {
+      if (kind !== 'json') continue;
+      const record = await this.readJson<PackageRecord>(key);
+      if (record) records.push({ generation, record });
+    }
+    return records.sort((a, b) => a.generation - b.generation);
+  }
+
+  /** The newest generation any Prepare attempt began (0 when none), from the listing alone. */
+  async newestGeneration(deliveryId: string): Promise<number> {
+    return newestFile(await this.generationFiles(deliveryId))?.generation ?? 0;
   }
 
   /** Notes that this generation is about to create a package, so a lost answer can be found again. */
@@ -216,12 +260,8 @@ export class StateBucket {
   async loadPackage(deliveryId: string): Promise<PackageRecord | undefined> {
     // One listing and one read: every batch asks, so the intents and the (large) kept results of
     // the generations are not read here.
-    const newest = (await this.list(areaOf(deliveryId, 'package')))
-      .map((o) => o.key)
-      .filter((key) => /\/\d+\.json$/.test(key))
-      .sort()
-      .at(-1);
-    return newest ? this.readJson<PackageRecord>(newest) : undefined;
+    const newest = newestFile(await this.generationFiles(deliveryId), 'json');
+    return newest ? this.readJson<PackageRecord>(newest.key) : undefined;
   }
 
   /** The delivery's current package; when `packageId` is given it must be that one. */

@@ -36,6 +36,12 @@ function arrange(fakes: Fakes) {
       await down();
       return fakes.generations ?? [];
     },
+    packageRecords: async () => {
+      await down();
+      return (fakes.generations ?? []).flatMap((g) =>
+        g.record ? [{ generation: g.generation, record: g.record }] : [],
+      );
+    },
     marks: async () => {
       await down();
       return new Set(fakes.marks ?? []);

@@ -51,7 +51,7 @@ function arrange(
     finalizedFiles: async () => new Set<number>(),
     listParts: async () => new Map([[1, { partNumber: 1, etag: '"x"' }]]),
     markFileFinalized: async () => undefined,
-    packageGenerations: async () => [],
+    packageRecords: async () => [],
     markDelivered: async (_id: string, result: unknown) => {
       remembered = result;
       return true;

@@ -54,6 +54,7 @@ function arrange(fakes: Fakes = {}) {
   const stateBucket = {
     packageGenerations: async () =>
       [...generations.values()].sort((a, b) => a.generation - b.generation).map((g) => ({ ...g })),
+    newestGeneration: async () => Math.max(0, ...generations.keys()),
     recordCreateIntent: async (_id: string, n: number, intent: PackageGeneration['intent']) => {
       calls.push(`intent ${n}`);
       generation(n).intent = intent;

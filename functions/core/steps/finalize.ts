@@ -179,9 +179,8 @@ export async function completeDelivery(
     );
   }
   await bestEffort('delete the packages of superseded Prepare attempts', async () => {
-    for (const generation of await stateBucket.packageGenerations(deliveryId)) {
-      const other = generation.record;
-      if (!other || other.packageId === packageId) continue;
+    for (const { record: other } of await stateBucket.packageRecords(deliveryId)) {
+      if (other.packageId === packageId) continue;
       if (await packageIsFinalized(deps, other.packageId)) continue;
       await deps.masv.deletePackage(packageAccess(deps, deliveryId, other));
       log.warn('Deleted the package of a superseded Prepare attempt', {

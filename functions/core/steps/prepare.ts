@@ -240,7 +240,7 @@ export async function prepareDelivery(
     };
     // A later attempt began while this one ran: it is the one the workflow waits for, so this
     // one gives way (and its package goes) rather than compete.
-    const newest = (await deps.stateBucket.packageGenerations(request.deliveryId)).at(-1)!.generation;
+    const newest = await deps.stateBucket.newestGeneration(request.deliveryId);
     if (newest > generation) {
       throw new PackageRecordConflictError(
         `Prepare generation ${generation} of delivery ${request.deliveryId} was overtaken by generation ${newest}; its package ${record.packageId} is deleted.`,
