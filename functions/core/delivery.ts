@@ -7,6 +7,9 @@ import { describeIssues, text, whole } from './zod.js';
 /** Files one delivery (one package) may hold, so the workflow state stays far below 256 KiB. */
 export const MAX_FILES_PER_DELIVERY = 250;
 
+/** Step Functions' limit on an execution's input (and on any state's input or output), UTF-8 bytes. */
+export const MAX_EXECUTION_INPUT_BYTES = 256 * 1024;
+
 /** Budget for the prepared delivery in workflow state (Step Functions allows 256 KiB). */
 export const MAX_PREPARED_STATE_BYTES = 180_000;
 

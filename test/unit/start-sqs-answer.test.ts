@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { describe, expect, it } from 'vitest';
-import { startFromSqs } from '../../functions/core/steps/start.js';
+import { DeliveryRequestError } from '../../functions/core/errors.js';
+import { startFromPayload, startFromSqs } from '../../functions/core/steps/start.js';
 
 /**
  * When no message fails, processPartialResponse answers Powertools' module-wide default response:
@@ -29,5 +30,27 @@ describe('the answer to a successful SQS batch', () => {
     // Assess
     expect(second).toEqual({ batchItemFailures: [] });
     expect(second.batchItemFailures).not.toBe(first.batchItemFailures);
+  });
+});
+
+describe('a delivery request too large for StartExecution', () => {
+  it('is refused by start with what to send instead, and nothing is started', async () => {
+    // Prepare: 250 keys of 1,024 characters (the most a request may name): a valid relay request, over 256 KiB as workflow input.
+    const keys = Array.from({ length: 250 }, (_, i) => `${String(i).padStart(4, '0')}/${'k'.repeat(1019)}`);
+    const started: string[] = [];
+    const start = async (name: string) => {
+      started.push(name);
+      return true;
+    };
+
+    // Act
+    const outcome = startFromPayload({ bucket: 'footage', keys }, start, log);
+
+    // Assess
+    await expect(outcome).rejects.toThrow(DeliveryRequestError);
+    await expect(outcome).rejects.toThrow(
+      /bytes as workflow input; Step Functions takes at most 262144\. Name fewer or shorter keys, or deliver them by "prefix"/,
+    );
+    expect(started).toEqual([]);
   });
 });

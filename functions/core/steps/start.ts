@@ -1,6 +1,6 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { SQSRecord } from 'aws-lambda';
-import type { DeliveryRequest } from '../delivery.js';
+import { type DeliveryRequest, MAX_EXECUTION_INPUT_BYTES } from '../delivery.js';
 import type { Logger } from '../deps.js';
 import { DeliveryRequestError } from '../errors.js';
 import { canonicalJson, outcomesFromPayload, type TriggerContext, type TriggerOrigin } from '../triggers.js';
@@ -59,6 +59,13 @@ export async function startFromPayload(
       continue;
     }
     const input = { ...outcome.request, deliveryId: outcome.deliveryId };
+    const bytes = Buffer.byteLength(JSON.stringify(input));
+    // StartExecution refuses a larger input outright; say why and what to send instead.
+    if (bytes > MAX_EXECUTION_INPUT_BYTES) {
+      throw new DeliveryRequestError(
+        `The delivery request is ${bytes} bytes as workflow input; Step Functions takes at most ${MAX_EXECUTION_INPUT_BYTES}. Name fewer or shorter keys, or deliver them by "prefix".`,
+      );
+    }
     if (await startExecution(outcome.deliveryId, input)) summary.started.push(outcome.deliveryId);
     else {
       log.info('Delivery already started (duplicate event)', { deliveryId: outcome.deliveryId });
