@@ -326,16 +326,6 @@ export class StateBucket {
     await this.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: '', ContentLength: 0 }));
   }
 
-  async finalizedFiles(deliveryId: string): Promise<Set<number>> {
-    const objects = await this.list(areaOf(deliveryId, 'finalized'));
-    return new Set(
-      objects
-        .map((o) => o.key.slice(o.key.lastIndexOf('/') + 1))
-        .filter((n) => /^-?\d+$/.test(n))
-        .map(Number),
-    );
-  }
-
   async mark(deliveryId: string, mark: FinalizeMark) {
     await this.putEmpty(`${areaOf(deliveryId, 'finalized')}${mark}`);
   }
@@ -345,9 +335,20 @@ export class StateBucket {
     return this.putOnce(`${areaOf(deliveryId, 'finalized')}${mark}`, { at: new Date().toISOString() });
   }
 
+  /** One listing of the finalize area: the files marked finalized (by index) and the finalize marks. */
+  async finalizeProgress(deliveryId: string): Promise<{ files: Set<number>; marks: Set<FinalizeMark> }> {
+    const files = new Set<number>();
+    const marks = new Set<FinalizeMark>();
+    for (const { key } of await this.list(areaOf(deliveryId, 'finalized'))) {
+      const name = key.slice(key.lastIndexOf('/') + 1);
+      if (/^\d+$/.test(name)) files.add(Number(name));
+      else marks.add(name as FinalizeMark);
+    }
+    return { files, marks };
+  }
+
   async marks(deliveryId: string): Promise<Set<FinalizeMark>> {
-    const objects = await this.list(areaOf(deliveryId, 'finalized'));
-    return new Set(objects.map((o) => o.key.slice(o.key.lastIndexOf('/') + 1) as FinalizeMark));
+    return (await this.finalizeProgress(deliveryId)).marks;
   }
 
   /** Deletes the delivery's records; `keep` spares some (e.g. the record of an undeleted package). */

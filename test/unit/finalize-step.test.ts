@@ -48,7 +48,7 @@ function arrange(
       markedOnce.add(mark);
       return true;
     },
-    finalizedFiles: async () => new Set<number>(),
+    finalizeProgress: async () => ({ files: new Set<number>(), marks: new Set(marks) }),
     listParts: async () => new Map([[1, { partNumber: 1, etag: '"x"' }]]),
     markFileFinalized: async () => undefined,
     packageRecords: async () => [],

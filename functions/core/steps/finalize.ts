@@ -42,6 +42,8 @@ export async function packageIsFinalized(deps: RelayDeps, packageId: string): Pr
  */
 async function finalizePackageOnce(deps: RelayDeps, deliveryId: string, access: PackageAccess) {
   const { stateBucket, masv, log } = deps;
+  // Read again, not taken from the start of the run: an overlapping Finalize may have marked (and
+  // finalized) while this one finalized the files, and then MASV's state is read before a repeat.
   const marks = await stateBucket.marks(deliveryId);
   if (marks.has('package-finalizing') && (await packageIsFinalized(deps, access.packageId))) {
     log.info('Reconcile: the package was already finalized by an earlier attempt', {
@@ -84,10 +86,9 @@ export async function finalizeDelivery(deps: RelayDeps, delivery: PreparedDelive
   }
   const record = await stateBucket.requirePackage(deliveryId, delivery.package.id);
   const access = packageAccess(deps, deliveryId, record);
-  const marks = await stateBucket.marks(deliveryId);
+  const progress = await stateBucket.finalizeProgress(deliveryId);
 
-  if (!marks.has('package-finalized')) {
-    const done = await stateBucket.finalizedFiles(deliveryId);
+  if (!progress.marks.has('package-finalized')) {
     const ledgers: Array<Map<number, UploadedPart>> = new Array(delivery.files.length);
     await runPool(delivery.files, 8, async (file) => {
       ledgers[file.index] = await stateBucket.listParts(deliveryId, file.index);
@@ -103,7 +104,7 @@ export async function finalizeDelivery(deps: RelayDeps, delivery: PreparedDelive
       }
     }
     for (const file of delivery.files) {
-      if (done.has(file.index)) continue;
+      if (progress.files.has(file.index)) continue;
       const parts = [...ledgers[file.index]!.values()].filter((p) => p.partNumber <= file.partCount);
       const outcome = await masv.finalizeFile(access, file.fileId, {
         uploadId: file.uploadId,
