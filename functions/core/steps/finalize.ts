@@ -37,8 +37,9 @@ export async function packageIsFinalized(deps: RelayDeps, packageId: string): Pr
 
 /**
  * Finalizes the package exactly once. The intent is marked first; a repeat (after a lost answer,
- * a timeout or a killed Lambda) reads MASV's state instead of guessing, and a "409 already
- * finalized" counts only once MASV's state confirms it (when it can be read).
+ * a timeout or a killed Lambda) reads MASV's state instead of guessing. MASV answering "already
+ * finalized" counts as done: a state read that said otherwise may lag, and doubting a delivered
+ * package could lead to deleting it.
  */
 async function finalizePackageOnce(deps: RelayDeps, deliveryId: string, access: PackageAccess) {
   const { stateBucket, masv, log } = deps;
@@ -54,13 +55,9 @@ async function finalizePackageOnce(deps: RelayDeps, deliveryId: string, access: 
     if (!marks.has('package-finalizing')) await stateBucket.mark(deliveryId, 'package-finalizing');
     const outcome = await masv.finalizePackage(access);
     if (outcome === 'already-finalized') {
-      // MASV's own finalize answer is taken as the truth: a state read that says otherwise may lag,
-      // and treating a delivered package as undelivered could lead to deleting it.
-      const confirmed = await packageIsFinalized(deps, access.packageId).catch(() => undefined);
       log.info('Reconcile: MASV says the package was already finalized', {
         deliveryId,
         packageId: access.packageId,
-        confirmedByState: confirmed,
       });
     }
   }
