@@ -202,6 +202,20 @@ export class StateBucket {
     return newestFile(await this.generationFiles(deliveryId))?.generation ?? 0;
   }
 
+  /**
+   * The kept result of the newest recorded generation, when that generation finished: one listing
+   * and at most one read, so a repeated Prepare can answer before reading any source.
+   */
+  async finishedPrepare(
+    deliveryId: string,
+  ): Promise<{ generation: number; prepared: PreparedDelivery } | undefined> {
+    const files = await this.generationFiles(deliveryId);
+    const kept = newestFile(files, 'prepared');
+    if (!kept || kept.generation !== newestFile(files, 'json')?.generation) return undefined;
+    const prepared = await this.readJson<PreparedDelivery>(kept.key);
+    return prepared && { generation: kept.generation, prepared };
+  }
+
   /** Notes that this generation is about to create a package, so a lost answer can be found again. */
   async recordCreateIntent(deliveryId: string, generation: number, intent: CreateIntent) {
     if (!(await this.putOnce(this.packageKey(deliveryId, generation, 'creating'), intent))) {

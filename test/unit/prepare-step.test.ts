@@ -51,9 +51,15 @@ function arrange(fakes: Fakes = {}) {
     generations.set(n, entry);
     return entry;
   };
+  const sorted = () => [...generations.values()].sort((a, b) => a.generation - b.generation);
   const stateBucket = {
-    packageGenerations: async () =>
-      [...generations.values()].sort((a, b) => a.generation - b.generation).map((g) => ({ ...g })),
+    packageGenerations: async () => sorted().map((g) => ({ ...g })),
+    finishedPrepare: async () => {
+      const finished = sorted().findLast((g) => g.prepared);
+      return finished?.prepared && finished === sorted().findLast((g) => g.record)
+        ? { generation: finished.generation, prepared: structuredClone(finished.prepared) }
+        : undefined;
+    },
     newestGeneration: async () => Math.max(0, ...generations.keys()),
     recordCreateIntent: async (_id: string, n: number, intent: PackageGeneration['intent']) => {
       calls.push(`intent ${n}`);

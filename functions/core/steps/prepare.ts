@@ -50,6 +50,17 @@ function estimateStateBytes(
   return Buffer.byteLength(JSON.stringify({ files, batches })) + 1024;
 }
 
+/** A finished earlier attempt's result, returned as it is: nothing created or deleted. */
+function alreadyPrepared(deps: RelayDeps, finished: { generation: number; prepared: PreparedDelivery }) {
+  // Its answer was lost, or this is a late, stale invocation.
+  deps.log.info('Prepare already finished for this delivery; returning its result', {
+    deliveryId: finished.prepared.deliveryId,
+    packageId: finished.prepared.package.id,
+    generation: finished.generation,
+  });
+  return finished.prepared;
+}
+
 /** Folder (`a/b/`) and name of each file inside the package. */
 export function packagePaths(sources: Source[], prefix?: string): Array<{ path: string; name: string }> {
   const split = (relative: string) => {
@@ -95,6 +106,9 @@ export async function prepareDelivery(
   restore?: { round: number },
 ): Promise<PreparedDelivery | RestoreWait> {
   const { config, masv, log } = deps;
+  // A repeat answers from the state bucket alone, before any source is read.
+  const earlier = await deps.stateBucket.finishedPrepare(request.deliveryId);
+  if (earlier) return alreadyPrepared(deps, earlier);
   const markerName = config.triggers.folderMarker;
   const sources =
     request.files ??
@@ -163,17 +177,12 @@ export async function prepareDelivery(
     link: request.link,
     ...(request.marker ? { folder: request.prefix!.prefix } : {}),
   });
+  // Read again right before the clean-up deletes the packages it lists: an overlapping attempt may
+  // have finished (and its package been finalized) while this one read the sources.
   const generations = await deps.stateBucket.packageGenerations(request.deliveryId);
   const finished = generations.findLast((g) => g.prepared);
   if (finished?.prepared && finished === generations.findLast((g) => g.record)) {
-    // An earlier attempt finished and only its answer was lost (or this is a late, stale
-    // invocation): the same prepared delivery again, nothing created or deleted.
-    log.info('Prepare already finished for this delivery; returning its result', {
-      deliveryId: request.deliveryId,
-      packageId: finished.prepared.package.id,
-      generation: finished.generation,
-    });
-    return finished.prepared;
+    return alreadyPrepared(deps, { generation: finished.generation, prepared: finished.prepared });
   }
   const generation = (generations.at(-1)?.generation ?? 0) + 1;
   const earlierOrphans = await cleanUpEarlierGenerations(deps, request.deliveryId, generations);
