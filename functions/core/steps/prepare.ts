@@ -1,4 +1,5 @@
 import {
+  type BatchItem,
   type DeliveryFile,
   type DeliveryRequest,
   MAX_FILES_PER_DELIVERY,
@@ -12,7 +13,7 @@ import { isMarkerKey, readMarkerOverrides } from '../folder-delivery.js';
 import { packageAccess } from '../masv-target.js';
 import { cleanUpEarlierGenerations, createDeliveryPackage } from '../package-reconcile.js';
 import { resolvePackage } from '../package-settings.js';
-import { partCheckFor } from '../part-integrity.js';
+import { type PartCheck, partCheckFor } from '../part-integrity.js';
 import {
   EXECUTION_TIMEOUT_SECONDS,
   HISTORY_EVENT_BUDGET,
@@ -26,28 +27,51 @@ import { runPool } from '../pool.js';
 import { headSource, listPrefix, type SourceObject } from '../s3-source.js';
 import { awaitRestores, RESTORE_EVENT_RESERVE, type RestoreWait } from './restore.js';
 
+/** A file of the prepared delivery: built once for the state-size estimate and once for real. */
+function deliveryFile(
+  index: number,
+  object: SourceObject,
+  named: { path: string; name: string },
+  plan: PartPlan,
+  upload: { fileId: string; uploadId: string; partCheck: PartCheck },
+): DeliveryFile {
+  return {
+    index,
+    bucket: object.bucket,
+    key: object.key,
+    ...(object.versionId ? { versionId: object.versionId } : {}),
+    etag: object.etag,
+    name: named.name,
+    path: named.path,
+    size: object.size,
+    partSize: plan.partSize,
+    partCount: plan.partCount,
+    fileId: upload.fileId,
+    uploadId: upload.uploadId,
+    ...(upload.partCheck === 'content-md5' ? { partCheck: 'content-md5' as const } : {}),
+  };
+}
+
+const batchItems = (plans: PartPlan[]): BatchItem[] =>
+  plans.flatMap((plan, file) => plan.batches.map((b) => ({ file, start: b.start, count: b.count })));
+
+/** MASV's ids at their longest, and the part check that adds a field. */
+const LONGEST_UPLOAD = {
+  fileId: 'F'.repeat(26),
+  uploadId: 'U'.repeat(256),
+  partCheck: 'content-md5',
+} as const;
+
 /** Size of the prepared delivery in workflow state, with ids at their longest, before anything is created. */
 function estimateStateBytes(
   objects: SourceObject[],
   names: Array<{ path: string; name: string }>,
   plans: PartPlan[],
 ) {
-  const files = objects.map((o, index) => ({
-    index,
-    bucket: o.bucket,
-    key: o.key,
-    versionId: o.versionId,
-    etag: o.etag,
-    ...names[index],
-    size: o.size,
-    partSize: plans[index]!.partSize,
-    partCount: plans[index]!.partCount,
-    fileId: 'F'.repeat(26),
-    uploadId: 'U'.repeat(256),
-    partCheck: 'content-md5',
-  }));
-  const batches = plans.flatMap((plan, file) => plan.batches.map((b) => ({ file, ...b })));
-  return Buffer.byteLength(JSON.stringify({ files, batches })) + 1024;
+  const files = objects.map((o, index) =>
+    deliveryFile(index, o, names[index]!, plans[index]!, LONGEST_UPLOAD),
+  );
+  return Buffer.byteLength(JSON.stringify({ files, batches: batchItems(plans) })) + 1024;
 }
 
 /** A finished earlier attempt's result, returned as it is: nothing created or deleted. */
@@ -218,32 +242,20 @@ export async function prepareDelivery(
       if (!added.createBlueprint)
         throw new DeliveryRequestError(`MASV returned no create_blueprint for ${names[index]!.name}.`);
       const uploadId = await masv.createUpload(added.createBlueprint);
-      files.push({
-        index,
-        bucket: object.bucket,
-        key: object.key,
-        ...(object.versionId ? { versionId: object.versionId } : {}),
-        etag: object.etag,
-        name: names[index]!.name,
-        path: names[index]!.path,
-        size: object.size,
-        partSize: plan.partSize,
-        partCount: plan.partCount,
-        fileId: added.fileId,
-        uploadId,
-        ...(partCheckFor(added.createBlueprint) === 'content-md5'
-          ? { partCheck: 'content-md5' as const }
-          : {}),
-      });
+      files.push(
+        deliveryFile(index, object, names[index]!, plan, {
+          fileId: added.fileId,
+          uploadId,
+          partCheck: partCheckFor(added.createBlueprint),
+        }),
+      );
     }
     const link = request.link ?? (settings.linkEmail ? { email: settings.linkEmail } : undefined);
     const prepared: PreparedDelivery = {
       deliveryId: request.deliveryId,
       package: { id: record.packageId, owner: record.owner },
       files,
-      batches: plans.flatMap((plan, file) =>
-        plan.batches.map((b) => ({ file, start: b.start, count: b.count })),
-      ),
+      batches: batchItems(plans),
       ...(link ? { link } : {}),
       ...(possibleOrphans.length > 0 ? { possibleOrphans } : {}),
     };
