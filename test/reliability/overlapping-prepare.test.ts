@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PreparedDelivery } from '../../functions/core/delivery.js';
 import type { RelayDeps } from '../../functions/core/deps.js';
+import { PackageRecordConflictError } from '../../functions/core/errors.js';
 import { finalizeDelivery } from '../../functions/core/steps/finalize.js';
 import { prepareDelivery } from '../../functions/core/steps/prepare.js';
 import { LocalRelay, SOURCE_BUCKET } from '../../local/relay.js';
@@ -17,7 +18,8 @@ import { auditPackages } from './tally.js';
  * answer. Step Functions gives up on the invocation (Lambda.SdkClientException / ServiceException,
  * both in Prepare's Retry list) and starts Prepare #2 while #1 still runs. #2 sees generation 1's
  * intent without a record, finds nothing in MASV yet, and creates generation 2. Then #1's create
- * lands, #1 claims it (the claim is per delivery, so it is "ours") and records generation 1.
+ * lands, #1 claims it (the claim is per delivery, so it is "ours") and records generation 1; before
+ * answering it sees it was overtaken by generation 2, gives way and deletes its package.
  */
 let relay: LocalRelay;
 beforeAll(async () => {
@@ -60,8 +62,8 @@ describe('overlapping Prepare invocations', () => {
     }
     const second = await prepareDelivery(deps, request);
     const stale = await first;
-    // #1 went on with its own package (its answer is dropped by Step Functions).
-    expect(stale.ok && stale.p.package.id).not.toBe(second.package.id);
+    // #1 gives way to #2 rather than answer with a package of its own (or #2's).
+    expect(stale.ok ? stale.p.package.id : stale.error).toBeInstanceOf(PackageRecordConflictError);
 
     const result = await transferAndFinalize(deps, second);
     expect(result.packageId).toBe(second.package.id);

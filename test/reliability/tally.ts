@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
+import { deliveryReference } from '../../functions/core/package-reconcile.js';
 import type { RunningEmulator } from '../../local/emulator/server.js';
 import type { DeliveryRun, LocalRelay } from '../../local/relay.js';
 
@@ -94,10 +95,11 @@ export async function settleDelivery(
   }
   expect(outcome.error).toMatch(/^[A-Z]\w+Error$/);
   if (run.prepared) expect(inspect.package(run.prepared.package.id)?.state).toBe('deleted');
-  const leftovers = packages.filter(
-    (p) => p.state !== 'deleted' && run.prepared && p.id === run.prepared.package.id,
-  );
-  expect(leftovers).toEqual([]);
+  // Every attempt's package, not only the one Prepare answered with (a lost create, an overtaken
+  // attempt): each Team package carries the delivery's reference line.
+  const reference = deliveryReference(run.deliveryId, 0).replace(/0\]$/, '');
+  const leftovers = packages.filter((p) => p.description.includes(reference) && p.state !== 'deleted');
+  expect(leftovers.map((p) => `${p.id} ${p.state}`)).toEqual([]);
   tally.cleanlyFailed++;
   return outcome;
 }
