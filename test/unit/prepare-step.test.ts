@@ -7,6 +7,7 @@ import {
   MasvOutcomeUnknownError,
   MasvServerError,
   MasvValidationError,
+  NetworkError,
   PackageRecordConflictError,
 } from '../../functions/core/errors.js';
 import type { MasvClient } from '../../functions/core/masv/client.js';
@@ -39,6 +40,8 @@ interface Fakes {
   createBlueprintHeaders?: Record<string, string>;
   /** A generation that appears in the state bucket while this Prepare runs (an overlapping attempt). */
   overtakenBy?: number;
+  /** Keeping the result is stored, then answered with this error (the answer lost). */
+  savePreparedFails?: Error;
 }
 
 function arrange(fakes: Fakes = {}) {
@@ -77,6 +80,7 @@ function arrange(fakes: Fakes = {}) {
     savePrepared: async (_id: string, n: number, prepared: PreparedDelivery) => {
       calls.push(`save prepared ${n}`);
       generation(n).prepared = structuredClone(prepared);
+      if (fakes.savePreparedFails) throw fakes.savePreparedFails;
     },
   } as unknown as StateBucket;
 
@@ -316,6 +320,23 @@ describe('prepare step', () => {
 
     expect(calls.slice(-2)).toEqual(['create upload', 'delete P1']);
     expect(calls).not.toContain('save prepared 1');
+  });
+
+  it('keeps the package when keeping the result fails: a retry returns that result with its package', async () => {
+    const lost = new NetworkError("The relay's state bucket relay-state failed transiently: InternalError.");
+    const { deps, calls, generations } = arrange({ savePreparedFails: lost });
+
+    await expect(prepareDelivery(deps, filesRequest('in/a.mov'))).rejects.toBe(lost);
+    const again = await prepareDelivery(deps, filesRequest('in/a.mov'));
+
+    expect(packageCalls(calls)).toEqual([
+      'intent 1',
+      'create team package T secret-of-key',
+      'add file a.mov to P1',
+      'create upload',
+    ]);
+    expect(generations.get(1)!.record).toEqual({ packageId: 'P1', owner: 'team', token: 'token-1' });
+    expect(again.package).toEqual({ id: 'P1', owner: 'team' });
   });
 
   it('refuses a prefix holding only folder markers with DeliveryRequestError, creating nothing', async () => {

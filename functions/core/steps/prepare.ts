@@ -226,6 +226,7 @@ export async function prepareDelivery(
     files: objects.length,
   });
   const access = packageAccess(deps, request.deliveryId, record);
+  let prepared: PreparedDelivery;
   try {
     await deps.stateBucket.savePackage(request.deliveryId, generation, record);
     const files: DeliveryFile[] = [];
@@ -251,7 +252,7 @@ export async function prepareDelivery(
       );
     }
     const link = request.link ?? (settings.linkEmail ? { email: settings.linkEmail } : undefined);
-    const prepared: PreparedDelivery = {
+    prepared = {
       deliveryId: request.deliveryId,
       package: { id: record.packageId, owner: record.owner },
       files,
@@ -267,8 +268,6 @@ export async function prepareDelivery(
         `Prepare generation ${generation} of delivery ${request.deliveryId} was overtaken by generation ${newest}; its package ${record.packageId} is deleted.`,
       );
     }
-    await deps.stateBucket.savePrepared(request.deliveryId, generation, prepared);
-    return prepared;
   } catch (error) {
     // The package record stays: if this delete fails too, the next attempt or Abort deletes it.
     await masv.deletePackage(access).then(
@@ -286,4 +285,9 @@ export async function prepareDelivery(
     );
     throw error;
   }
+  // Not in the try: the package is complete and recorded, so a failed write of the result must not
+  // delete it. If the write was stored after all, a retry returns this result; if not, the next
+  // attempt (or Abort) deletes the package as an unfinished generation's.
+  await deps.stateBucket.savePrepared(request.deliveryId, generation, prepared);
+  return prepared;
 }
