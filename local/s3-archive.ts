@@ -1,6 +1,16 @@
 import { XMLParser } from 'fast-xml-parser';
 import type S3rver from 's3rver';
-import { prependMiddleware } from './s3rver-koa.js';
+import {
+  escapeXml,
+  isPlain,
+  MALFORMED_XML,
+  objectOf,
+  prependMiddleware,
+  REQUEST_ID,
+  readBody,
+  replacesObject,
+  s3Error,
+} from './s3rver-koa.js';
 
 /**
  * Archived objects as S3 treats them (S3 API reference: GetObject, HeadObject, RestoreObject):
@@ -54,18 +64,6 @@ const DAY_MS = 86_400_000;
 
 const parser = new XMLParser({ ignoreAttributes: true, parseTagValue: false });
 
-const escapeXml = (value: string) =>
-  value.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!,
-  );
-
-async function readBody(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /** S3 rounds a restored copy's expiry up to the next midnight UTC. */
 function expiryAfter(readyAt: number, days: number) {
   const at = readyAt + days * DAY_MS;
@@ -98,16 +96,12 @@ export function archiveShim(server: S3rver, restoreDelayMs: number): ArchiveCont
   };
 
   prependMiddleware<Store>(server, async (ctx, next) => {
-    const [bucket, ...rest] = ctx.path.split('/').filter(Boolean);
-    if (!bucket || rest.length === 0) return next();
-    const key = decodeURIComponent(rest.join('/'));
+    const object = objectOf(ctx);
+    if (!object) return next();
+    const { bucket, key } = object;
     const id = `${bucket}/${key}`;
-    const subresource = Object.keys(ctx.query).filter((name) => name !== 'x-id' && name !== 'versionId');
-    const reply = (status: number, code: string, message: string, extra = '') => {
-      ctx.status = status;
-      ctx.type = 'application/xml';
-      ctx.body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${escapeXml(message)}</Message>${extra}<RequestId>LOCAL</RequestId></Error>`;
-    };
+    const reply = (status: number, code: string, message: string, extra = '') =>
+      s3Error(ctx, status, code, message, `${extra}${REQUEST_ID}`);
     const metadata = () => ctx.app.store.getMetadata(bucket, key).catch(() => undefined);
 
     if (ctx.method === 'POST' && 'restore' in ctx.query) {
@@ -122,19 +116,9 @@ export function archiveShim(server: S3rver, restoreDelayMs: number): ArchiveCont
         request = {};
       }
       const restoreRequest = request.RestoreRequest;
-      if (!restoreRequest)
-        return reply(
-          400,
-          'MalformedXML',
-          'The XML you provided was not well-formed or did not validate against our published schema',
-        );
+      if (!restoreRequest) return reply(400, 'MalformedXML', MALFORMED_XML);
       const tier = (restoreRequest.GlacierJobParameters?.Tier ?? 'Standard') as RestoreTier;
-      if (!['Standard', 'Bulk', 'Expedited'].includes(tier))
-        return reply(
-          400,
-          'MalformedXML',
-          'The XML you provided was not well-formed or did not validate against our published schema',
-        );
+      if (!['Standard', 'Bulk', 'Expedited'].includes(tier)) return reply(400, 'MalformedXML', MALFORMED_XML);
       const days = restoreRequest.Days === undefined ? undefined : Number(restoreRequest.Days);
       const storageClass = meta['x-amz-storage-class'] ?? 'STANDARD';
       const state = states.get(id) ?? {};
@@ -189,7 +173,7 @@ export function archiveShim(server: S3rver, restoreDelayMs: number): ArchiveCont
       return;
     }
 
-    const read = (ctx.method === 'GET' || ctx.method === 'HEAD') && subresource.length === 0;
+    const read = (ctx.method === 'GET' || ctx.method === 'HEAD') && isPlain(ctx);
     if (read) {
       const meta = await metadata();
       if (!meta) return next();
@@ -226,11 +210,7 @@ export function archiveShim(server: S3rver, restoreDelayMs: number): ArchiveCont
 
     await next();
     // A new object under the key, or its deletion, ends the old object's archive state.
-    const plain = subresource.length === 0;
-    const replaced =
-      ((ctx.method === 'PUT' || ctx.method === 'DELETE') && plain) ||
-      (ctx.method === 'POST' && 'uploadId' in ctx.query);
-    if (replaced && ctx.status < 300) states.delete(id);
+    if (replacesObject(ctx) && ctx.status < 300) states.delete(id);
   });
   return controls;
 }

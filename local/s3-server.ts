@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import S3rver from 's3rver';
 import { archiveShim } from './s3-archive.js';
 import { taggingShim } from './s3-tagging.js';
-import { prependMiddleware } from './s3rver-koa.js';
+import { escapeXml, isPlain, objectOf, prependMiddleware, s3Error } from './s3rver-koa.js';
 
 /** s3rver's built-in credentials: it refuses any other access key. */
 export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -31,12 +31,6 @@ interface Store {
   ): Promise<{ objects: StoredObject[]; commonPrefixes: string[]; isTruncated: boolean }>;
 }
 
-const xml = (value: string) =>
-  value.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!,
-  );
-
 /**
  * s3rver ignores `If-Match`; real S3 answers 412 when the ETag differs. The relay pins ranged
  * reads with If-Match, so without this a source overwritten mid-delivery would mix versions.
@@ -44,28 +38,23 @@ const xml = (value: string) =>
 function ifMatchShim(server: S3rver) {
   prependMiddleware<Store>(server, async (ctx, next) => {
     const expected = ctx.get('if-match');
-    if (expected && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
-      const [, bucket, ...rest] = ctx.path.split('/');
+    const object = objectOf(ctx);
+    if (expected && object && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
       let meta: { etag: string };
       try {
-        meta = await ctx.app.store.getMetadata(bucket!, decodeURIComponent(rest.join('/')));
+        meta = await ctx.app.store.getMetadata(object.bucket, object.key);
       } catch {
         return next();
       }
       if (!meta || (expected !== '*' && expected.replace(/"/g, '') !== meta.etag.replace(/"/g, ''))) {
-        ctx.status = 412;
-        ctx.type = 'application/xml';
-        ctx.body =
-          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>';
-        return;
+        return s3Error(ctx, 412, 'PreconditionFailed', PRECONDITION_FAILED);
       }
     }
     return next();
   });
 }
 
-const PRECONDITION_FAILED =
-  '<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>If-None-Match</Condition></Error>';
+const PRECONDITION_FAILED = 'At least one of the pre-conditions you specified did not hold';
 
 /**
  * s3rver ignores `If-None-Match` on PutObject; S3 writes the object only if the key does not
@@ -77,45 +66,40 @@ function ifNoneMatchShim(server: S3rver) {
   const inFlight = new Set<string>();
   prependMiddleware<Store>(server, async (ctx, next) => {
     const condition = ctx.get('if-none-match');
-    const segments = ctx.path.split('/').filter(Boolean);
-    // The SDK sends `?x-id=PutObject`: that names no subresource.
-    const isPutObject =
-      ctx.method === 'PUT' && segments.length >= 2 && Object.keys(ctx.query).every((name) => name === 'x-id');
-    if (!condition || !isPutObject) return next();
-    const reply = (status: number, code: string, message: string) => {
-      ctx.status = status;
-      ctx.type = 'application/xml';
-      ctx.body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`;
-    };
+    const object = objectOf(ctx);
+    if (!condition || !object || ctx.method !== 'PUT' || !isPlain(ctx)) return next();
     if (condition !== '*')
-      return reply(
+      return s3Error(
+        ctx,
         501,
         'NotImplemented',
         'A header you provided implies functionality that is not implemented: If-None-Match accepts only *',
       );
-    const [bucket, ...rest] = segments;
-    const key = `${bucket}/${decodeURIComponent(rest.join('/'))}`;
-    if (inFlight.has(key))
-      return reply(
+    const id = `${object.bucket}/${object.key}`;
+    if (inFlight.has(id))
+      return s3Error(
+        ctx,
         409,
         'ConditionalRequestConflict',
         'A conflicting conditional operation is currently in progress against this resource. Please try again.',
       );
-    inFlight.add(key);
+    inFlight.add(id);
     try {
-      const exists = await ctx.app.store.getMetadata(bucket!, decodeURIComponent(rest.join('/'))).then(
+      const exists = await ctx.app.store.getMetadata(object.bucket, object.key).then(
         (meta) => Boolean(meta),
         () => false,
       );
-      if (exists) {
-        ctx.status = 412;
-        ctx.type = 'application/xml';
-        ctx.body = PRECONDITION_FAILED;
-        return;
-      }
+      if (exists)
+        return s3Error(
+          ctx,
+          412,
+          'PreconditionFailed',
+          PRECONDITION_FAILED,
+          '<Condition>If-None-Match</Condition>',
+        );
       await next();
     } finally {
-      inFlight.delete(key);
+      inFlight.delete(id);
     }
   });
 }
@@ -153,17 +137,19 @@ function listObjectsV2Shim(server: S3rver) {
     ctx.body = [
       '<?xml version="1.0" encoding="UTF-8"?>',
       '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
-      `<Name>${xml(bucket)}</Name><Prefix>${xml(prefix)}</Prefix>`,
-      delimiter ? `<Delimiter>${xml(delimiter)}</Delimiter>` : '',
+      `<Name>${escapeXml(bucket)}</Name><Prefix>${escapeXml(prefix)}</Prefix>`,
+      delimiter ? `<Delimiter>${escapeXml(delimiter)}</Delimiter>` : '',
       `<KeyCount>${result.objects.length}</KeyCount><MaxKeys>${maxKeys}</MaxKeys>`,
       `<IsTruncated>${result.isTruncated}</IsTruncated>`,
-      token ? `<ContinuationToken>${xml(token)}</ContinuationToken>` : '',
+      token ? `<ContinuationToken>${escapeXml(token)}</ContinuationToken>` : '',
       next_ ? `<NextContinuationToken>${next_}</NextContinuationToken>` : '',
       ...result.objects.map(
         (o) =>
-          `<Contents><Key>${xml(o.key)}</Key><LastModified>${o.lastModifiedDate.toISOString()}</LastModified><ETag>${xml(o.metadata.etag)}</ETag><Size>${o.size}</Size><StorageClass>${xml(o.metadata['x-amz-storage-class'] ?? 'STANDARD')}</StorageClass></Contents>`,
+          `<Contents><Key>${escapeXml(o.key)}</Key><LastModified>${o.lastModifiedDate.toISOString()}</LastModified><ETag>${escapeXml(o.metadata.etag)}</ETag><Size>${o.size}</Size><StorageClass>${escapeXml(o.metadata['x-amz-storage-class'] ?? 'STANDARD')}</StorageClass></Contents>`,
       ),
-      ...result.commonPrefixes.map((p) => `<CommonPrefixes><Prefix>${xml(p)}</Prefix></CommonPrefixes>`),
+      ...result.commonPrefixes.map(
+        (p) => `<CommonPrefixes><Prefix>${escapeXml(p)}</Prefix></CommonPrefixes>`,
+      ),
       '</ListBucketResult>',
     ].join('');
   });

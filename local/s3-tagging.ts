@@ -1,7 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import { XMLParser } from 'fast-xml-parser';
 import type S3rver from 's3rver';
-import { prependMiddleware } from './s3rver-koa.js';
+import {
+  escapeXml,
+  isPlain,
+  MALFORMED_XML,
+  objectOf,
+  prependMiddleware,
+  REQUEST_ID,
+  readBody,
+  replacesObject,
+  s3Error,
+} from './s3rver-koa.js';
 
 /**
  * S3's object tagging rules, as the S3 User Guide ("Categorizing your storage using tags") and the
@@ -51,12 +61,6 @@ interface Store {
   deleteSubresource(bucket: string, key: string, type: string): Promise<void>;
 }
 
-const escapeXml = (value: string) =>
-  value.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!,
-  );
-
 const parser = new XMLParser({
   ignoreAttributes: true,
   parseTagValue: false,
@@ -64,13 +68,12 @@ const parser = new XMLParser({
   isArray: (name) => name === 'Tag',
 });
 
-function errorXml(problem: TagProblem) {
+/** The elements S3 adds to an `InvalidTag` error: the tag key and value it refused. */
+function problemDetail(problem: TagProblem) {
   return [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    `<Error><Code>${problem.code}</Code><Message>${escapeXml(problem.message)}</Message>`,
     problem.key !== undefined ? `<TagKey>${escapeXml(problem.key)}</TagKey>` : '',
     problem.value !== undefined ? `<TagValue>${escapeXml(problem.value)}</TagValue>` : '',
-    '<RequestId>LOCAL</RequestId></Error>',
+    REQUEST_ID,
   ].join('');
 }
 
@@ -83,10 +86,7 @@ function taggingXml(tags: Array<{ key: string; value: string }>) {
   ].join('');
 }
 
-const MALFORMED: TagProblem = {
-  code: 'MalformedXML',
-  message: 'The XML you provided was not well-formed or did not validate against our published schema',
-};
+const MALFORMED: TagProblem = { code: 'MalformedXML', message: MALFORMED_XML };
 
 /** Reads a `<Tagging>` document; every tag needs a Key and a Value element (the value may be empty). */
 export function parseTagging(body: string): Array<{ key: string; value: string }> | TagProblem {
@@ -107,12 +107,6 @@ export function parseTagging(body: string): Array<{ key: string; value: string }
   return out;
 }
 
-async function readBody(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /**
  * Object tagging as S3 does it: PutObjectTagging validated against S3's rules (`InvalidTag`, 400),
  * tag values returned as strings exactly as written (s3rver turns "007" into 7), and a new object
@@ -120,27 +114,21 @@ async function readBody(stream: NodeJS.ReadableStream): Promise<string> {
  */
 export function taggingShim(server: S3rver) {
   prependMiddleware<Store>(server, async (ctx, next) => {
-    const [bucket, ...rest] = ctx.path.split('/').filter(Boolean);
-    if (!bucket || rest.length === 0) return next();
-    const key = decodeURIComponent(rest.join('/'));
+    const object = objectOf(ctx);
+    if (!object) return next();
+    const { bucket, key } = object;
     const store = ctx.app.store;
     const isTagging = 'tagging' in ctx.query;
-    const reply = (status: number, body: string) => {
-      ctx.status = status;
-      ctx.type = 'application/xml';
-      ctx.body = body;
-    };
+    const refuse = (problem: TagProblem) =>
+      s3Error(ctx, 400, problem.code, problem.message, problemDetail(problem));
     const noSuchKey = () =>
-      reply(
-        404,
-        `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>${escapeXml(key)}</Key></Error>`,
-      );
+      s3Error(ctx, 404, 'NoSuchKey', 'The specified key does not exist.', `<Key>${escapeXml(key)}</Key>`);
 
     if (isTagging && ctx.method === 'PUT') {
       const parsed = parseTagging(await readBody(ctx.req));
-      if (!Array.isArray(parsed)) return reply(400, errorXml(parsed));
+      if (!Array.isArray(parsed)) return refuse(parsed);
       const problem = tagSetProblem(parsed);
-      if (problem) return reply(400, errorXml(problem));
+      if (problem) return refuse(problem);
       if (!(await store.existsObject(bucket, key))) return noSuchKey();
       await store.putSubresource(bucket, key, { type: 'tagging', toXML: () => taggingXml(parsed) });
       ctx.status = 200;
@@ -158,31 +146,27 @@ export function taggingShim(server: S3rver) {
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       }
-      return reply(200, taggingXml(tags));
+      ctx.status = 200;
+      ctx.type = 'application/xml';
+      ctx.body = taggingXml(tags);
+      return;
     }
-    // (The SDK adds `x-id=PutObject` and the like to the query; it names no subresource.)
-    const plain = Object.keys(ctx.query).every((name) => name === 'x-id');
     // PutObject may tag the new object with `x-amz-tagging` (URL-encoded `k=v&k2=v2`): checked by
     // the same rules, and the object is not written when a tag is refused.
     const header =
-      ctx.method === 'PUT' && plain && !ctx.get('x-amz-copy-source') ? ctx.get('x-amz-tagging') : '';
+      ctx.method === 'PUT' && isPlain(ctx) && !ctx.get('x-amz-copy-source') ? ctx.get('x-amz-tagging') : '';
     let headerTags: Array<{ key: string; value: string }> | undefined;
     if (header) {
       headerTags = [...new URLSearchParams(header)].map(([k, v]) => ({ key: k, value: v }));
       const problem = tagSetProblem(headerTags);
       if (problem) {
         ctx.req.resume();
-        return reply(400, errorXml(problem));
+        return refuse(problem);
       }
     }
     await next();
-    // A new object under the key (PutObject, CopyObject, CompleteMultipartUpload) or its deletion
-    // drops the old object's tags.
-    const replaced =
-      (ctx.method === 'PUT' && plain) ||
-      (ctx.method === 'POST' && 'uploadId' in ctx.query) ||
-      (ctx.method === 'DELETE' && plain);
-    if (replaced && ctx.status < 300) {
+    // A new object under the key or its deletion drops the old object's tags.
+    if (replacesObject(ctx) && ctx.status < 300) {
       if (headerTags)
         await store.putSubresource(bucket, key, { type: 'tagging', toXML: () => taggingXml(headerTags) });
       else await store.deleteSubresource(bucket, key, 'tagging');
