@@ -2,10 +2,21 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { XMLParser } from 'fast-xml-parser';
 import S3rver from 's3rver';
 import { archiveShim } from './s3-archive.js';
 import { taggingShim } from './s3-tagging.js';
-import { escapeXml, isPlain, objectOf, prependMiddleware, s3Error } from './s3rver-koa.js';
+import {
+  escapeXml,
+  isPlain,
+  MALFORMED_XML,
+  objectOf,
+  prependMiddleware,
+  REQUEST_ID,
+  readBody,
+  s3Error,
+} from './s3rver-koa.js';
 
 /** s3rver's built-in credentials: it refuses any other access key. */
 export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -155,6 +166,54 @@ function listObjectsV2Shim(server: S3rver) {
   });
 }
 
+/**
+ * The buckets here are unversioned, as the relay's are by default, but s3rver knows no versions:
+ * it would serve the current object for any `versionId`, so a read the relay pins by version (it
+ * sends no If-Match then, `functions/core/s3-source.ts`) would not be pinned. In an unversioned
+ * bucket S3 keeps one version per key, `null`, and refuses any other id with 400 InvalidArgument
+ * ("Invalid version id specified", naming the argument), on every object request that takes one.
+ */
+function versionIdShim(server: S3rver) {
+  prependMiddleware(server, async (ctx, next) => {
+    const versionId = ctx.query.versionId;
+    if (versionId === undefined || versionId === 'null' || !objectOf(ctx)) return next();
+    ctx.req.resume();
+    return s3Error(
+      ctx,
+      400,
+      'InvalidArgument',
+      versionId === '' ? 'Version id cannot be the empty string' : 'Invalid version id specified',
+      `<ArgumentName>versionId</ArgumentName><ArgumentValue>${escapeXml(versionId)}</ArgumentValue>${REQUEST_ID}`,
+    );
+  });
+}
+
+/** DeleteObjects takes at most this many keys (S3 API reference). */
+export const DELETE_OBJECTS_MAX_KEYS = 1000;
+
+const deleteParser = new XMLParser({ ignoreAttributes: true, isArray: (name) => name === 'Object' });
+
+/**
+ * S3 refuses a DeleteObjects of more than 1,000 keys whole, with 400 MalformedXML; s3rver deletes
+ * them all. The relay's `StateBucket.clear` sends 1,000 at a time, which this holds it to. The
+ * body is read here, so s3rver gets a copy of it.
+ */
+function deleteObjectsShim(server: S3rver) {
+  prependMiddleware(server, async (ctx, next) => {
+    if (ctx.method !== 'POST' || !('delete' in ctx.query) || objectOf(ctx)) return next();
+    const body = await readBody(ctx.req);
+    let keys = 0;
+    try {
+      keys = (deleteParser.parse(body) as { Delete?: { Object?: unknown[] } }).Delete?.Object?.length ?? 0;
+    } catch {
+      // Not XML: s3rver answers MalformedXML itself.
+    }
+    if (keys > DELETE_OBJECTS_MAX_KEYS) return s3Error(ctx, 400, 'MalformedXML', MALFORMED_XML, REQUEST_ID);
+    ctx.req = Readable.from([Buffer.from(body, 'utf8')]);
+    return next();
+  });
+}
+
 /** Starts s3rver on loopback with the given buckets (path-style, reached with the real AWS SDK). */
 export async function startLocalS3(options: {
   buckets: string[];
@@ -177,6 +236,9 @@ export async function startLocalS3(options: {
   listObjectsV2Shim(server);
   taggingShim(server);
   archiveShim(server, options.restoreDelayMs ?? 2000);
+  deleteObjectsShim(server);
+  // Prepended last, so it runs first: no other shim serves a version that does not exist.
+  versionIdShim(server);
   const address = (await server.run()) as AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${address.port}`,

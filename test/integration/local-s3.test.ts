@@ -1,4 +1,5 @@
 import {
+  DeleteObjectsCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
@@ -8,7 +9,7 @@ import {
   RestoreObjectCommand,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SourceArchivedError, SourceChangedError } from '../../functions/core/errors.js';
+import { SourceArchivedError, SourceChangedError, SourceNotFoundError } from '../../functions/core/errors.js';
 import { createS3Client, headSource, openRange, tagSource } from '../../functions/core/s3-source.js';
 import { restoreSource } from '../../functions/core/source-archive.js';
 import { StateBucket } from '../../functions/core/state-bucket.js';
@@ -97,6 +98,88 @@ describe('the local S3 stand-in (s3rver with shims)', () => {
     await expect(
       client.send(new PutObjectCommand({ Bucket: 'bkt', Key: 'once.json', Body: '2', IfNoneMatch: '*' })),
     ).rejects.toMatchObject({ name: 'PreconditionFailed' });
+  });
+
+  it('refuses a DeleteObjects of more than 1,000 keys whole, as S3 does (MalformedXML); StateBucket.clear of more still works', async () => {
+    const keys = Array.from({ length: 1001 }, (_, i) => `bulk/${String(i).padStart(4, '0')}`);
+    await Promise.all(
+      keys.map((Key) =>
+        client.send(new PutObjectCommand({ Bucket: 'bkt', Key, Body: '', ContentLength: 0 })),
+      ),
+    );
+    await expect(
+      client.send(
+        new DeleteObjectsCommand({
+          Bucket: 'bkt',
+          Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'MalformedXML', $metadata: { httpStatusCode: 400 } });
+    const exists = (Key: string) =>
+      client.send(new HeadObjectCommand({ Bucket: 'bkt', Key })).then(
+        () => true,
+        () => false,
+      );
+    expect([await exists(keys[0]!), await exists(keys[1000]!)]).toEqual([true, true]);
+
+    const deleted = await client.send(
+      new DeleteObjectsCommand({
+        Bucket: 'bkt',
+        Delete: { Objects: keys.slice(0, 1000).map((Key) => ({ Key })) },
+      }),
+    );
+    expect(deleted.Deleted).toHaveLength(1000);
+    expect([await exists(keys[0]!), await exists(keys[1000]!)]).toEqual([false, true]);
+
+    const stateBucket = new StateBucket(client, 'bkt');
+    await Promise.all(
+      Array.from({ length: 1001 }, (_, i) =>
+        stateBucket.recordPart('d-clear', 0, { partNumber: i + 1, etag: `"e${i}"` }),
+      ),
+    );
+    expect((await stateBucket.listParts('d-clear', 0)).size).toBe(1001);
+    await stateBucket.clear('d-clear');
+    expect((await stateBucket.listParts('d-clear', 0)).size).toBe(0);
+  });
+
+  it('refuses a version id other than null, as an unversioned S3 bucket does, so a pinned read is never served another object', async () => {
+    await client.send(
+      new PutObjectCommand({ Bucket: 'bkt', Key: 'versioned?.bin', Body: Buffer.alloc(10, 1) }),
+    );
+    const refused = { name: 'InvalidArgument', $metadata: { httpStatusCode: 400 } };
+    await expect(
+      client.send(
+        new GetObjectCommand({
+          Bucket: 'bkt',
+          Key: 'versioned?.bin',
+          VersionId: '3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY',
+        }),
+      ),
+    ).rejects.toMatchObject(refused);
+    await expect(
+      client.send(new HeadObjectCommand({ Bucket: 'bkt', Key: 'versioned?.bin', VersionId: 'v1' })),
+    ).rejects.toMatchObject({ $metadata: { httpStatusCode: 400 } });
+    await expect(
+      client.send(new GetObjectTaggingCommand({ Bucket: 'bkt', Key: 'versioned?.bin', VersionId: 'v1' })),
+    ).rejects.toMatchObject(refused);
+    await expect(
+      client.send(
+        new RestoreObjectCommand({
+          Bucket: 'bkt',
+          Key: 'versioned?.bin',
+          VersionId: 'v1',
+          RestoreRequest: { Days: 1 },
+        }),
+      ),
+    ).rejects.toMatchObject(refused);
+    await expect(
+      headSource(client, { bucket: 'bkt', key: 'versioned?.bin', versionId: 'v1' }),
+    ).rejects.toBeInstanceOf(SourceNotFoundError);
+    // `null` is the one version an object of an unversioned bucket has.
+    const head = await client.send(
+      new HeadObjectCommand({ Bucket: 'bkt', Key: 'versioned?.bin', VersionId: 'null' }),
+    );
+    expect(head.ContentLength).toBe(10);
   });
 
   describe('object tagging as strict as S3', () => {
