@@ -10,6 +10,7 @@ import {
 import type { PreparedDelivery } from './delivery.js';
 import { MasvProtocolError, NetworkError, PackageRecordConflictError, StateBucketError } from './errors.js';
 import type { UploadedPart } from './masv/types.js';
+import { statusOf } from './sdk-errors.js';
 import { areaOf, claimKey, deliveryRoot, outcomeKey } from './state-keys.js';
 
 export interface PackageRecord {
@@ -52,7 +53,7 @@ function parsePartKey(name: string, lastModified: number) {
 }
 
 const isConditionalConflict = (error: unknown) => {
-  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  const status = statusOf(error);
   const name = (error as Error).name;
   return (
     status === 412 || status === 409 || name === 'PreconditionFailed' || name === 'ConditionalRequestConflict'
@@ -108,7 +109,7 @@ export class StateBucket {
     try {
       return await this.s3.send(command as GetObjectCommand);
     } catch (error) {
-      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      const status = statusOf(error);
       const name = (error as Error).name;
       if (name === 'NoSuchKey' || status === 404) throw error;
       if (status === undefined || status >= 500 || name === 'SlowDown') {
@@ -149,12 +150,7 @@ export class StateBucket {
       const response = await this.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       return JSON.parse(await response.Body!.transformToString()) as T;
     } catch (error) {
-      if (
-        (error as Error).name === 'NoSuchKey' ||
-        (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404
-      ) {
-        return undefined;
-      }
+      if ((error as Error).name === 'NoSuchKey' || statusOf(error) === 404) return undefined;
       throw error;
     }
   }
