@@ -1,9 +1,13 @@
 /**
  * The AWS limits the local runner enforces, with the error names the real services report.
- * Sources: Step Functions quotas (256 KiB per state input/output/result, 25,000 history events per
- * execution), Lambda quotas (6 MB synchronous request and response), Lambda's timeout error name
- * on current runtimes, and Step Functions' `Lambda.*` names for Lambda's own Invoke errors.
+ * Sources: Step Functions quotas (256 KiB per state input/output/result and per StartExecution
+ * input, 25,000 history events per execution), the Step Functions guide's EventBridge payloads
+ * (status change events leave out an escaped input over 248 KB), Lambda quotas (6 MB synchronous
+ * request and response), Lambda's timeout error name on current runtimes, and Step Functions'
+ * `Lambda.*` names for Lambda's own Invoke errors.
  */
+
+import { ValidationException } from '@aws-sdk/client-sfn';
 
 export const KiB = 1024;
 
@@ -14,12 +18,20 @@ export interface AwsLimits {
   historyEvents: number;
   /** Largest synchronous Lambda request or response payload, in bytes. */
   lambdaPayloadBytes: number;
+  /**
+   * Largest escaped execution input an execution status change event carries to EventBridge;
+   * past it the event has `input: null`, `inputDetails.included: false`.
+   */
+  statusChangeInputBytes: number;
 }
 
 export const AWS_LIMITS: AwsLimits = {
   stateBytes: 256 * KiB,
   historyEvents: 25_000,
   lambdaPayloadBytes: 6 * 1024 * 1024,
+  // The Step Functions guide ("EventBridge payloads") says 248KB; read as 248,000 bytes, the
+  // stricter of its two readings, so the sweep meets a missing input no later than on AWS.
+  statusChangeInputBytes: 248_000,
 };
 
 /** An error as Step Functions sees it: `name` is what Retry/Catch `ErrorEquals` match. */
@@ -83,6 +95,19 @@ export function responseTooLarge(bytes: number, limit: number) {
     'Function.ResponseSizeTooLarge',
     `Response payload size (${bytes} bytes) exceeded maximum allowed payload size (${limit} bytes).`,
   );
+}
+
+/**
+ * StartExecution's answer to an input over the quota: nothing starts. The API reference gives
+ * `input` a 262,144-byte UTF-8 length constraint, and Step Functions answers a request that breaks
+ * a constraint with ValidationException (400), as it does for a name over 80 characters. The
+ * message follows AWS's wording for such a request (its exact text for `input` is not documented).
+ */
+export function executionInputTooLarge(bytes: number, limit: number) {
+  return new ValidationException({
+    message: `1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to ${limit} (it is ${bytes} bytes)`,
+    $metadata: { httpStatusCode: 400 },
+  });
 }
 
 /** Size of a value the way the services measure payloads: UTF-8 bytes of its JSON. */

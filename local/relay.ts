@@ -9,7 +9,7 @@ import type { RelayDeps } from '../functions/core/deps.js';
 import type { RetryClock } from '../functions/core/retry.js';
 import { deliveryConflict, type StartExecution, sameDeliveryRequest } from '../functions/core/steps/start.js';
 import { createStartHandler } from '../functions/start/start-handler.js';
-import type { AwsLimits } from './aws-limits.js';
+import { AWS_LIMITS, type AwsLimits, executionInputTooLarge } from './aws-limits.js';
 import { type EmulatorOptions, type RunningEmulator, startEmulator } from './emulator/server.js';
 import type { LocalEventSink } from './event-sink.js';
 import { lambdaContext } from './lambda-context.js';
@@ -156,6 +156,11 @@ export class LocalRelay {
 
   /** StartExecution against the local engine: `false` when the name was already used. */
   readonly startExecution: StartExecution = async (name, input) => {
+    const limits = { ...AWS_LIMITS, ...this.options.limits };
+    // As Step Functions: an input over the quota is refused before anything starts.
+    const inputJson = JSON.stringify(input);
+    const inputBytes = Buffer.byteLength(inputJson, 'utf8');
+    if (inputBytes > limits.stateBytes) throw executionInputTooLarge(inputBytes, limits.stateBytes);
     // As Step Functions: a name reused with other input is refused, not taken for a duplicate.
     const existing = this.deliveries.get(name);
     if (existing) {
@@ -191,8 +196,11 @@ export class LocalRelay {
     run.result = execution.result.then(async (outcome) => {
       try {
         // As the stack's sweep rule does on AWS: an execution that failed runs Abort from its
-        // status change (a no-op when the workflow's own Abort ran).
+        // status change (a no-op when the workflow's own Abort ran). The event leaves the input
+        // out when its escaped form is too large for EventBridge (a failed execution has no output).
         if (outcome.status === 'FAILED') {
+          const included =
+            Buffer.byteLength(JSON.stringify(inputJson), 'utf8') - 2 <= limits.statusChangeInputBytes;
           await this.lambdas.abort
             .invoke({
               'detail-type': 'Step Functions Execution Status Change',
@@ -200,7 +208,10 @@ export class LocalRelay {
               detail: {
                 name,
                 status: outcome.error === 'States.Timeout' ? 'TIMED_OUT' : 'FAILED',
-                input: JSON.stringify(input),
+                input: included ? inputJson : null,
+                inputDetails: { included },
+                output: null,
+                outputDetails: null,
                 error: outcome.error,
                 cause: outcome.cause,
               },
