@@ -6,7 +6,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { DEFAULT_FOLDER_MARKER } from '../functions/core/config.js';
 import { createS3Client } from '../functions/core/s3-source.js';
-import { SOURCE_BUCKET } from './relay.js';
+import { SOURCE_BUCKET } from './local-deps.js';
 import { LOCAL_S3_CREDENTIALS } from './s3-server.js';
 
 const USAGE = `Usage: npm run drop -- <file | directory> [options]

@@ -24,7 +24,7 @@ export interface EmulatorSettings {
   /** Finalize's part-number key: accept `part_number`, `partNumber` or both. */
   partNumberKeys: 'both' | 'partNumber' | 'part_number';
   /** How storage encrypts (SSE-KMS makes part ETags opaque); see storage.ts. Default SSE-S3. */
-  storageEncryption?: StorageEncryption;
+  storageEncryption: StorageEncryption;
 }
 
 export interface EmulatorAccounts {

@@ -93,6 +93,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       repeatFinalize: 'idempotent',
       directoryBlueprint: false,
       partNumberKeys: 'both',
+      storageEncryption: 'SSE-S3',
       ...options.settings,
     },
     accounts: { ...defaultAccounts(), ...options.accounts },

@@ -62,7 +62,7 @@ export interface StoredUpload {
   parts: Map<number, StoredPart>;
   completed: boolean;
   /** Encryption the upload was created with (a setting change does not touch running uploads). */
-  encryption?: StorageEncryption;
+  encryption: StorageEncryption;
 }
 
 /** S3-style multipart storage on disk: parts stream to files and are never held whole in memory. */
@@ -71,7 +71,11 @@ export class MultipartStore {
 
   constructor(readonly dir: string) {}
 
-  async createUpload(packageId: string, fileId: string): Promise<StoredUpload> {
+  async createUpload(
+    packageId: string,
+    fileId: string,
+    encryption: StorageEncryption,
+  ): Promise<StoredUpload> {
     const uploadId = randomBytes(24).toString('base64url');
     const upload: StoredUpload = {
       uploadId,
@@ -80,6 +84,7 @@ export class MultipartStore {
       bucketKey: `${packageId}/${fileId}`,
       parts: new Map(),
       completed: false,
+      encryption,
     };
     await mkdir(join(this.dir, packageId, uploadId), { recursive: true });
     this.uploads.set(uploadId, upload);
@@ -271,8 +276,7 @@ async function createUpload(
       return { route, status: 403 };
     }
   }
-  const upload = await state.store.createUpload(packageId, fileId);
-  upload.encryption = state.settings.storageEncryption ?? 'SSE-S3';
+  const upload = await state.store.createUpload(packageId, fileId, state.settings.storageEncryption);
   file.uploadId = upload.uploadId;
   res.writeHead(200, {
     'content-type': 'application/xml',
@@ -394,7 +398,7 @@ async function uploadPart(
   if (upload.parts.has(partNumber)) counters.partRetries++;
   else counters.partsStored++;
   counters.bytesStored += received - (upload.parts.get(partNumber)?.size ?? 0);
-  const encryption = upload.encryption ?? 'SSE-S3';
+  const { encryption } = upload;
   // Under SSE-KMS, S3's ETag is not the MD5 of the part: an opaque 32-hex value.
   const etag = encryption === 'SSE-S3' ? digest : randomBytes(16).toString('hex');
   upload.parts.set(partNumber, { partNumber, size: received, md5: digest, etag, file: target });

@@ -14,12 +14,12 @@ import {
   requiredString,
 } from './http.js';
 
-export function expectedPartCount(state: EmulatorState, file: EmuFile) {
+function expectedPartCount(state: EmulatorState, file: EmuFile) {
   if (file.size === undefined) return state.settings.spec.max_chunk_count;
   return Math.max(1, Math.ceil(file.size / file.partSize));
 }
 
-export function fileView(file: EmuFile) {
+function fileView(file: EmuFile) {
   return {
     id: file.id,
     kind: file.kind,
@@ -68,7 +68,7 @@ export function addFile(ctx: ApiContext): ApiReply {
     partSize,
     state: 'new',
     createHeaders: {
-      ...encryptionCreateHeaders(state.settings.storageEncryption ?? 'SSE-S3'),
+      ...encryptionCreateHeaders(state.settings.storageEncryption),
       'x-amz-meta-masv-file-id': '',
     },
     createdAt: isoTime(state.now()),
@@ -107,7 +107,7 @@ export function addFile(ctx: ApiContext): ApiReply {
   };
 }
 
-export function storagePath(file: EmuFile) {
+function storagePath(file: EmuFile) {
   return `/storage/masv-emulator/${encodeURIComponent(file.packageId)}/${encodeURIComponent(file.id)}`;
 }
 
@@ -168,7 +168,7 @@ export function partBlueprints(ctx: ApiContext): ApiReply {
   return { status: 200, body: blueprints };
 }
 
-export function partNumberOf(state: EmulatorState, entry: Record<string, unknown>, index: number): number {
+function partNumberOf(state: EmulatorState, entry: Record<string, unknown>, index: number): number {
   const keys = state.settings.partNumberKeys;
   const camel = keys === 'part_number' ? undefined : entry.partNumber;
   const snake = keys === 'partNumber' ? undefined : entry.part_number;

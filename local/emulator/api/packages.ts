@@ -17,23 +17,35 @@ export function getSpec({ state }: ApiContext): ApiReply {
   return { status: 200, body: state.settings.spec };
 }
 
-export function changeState(state: EmulatorState, pkg: EmuPackage, to: EmuPackage['state']) {
+function changeState(state: EmulatorState, pkg: EmuPackage, to: EmuPackage['state']) {
   const at = isoTime(state.now());
   pkg.stateChanges.push({ at, from: pkg.state, to });
   pkg.state = to;
   pkg.updatedAt = at;
 }
 
+/** A package's part size when its creation names no `chunk_size`. */
+const DEFAULT_PART_SIZE = 100 * 1024 * 1024;
+
 export function newPackage(
   state: EmulatorState,
   fields: Omit<
     EmuPackage,
-    'id' | 'state' | 'stateChanges' | 'files' | 'links' | 'tokensValidFrom' | 'createdAt' | 'updatedAt'
-  >,
+    | 'id'
+    | 'state'
+    | 'stateChanges'
+    | 'files'
+    | 'links'
+    | 'tokensValidFrom'
+    | 'createdAt'
+    | 'updatedAt'
+    | 'partSize'
+  > & { partSize: number | undefined },
 ) {
   const now = isoTime(state.now());
   const pkg: EmuPackage = {
     ...fields,
+    partSize: fields.partSize ?? DEFAULT_PART_SIZE,
     id: ulid(state.now()),
     state: 'new',
     stateChanges: [{ at: now, from: null, to: 'new' }],
@@ -100,15 +112,15 @@ export function createTeamPackage(ctx: ApiContext): ApiReply {
     password: b.password as string | undefined,
     accessLimit: optionalInteger(b, 'access_limit'),
     unlimitedStorage: b.unlimited_storage === true,
-    partSize: partSize ?? 100 * 1024 * 1024,
+    partSize,
   });
   return { status: 201, body: packageView(ctx.state, pkg, true) };
 }
 
-export const PACKAGE_STATES = ['new', 'finalized', 'expired', 'archived'];
+const PACKAGE_STATES = ['new', 'finalized', 'expired', 'archived'];
 
 /** `new`, `finalized` or `expired` as MASV reports it (expiry is derived from the creation time). */
-export function reportedState(state: EmulatorState, pkg: EmuPackage) {
+function reportedState(state: EmulatorState, pkg: EmuPackage) {
   if (
     pkg.state !== 'deleted' &&
     state.now() > Date.parse(pkg.createdAt) + state.settings.packageTtlSeconds * 1000
@@ -117,7 +129,7 @@ export function reportedState(state: EmulatorState, pkg: EmuPackage) {
   return pkg.state;
 }
 
-export function timeFilter(query: URLSearchParams, field: string): number | undefined {
+function timeFilter(query: URLSearchParams, field: string): number | undefined {
   const value = query.get(field);
   if (value === null || value === '') return undefined;
   const at = Date.parse(value);

@@ -83,7 +83,7 @@ export function createPortalPackage(ctx: ApiContext): ApiReply {
     sender,
     formDataId: typeof formDataId === 'string' ? formDataId : undefined,
     unlimitedStorage: false,
-    partSize: partSize ?? 100 * 1024 * 1024,
+    partSize,
   });
   return { status: 201, body: packageView(ctx.state, pkg, true) };
 }
