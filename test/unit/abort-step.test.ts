@@ -1,3 +1,5 @@
+import { GetObjectTaggingCommand, PutObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { abortInputOf } from '../../functions/abort/abort-handler.js';
 import type { PreparedDelivery } from '../../functions/core/delivery.js';
@@ -176,6 +178,35 @@ describe('abort step', () => {
     expect(result).toEqual({ ...remembered, delivered: true });
     expect(deleted).toEqual([]);
     expect(events.events).toEqual([]);
+  });
+});
+
+describe('the failed tag on a source', () => {
+  it('carries the reason cut once, by the tag rules, with the ellipsis they promise', async () => {
+    // Prepare: a long reason, and a source bucket that keeps what is put on it.
+    const s3 = new S3Client({ region: 'us-east-1' });
+    const tagging = mockClient(s3);
+    tagging.on(GetObjectTaggingCommand).resolves({ TagSet: [] });
+    tagging.on(PutObjectTaggingCommand).resolves({});
+    const { deps } = arrange({});
+    const cause = JSON.stringify({ errorMessage: `Source unreadable: ${'x'.repeat(400)}` });
+
+    // Act
+    await abortDelivery(
+      { ...deps, s3 },
+      {
+        deliveryId: 'd1',
+        request: { files: [{ bucket: 'src', key: 'a.mov' }] },
+        error: { Error: 'SourceNotFoundError', Cause: cause },
+      },
+    );
+
+    // Assess
+    const put = tagging.commandCalls(PutObjectTaggingCommand)[0]!.args[0].input;
+    const reason = put.Tagging?.TagSet?.find((t) => t.Key === 'masv-relay:reason')?.Value ?? '';
+    expect(reason).toHaveLength(256);
+    expect(reason.startsWith('SourceNotFoundError: Source unreadable: xxx')).toBe(true);
+    expect(reason.endsWith('...')).toBe(true);
   });
 });
 

@@ -169,7 +169,7 @@ export async function abortDelivery(deps: RelayDeps, input: AbortInput) {
   for (const source of sources) {
     await tagSource(deps.s3, source, {
       'masv-relay:status': 'failed',
-      'masv-relay:reason': `${errorName}: ${reason}`.slice(0, 256),
+      'masv-relay:reason': `${errorName}: ${reason}`,
     }).catch((error: unknown) =>
       log.warn('Could not tag a failed source', { key: source.key, error: (error as Error).message }),
     );
