@@ -1,9 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PutObjectCommand, RestoreObjectCommand, type StorageClass } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalRelay, SOURCE_BUCKET } from '../../local/relay.js';
 import { archiveControls } from '../../local/s3-archive.js';
+import { sha256 } from '../helpers/bytes.js';
 import { deliveredPackage, KiB, testRelayOptions } from '../helpers/local-relay.js';
 
 /**
@@ -11,7 +12,6 @@ import { deliveredPackage, KiB, testRelayOptions } from '../helpers/local-relay.
  * source.restoreArchived. (s3rver refuses PutObject with StorageClass GLACIER_IR, which S3 accepts,
  * so "Glacier Instant Retrieval is not archived" is checked on a HEAD answer in a unit test only.)
  */
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 let relay: LocalRelay | undefined;
 afterEach(async () => {
   await relay?.close();

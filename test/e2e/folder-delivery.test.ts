@@ -1,12 +1,11 @@
-import { createHash } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_FILES_PER_DELIVERY } from '../../functions/core/delivery.js';
 import { DELIVERY_FAILED } from '../../functions/core/events.js';
 import { LocalRelay, SOURCE_BUCKET } from '../../local/relay.js';
+import { sha256 } from '../helpers/bytes.js';
 import { deliveredPackage, KiB, putSource, testRelayOptions } from '../helpers/local-relay.js';
 
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 let relay: LocalRelay;
 
 beforeAll(async () => {

@@ -1,11 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { GetObjectTaggingCommand, PutObjectCommand, type StorageClass } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalRelay, SOURCE_BUCKET } from '../../local/relay.js';
 import { archiveControls } from '../../local/s3-archive.js';
+import { sha256 } from '../helpers/bytes.js';
 import { deliveredPackage, KiB, testRelayOptions } from '../helpers/local-relay.js';
 
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 let relay: LocalRelay | undefined;
 afterEach(async () => {
   await relay?.close();

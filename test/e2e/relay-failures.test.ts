@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { GetObjectTaggingCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalRelay, SOURCE_BUCKET } from '../../local/relay.js';
+import { sha256 } from '../helpers/bytes.js';
 import {
   deliveredPackage,
   FILE_FINALIZE_REFUSED_ONCE,
@@ -10,7 +10,6 @@ import {
   testRelayOptions,
 } from '../helpers/local-relay.js';
 
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 let relay: LocalRelay | undefined;
 afterEach(async () => {
   await relay?.close();

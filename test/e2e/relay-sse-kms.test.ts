@@ -1,11 +1,9 @@
-import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StorageEncryption } from '../../local/emulator/storage.js';
 import { LocalRelay } from '../../local/relay.js';
+import { md5, sha256 } from '../helpers/bytes.js';
 import { deliveredPackage, KiB, relayObject, TINY_SPEC, testRelayOptions } from '../helpers/local-relay.js';
 
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 let relay: LocalRelay | undefined;
 afterEach(async () => {
   await relay?.close();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningEmulator, startEmulator } from '../../local/emulator/server.js';
-import { call } from '../helpers/raw-masv.js';
+import { call, rawTeamApi } from '../helpers/raw-masv.js';
 
 /** The emulator's commit-point faults, package listing and state history, over raw HTTP only. */
 let masv: RunningEmulator;
@@ -11,18 +11,7 @@ beforeAll(async () => {
 });
 afterAll(() => masv.close());
 
-const key = () => ({ 'X-API-KEY': masv.accounts.apiKey });
-const teamPath = () => `/v1/teams/${masv.accounts.teamId}/packages`;
-const listPath = (query: string) => `/v1.1/teams/${masv.accounts.teamId}/packages?${query}`;
-
-async function createPackage(name: string) {
-  const res = await call(masv.url, 'POST', teamPath(), {
-    headers: key(),
-    json: { name, description: '', recipients: ['editor@example.com'] },
-  });
-  expect(res.status).toBe(201);
-  return res.body as { id: string; access_token: string };
-}
+const { key, packagesPath, listPath, packagePath, createPackage } = rawTeamApi(() => masv);
 
 /** Adds a 10-byte file, uploads its one part and, if asked, finalizes it. */
 async function uploadedFile(pkg: { id: string; access_token: string }, options: { finalize: boolean }) {
@@ -66,7 +55,7 @@ describe('answers lost after the request committed', () => {
     ]);
     const before = masv.inspect.packages().length;
     await expect(
-      call(masv.url, 'POST', teamPath(), {
+      call(masv.url, 'POST', packagesPath(), {
         headers: key(),
         json: { name: 'Lost answer', description: '', recipients: ['editor@example.com'] },
       }),
@@ -191,7 +180,7 @@ describe('GET /v1.1/teams/{team_id}/packages as MASV documents it', () => {
   it('needs the API key, and GET of one package reports its state with a fresh token', async () => {
     expect((await call(masv.url, 'GET', listPath('status=new'))).status).toBe(401);
     const pkg = await createPackage('One');
-    const one = await call(masv.url, 'GET', `/v1.1/teams/${masv.accounts.teamId}/packages/${pkg.id}`, {
+    const one = await call(masv.url, 'GET', packagePath(pkg.id), {
       headers: key(),
     });
     expect(one.body).toMatchObject({ id: pkg.id, state: 'new', access_token: expect.any(String) });

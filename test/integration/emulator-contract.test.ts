@@ -1,9 +1,9 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningEmulator, startEmulator } from '../../local/emulator/server.js';
-import { call, decodeJwt, md5, sha256 } from '../helpers/raw-masv.js';
+import { KiB, md5, sha256 } from '../helpers/bytes.js';
+import { call, decodeJwt, rawTeamApi } from '../helpers/raw-masv.js';
 
-const KiB = 1024;
 let masv: RunningEmulator;
 let now = Date.now();
 
@@ -17,17 +17,9 @@ beforeAll(async () => {
 });
 afterAll(() => masv.close());
 
-const key = () => ({ 'X-API-KEY': masv.accounts.apiKey });
+const { key, packagesPath, packagePath, createPackage } = rawTeamApi(() => masv);
 const tokenHeader = (token: string) => ({ 'X-Package-Token': token });
-
-async function teamPackage(overrides: Record<string, unknown> = {}) {
-  const res = await call(masv.url, 'POST', `/v1/teams/${masv.accounts.teamId}/packages`, {
-    headers: key(),
-    json: { name: 'Dailies', description: 'Day 1', recipients: ['editor@example.com'], ...overrides },
-  });
-  expect(res.status).toBe(201);
-  return res.body as { id: string; access_token: string };
-}
+const teamPackage = () => createPackage('Dailies', { description: 'Day 1' });
 
 async function addFile(pkg: { id: string; access_token: string }, fields: Record<string, unknown> = {}) {
   return call(masv.url, 'POST', `/v1/packages/${pkg.id}/files`, {
@@ -277,8 +269,6 @@ describe('the portal flows', () => {
 });
 
 describe('validation rules, one negative case each', () => {
-  const teamUrl = () => `/v1/teams/${masv.accounts.teamId}/packages`;
-
   it.each([
     ['name missing', { name: undefined }, /name is required/],
     ['description missing', { description: undefined }, /description is required/],
@@ -287,7 +277,7 @@ describe('validation rules, one negative case each', () => {
     ['recipient invalid', { recipients: ['not-an-email'] }, /not a valid email/],
     ['chunk_size below min', { chunk_size: 1 }, /outside the allowed range/],
   ])('team package: %s → 400 {code, message}', async (_label, override, message) => {
-    const res = await call(masv.url, 'POST', teamUrl(), {
+    const res = await call(masv.url, 'POST', packagesPath(), {
       headers: key(),
       json: { name: 'n', description: 'd', recipients: ['a@example.com'], ...override },
     });
@@ -297,17 +287,17 @@ describe('validation rules, one negative case each', () => {
 
   it('team package: missing or wrong API key → 401, other team → 403', async () => {
     const json = { name: 'n', description: 'd', recipients: ['a@example.com'] };
-    expect((await call(masv.url, 'POST', teamUrl(), { json })).status).toBe(401);
-    expect((await call(masv.url, 'POST', teamUrl(), { json, headers: { 'X-API-KEY': 'nope' } })).status).toBe(
-      401,
-    );
+    expect((await call(masv.url, 'POST', packagesPath(), { json })).status).toBe(401);
+    expect(
+      (await call(masv.url, 'POST', packagesPath(), { json, headers: { 'X-API-KEY': 'nope' } })).status,
+    ).toBe(401);
     expect((await call(masv.url, 'POST', '/v1/teams/OTHER/packages', { json, headers: key() })).status).toBe(
       403,
     );
   });
 
   it('header names are case-insensitive', async () => {
-    const res = await call(masv.url, 'POST', teamUrl(), {
+    const res = await call(masv.url, 'POST', packagesPath(), {
       headers: { 'x-api-key': masv.accounts.apiKey },
       json: { name: 'n', description: 'd', recipients: ['a@example.com'] },
     });
@@ -355,13 +345,13 @@ describe('validation rules, one negative case each', () => {
 
   it('an expired package refuses further uploads with 410', async () => {
     const pkg = await teamPackage();
-    const { body } = await call(masv.url, 'GET', `/v1.1/teams/${masv.accounts.teamId}/packages/${pkg.id}`, {
+    const { body } = await call(masv.url, 'GET', packagePath(pkg.id), {
       headers: key(),
     });
     const expiry = Date.parse(body.expiry);
     expect(expiry - now).toBe(10 * 24 * 3600 * 1000);
     now = expiry + 1;
-    const fresh = await call(masv.url, 'GET', `/v1.1/teams/${masv.accounts.teamId}/packages/${pkg.id}`, {
+    const fresh = await call(masv.url, 'GET', packagePath(pkg.id), {
       headers: key(),
     });
     const late = await addFile({ id: pkg.id, access_token: fresh.body.access_token });
@@ -372,7 +362,7 @@ describe('validation rules, one negative case each', () => {
   it('the team route returns a fresh token after expiry', async () => {
     const pkg = await teamPackage();
     now += 601_000;
-    const fresh = await call(masv.url, 'GET', `/v1.1/teams/${masv.accounts.teamId}/packages/${pkg.id}`, {
+    const fresh = await call(masv.url, 'GET', packagePath(pkg.id), {
       headers: key(),
     });
     expect(fresh.status).toBe(200);

@@ -11,10 +11,9 @@ import {
 import { MasvClient } from '../../functions/core/masv/client.js';
 import type { RetryClock } from '../../functions/core/retry.js';
 import { type RunningEmulator, startEmulator } from '../../local/emulator/server.js';
+import { KiB, sha256 } from '../helpers/bytes.js';
 import { beginFileUpload, newTeamPackage } from '../helpers/emulator-uploads.js';
-import { sha256 } from '../helpers/raw-masv.js';
 
-const KiB = 1024;
 let masv: RunningEmulator;
 const sleeps: number[] = [];
 const clock: RetryClock = { sleep: async (ms) => void sleeps.push(ms), random: () => 0.5 };

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { type RunningEmulator, startEmulator } from '../../local/emulator/server
 import type { StorageEncryption } from '../../local/emulator/storage.js';
 import { createLocalDeps, SOURCE_BUCKET, STATE_BUCKET } from '../../local/local-deps.js';
 import { type LocalS3, startLocalS3 } from '../../local/s3-server.js';
+import { sha256 } from '../helpers/bytes.js';
 import { transferEveryBatch } from '../helpers/local-deps.js';
 import { KiB, TINY_SPEC, zeroWaitClock } from '../helpers/local-relay.js';
 
@@ -50,7 +51,6 @@ class DamagingClient extends MasvClient {
 
 let s3: LocalS3;
 let masv: RunningEmulator;
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 beforeAll(async () => {
   s3 = await startLocalS3({ buckets: [SOURCE_BUCKET, STATE_BUCKET] });

@@ -6,10 +6,9 @@ import { MasvClient } from '../../functions/core/masv/client.js';
 import { allowsContentMd5, partCheckFor } from '../../functions/core/part-integrity.js';
 import { type RunningEmulator, startEmulator } from '../../local/emulator/server.js';
 import { EMULATOR_KMS_KEY_ID } from '../../local/emulator/storage.js';
+import { KiB, md5, sha256 } from '../helpers/bytes.js';
 import { beginFileUpload, newTeamPackage } from '../helpers/emulator-uploads.js';
-import { md5, sha256 } from '../helpers/raw-masv.js';
 
-const KiB = 1024;
 let masv: RunningEmulator;
 let client: MasvClient;
 

@@ -5,7 +5,7 @@ import { MasvClient } from '../../functions/core/masv/client.js';
 import { type RunningEmulator, startEmulator } from '../../local/emulator/server.js';
 import { LocalRelay } from '../../local/relay.js';
 import { KiB, putSource, testRelayOptions } from '../helpers/local-relay.js';
-import { call } from '../helpers/raw-masv.js';
+import { call, rawTeamApi } from '../helpers/raw-masv.js';
 
 /**
  * Regression tests from the review of issue 10: the team package listing the lost-create reconciliation
@@ -23,17 +23,10 @@ beforeAll(async () => {
 });
 afterAll(() => masv.close());
 
-const key = () => ({ 'X-API-KEY': masv.accounts.apiKey });
-const listPath = (query: string) => `/v1.1/teams/${masv.accounts.teamId}/packages?${query}`;
-
-async function createPackage(name: string) {
-  const res = await call(masv.url, 'POST', `/v1/teams/${masv.accounts.teamId}/packages`, {
-    headers: key(),
-    json: { name, description: 'listing', recipients: ['editor@example.com'] },
-  });
-  expect(res.status).toBe(201);
-  return res.body as { id: string };
-}
+const team = rawTeamApi(() => masv);
+const { key, listPath } = team;
+/** Packages made here, not by the relay: their description tells them from the relay's own. */
+const createPackage = (name: string) => team.createPackage(name, { description: 'listing' });
 
 describe('the emulator lists team packages as MASV documents it', () => {
   it('page=1 is the first page', async () => {

@@ -1,8 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { LocalRelay, type LocalRelayOptions, SOURCE_BUCKET } from '../../local/relay.js';
+import { KiB, sha256 } from '../helpers/bytes.js';
 
-const KiB = 1024;
 const MiB = 1024 * KiB;
 
 /** Sizes dropped in turn: empty, tiny, one part, a few parts, many parts. */
@@ -94,7 +94,7 @@ export async function runBurst(options: BurstOptions): Promise<BurstReport> {
         key,
         size,
         etag: put.ETag!.replace(/"/g, ''),
-        sha256: createHash('sha256').update(body).digest('hex'),
+        sha256: sha256(body),
       });
     }
     const bytes = sources.reduce((sum, s) => sum + s.size, 0);

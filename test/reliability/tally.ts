@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
 import { deliveryReference } from '../../functions/core/package-reconcile.js';
 import type { RunningEmulator } from '../../local/emulator/server.js';
 import type { DeliveryRun, LocalRelay } from '../../local/relay.js';
+import { sha256 } from '../helpers/bytes.js';
 
 export interface Tally {
   deliveries: number;
@@ -84,7 +84,7 @@ export async function settleDelivery(
     }
     if (sourceBytes) {
       const stored = await inspect.fileSha256(pkg.files[0]!.id);
-      const source = createHash('sha256').update(sourceBytes).digest('hex');
+      const source = sha256(sourceBytes);
       if (stored === source) tally.byteExact++;
       else tally.corrupt++;
       expect(stored).toBe(source);

@@ -13,6 +13,7 @@ import type { MasvClient } from '../../functions/core/masv/client.js';
 import type { Blueprint, UploadedPart } from '../../functions/core/masv/types.js';
 import { StateBucket } from '../../functions/core/state-bucket.js';
 import { transferBatch } from '../../functions/core/steps/transfer.js';
+import { md5 } from '../helpers/bytes.js';
 import { stepDeps } from '../helpers/step-deps.js';
 
 /**
@@ -21,7 +22,6 @@ import { stepDeps } from '../helpers/step-deps.js';
  */
 const NOW = new Date('2025-03-04T05:06:07.000Z');
 const BYTES = Buffer.from('0123456789');
-const md5 = (bytes: Buffer) => createHash('md5').update(bytes).digest('hex');
 const partBytes = (n: number) => BYTES.subarray((n - 1) * 4, Math.min(n * 4, BYTES.length));
 
 const file: DeliveryFile = {
