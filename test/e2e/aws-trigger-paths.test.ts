@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalRelay, SOURCE_BUCKET } from '../../local/relay.js';
 import {
@@ -11,9 +10,8 @@ import {
   sqsEvent,
   TOPIC_ARN,
 } from '../helpers/aws-events.js';
-import { deliveredPackage, KiB, putSource, testRelayOptions } from '../helpers/local-relay.js';
+import { expectDelivered, KiB, putSource, testRelayOptions } from '../helpers/local-relay.js';
 
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 let relay: LocalRelay;
 
 beforeAll(async () => {
@@ -24,13 +22,9 @@ afterAll(() => relay.close());
 const notification = (key: string, eTag: string) =>
   JSON.stringify(s3Notification(s3Record(key, { bucket: SOURCE_BUCKET, eTag })));
 
-async function expectDelivered(name: string, body: Buffer) {
-  const outcome = await relay.deliveries.get(name)!.result;
-  expect(outcome).toMatchObject({ status: 'SUCCEEDED' });
-  const pkg = deliveredPackage(relay, (outcome as { output: { packageId: string } }).output.packageId);
-  await expect(relay.emulator!.inspect.fileSha256(pkg.files[0]!.id)).resolves.toBe(sha256(body));
-  return pkg;
-}
+/** Waits for the delivery started under `name` and checks it delivered `body` byte-exact. */
+const deliveredAs = async (name: string, body: Buffer) =>
+  expectDelivered(relay, await relay.deliveries.get(name)!.result, body);
 
 describe('AWS trigger paths through the real workflow', () => {
   it('S3 → SNS → Lambda delivers the object', async () => {
@@ -40,7 +34,7 @@ describe('AWS trigger paths through the real workflow', () => {
     )) as {
       started: string[];
     };
-    const pkg = await expectDelivered(summary.started[0]!, body);
+    const pkg = await deliveredAs(summary.started[0]!, body);
     expect(pkg.files[0]!.name).toBe('direct clip.mov');
   });
 
@@ -57,7 +51,7 @@ describe('AWS trigger paths through the real workflow', () => {
       batchItemFailures: [{ itemIdentifier: '059f36b4-87a3-44ab-83d2-661975132831' }],
     });
     expect(relay.deliveries.size).toBe(before + 1);
-    await expectDelivered([...relay.deliveries.keys()].at(-1)!, body);
+    await deliveredAs([...relay.deliveries.keys()].at(-1)!, body);
   });
 
   it('S3 Batch Operations (1.0 and 2.0) delivers each task and answers per task', async () => {
@@ -67,7 +61,7 @@ describe('AWS trigger paths through the real workflow', () => {
       results: Array<{ resultCode: string; resultString: string }>;
     };
     expect(v1.results[0]!.resultCode).toBe('Succeeded');
-    await expectDelivered(v1.results[0]!.resultString.replace('Delivery started: ', ''), a.body);
+    await deliveredAs(v1.results[0]!.resultString.replace('Delivery started: ', ''), a.body);
 
     const v2 = (await relay.trigger(
       batchOperationsV2(
@@ -83,7 +77,7 @@ describe('AWS trigger paths through the real workflow', () => {
     )) as { results: Array<{ resultCode: string; resultString: string }> };
     expect(v2.results.map((r) => r.resultCode)).toEqual(['Succeeded', 'PermanentFailure']);
     expect(v2.results[1]!.resultString).toMatch(/bucket "elsewhere".*only from its source bucket "source"/);
-    const pkg = await expectDelivered(v2.results[0]!.resultString.replace('Delivery started: ', ''), b.body);
+    const pkg = await deliveredAs(v2.results[0]!.resultString.replace('Delivery started: ', ''), b.body);
     expect(pkg).toMatchObject({ name: 'Backlog b.mov', recipients: ['archive@example.com'] });
   });
 });

@@ -1,22 +1,17 @@
-import { GetObjectTaggingCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalRelay, SOURCE_BUCKET } from '../../local/relay.js';
+import { KiB, putSource, testRelayOptions } from '../helpers/local-relay.js';
 
 /**
  * A request given to StartExecution that Prepare refuses (DeliveryRequestError) still names real
  * source objects: Abort tags them failed and lists them in the failure event, so the owner learns
  * which objects were not delivered.
  */
-const KiB = 1024;
 let relay: LocalRelay;
 
 beforeAll(async () => {
-  relay = await LocalRelay.start({
-    fastRetries: true,
-    clock: { sleep: async () => undefined, random: () => 0 },
-    emulator: { spec: { min_chunk_size: 64 * KiB, max_chunk_size: 256 * KiB, max_chunk_count: 200 } },
-    config: { transfer: { partSizeMiB: 5, mapConcurrency: 4, partConcurrency: 3, partsPerBatch: 4 } },
-  });
+  relay = await LocalRelay.start(testRelayOptions());
 });
 afterAll(async () => {
   await relay.close();
@@ -26,9 +21,7 @@ describe('Abort after Prepare refused a direct StartExecution request', () => {
   it('tags the named source failed and lists it in the failure event', async () => {
     // Prepare: a real object, and a request whose package override is invalid.
     const key = 'direct/clip.mov';
-    await relay.sourceClient.send(
-      new PutObjectCommand({ Bucket: SOURCE_BUCKET, Key: key, Body: Buffer.alloc(100 * KiB, 1) }),
-    );
+    await putSource(relay, key, 100 * KiB);
     const name = 'refused-override';
     const input = { files: [{ bucket: SOURCE_BUCKET, key }], package: { recipients: ['not-an-email'] } };
 

@@ -1,11 +1,7 @@
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ExecutionOutcome } from '../../local/limited-execution.js';
 import { LocalRelay, type LocalRelayOptions } from '../../local/relay.js';
-import { deliveredPackage, KiB, relayObject, testRelayOptions } from '../helpers/local-relay.js';
-
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+import { expectDelivered, KiB, relayObject, testRelayOptions } from '../helpers/local-relay.js';
 
 let relay: LocalRelay | undefined;
 afterEach(async () => {
@@ -33,12 +29,6 @@ async function start(overrides: LocalRelayOptions & { reserved?: number; mapConc
     }),
   );
   return relay;
-}
-
-async function expectDelivered(r: LocalRelay, outcome: ExecutionOutcome, body: Buffer) {
-  if (outcome.status !== 'SUCCEEDED') throw new Error(`delivery failed: ${outcome.error}: ${outcome.cause}`);
-  const pkg = deliveredPackage(r, (outcome.output as { packageId: string }).packageId);
-  await expect(r.emulator!.inspect.fileSha256(pkg.files[0]!.id)).resolves.toBe(sha256(body));
 }
 
 describe('e2e: transfer capacity (reserved concurrency enforced by the local runner)', () => {

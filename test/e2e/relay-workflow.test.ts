@@ -1,9 +1,10 @@
-import { createHash } from 'node:crypto';
 import { GetObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalRelay } from '../../local/relay.js';
+import { sha256 } from '../helpers/bytes.js';
 import {
   deliveredPackage,
+  expectDelivered,
   KiB,
   putSource,
   relayObject,
@@ -11,7 +12,6 @@ import {
   testRelayOptions,
 } from '../helpers/local-relay.js';
 
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 let relay: LocalRelay;
 
 beforeAll(async () => {
@@ -19,42 +19,36 @@ beforeAll(async () => {
 });
 afterAll(() => relay.close());
 
-async function expectDelivered(key: string, size: number) {
+/** Relays `size` bytes at `key` and checks they were delivered byte-exact. */
+async function relayedByteExact(key: string, size: number) {
   const { body, outcome, run } = await relayObject(relay, key, size);
-  expect(outcome).toMatchObject({ status: 'SUCCEEDED' });
-  const output = (outcome as { output: { packageId: string; bytes: number } }).output;
-  expect(output.bytes).toBe(size);
-  const pkg = deliveredPackage(relay, output.packageId);
-  expect(pkg.state).toBe('finalized');
-  expect(pkg.files).toHaveLength(1);
-  await expect(relay.emulator!.inspect.fileSha256(pkg.files[0]!.id)).resolves.toBe(sha256(body));
-  return { pkg, run };
+  return { pkg: await expectDelivered(relay, outcome, body), run };
 }
 
 describe('relay workflow on local stand-ins', () => {
   it('delivers a single-part object byte-exact', async () => {
-    const { pkg } = await expectDelivered('single/one-part.bin', 100 * KiB);
+    const { pkg } = await relayedByteExact('single/one-part.bin', 100 * KiB);
     expect(pkg.files[0]).toMatchObject({ name: 'one-part.bin', path: '', partsStored: 1 });
   });
 
   it('delivers a multi-part object in several batches', async () => {
-    const { pkg, run } = await expectDelivered('multi/many-parts.bin', 2 * 1024 * KiB + 123);
+    const { pkg, run } = await relayedByteExact('multi/many-parts.bin', 2 * 1024 * KiB + 123);
     expect(pkg.files[0]!.partsStored).toBe(9);
     expect(run.prepared!.batches).toHaveLength(3);
   });
 
   it('delivers an object of exactly a multiple of the part size', async () => {
-    const { pkg } = await expectDelivered('multi/exact.bin', 4 * 256 * KiB);
+    const { pkg } = await relayedByteExact('multi/exact.bin', 4 * 256 * KiB);
     expect(pkg.files[0]!.partsStored).toBe(4);
   });
 
   it('delivers a 0-byte object as one empty part', async () => {
-    const { pkg } = await expectDelivered('edge/empty.bin', 0);
+    const { pkg } = await relayedByteExact('edge/empty.bin', 0);
     expect(pkg.files[0]).toMatchObject({ size: 0, partsStored: 1 });
   });
 
   it('delivers a 1-byte object', async () => {
-    await expectDelivered('edge/one-byte.bin', 1);
+    await relayedByteExact('edge/one-byte.bin', 1);
   });
 
   it.each([
@@ -63,7 +57,7 @@ describe('relay workflow on local stand-ins', () => {
     'names/percent%20literal.mov',
     'names/ünïcødé-日本.mov',
   ])('delivers the key %s with its exact name', async (key) => {
-    const { pkg } = await expectDelivered(key, 70 * KiB);
+    const { pkg } = await relayedByteExact(key, 70 * KiB);
     expect(pkg.files[0]!.name).toBe(key.slice(key.lastIndexOf('/') + 1));
   });
 

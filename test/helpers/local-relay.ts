@@ -3,9 +3,11 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { expect } from 'vitest';
 import type { RelayDeps } from '../../functions/core/deps.js';
 import type { FaultRule } from '../../local/emulator/faults.js';
+import type { ExecutionOutcome } from '../../local/limited-execution.js';
 import { type LocalRelay, type LocalRelayOptions, SOURCE_BUCKET } from '../../local/relay.js';
+import { KiB, sha256 } from './bytes.js';
 
-export const KiB = 1024;
+export { KiB };
 
 /** Small MASV limits so tests exercise many parts quickly. */
 export const TINY_SPEC = { min_chunk_size: 64 * KiB, max_chunk_size: 256 * KiB, max_chunk_count: 200 };
@@ -50,6 +52,23 @@ export async function putSource(
   return { body, etag: put.ETag!.replace(/"/g, '') };
 }
 
+/**
+ * Drops an object and sends its EventBridge "Object Created" event through the real start handler;
+ * returns the source's bytes and ETag and the one delivery it started (still running).
+ */
+export async function dropObject(
+  relay: LocalRelay,
+  key: string,
+  size: number,
+  options: { metadata?: Record<string, string>; sequencer?: string } = {},
+) {
+  const { body, etag } = await putSource(relay, key, size, options.metadata);
+  const event = relay.objectCreatedEvent(key, etag, size, options.sequencer);
+  const summary = (await relay.trigger(event)) as { started: string[] };
+  expect(summary.started).toHaveLength(1);
+  return { body, etag, run: relay.deliveries.get(summary.started[0]!)! };
+}
+
 /** Drops an object and relays it through the EventBridge "Object Created" path; waits for the end. */
 export async function relayObject(
   relay: LocalRelay,
@@ -57,10 +76,7 @@ export async function relayObject(
   size: number,
   metadata?: Record<string, string>,
 ) {
-  const { body, etag } = await putSource(relay, key, size, metadata);
-  const summary = (await relay.trigger(relay.objectCreatedEvent(key, etag, size))) as { started: string[] };
-  expect(summary.started).toHaveLength(1);
-  const run = relay.deliveries.get(summary.started[0]!)!;
+  const { body, run } = await dropObject(relay, key, size, { metadata });
   return { body, run, outcome: await run.result };
 }
 
@@ -68,6 +84,23 @@ export async function relayObject(
 export function deliveredPackage(relay: LocalRelay, packageId: string) {
   const pkg = relay.emulator!.inspect.package(packageId);
   if (!pkg) throw new Error(`package ${packageId} not found in the emulator`);
+  return pkg;
+}
+
+/**
+ * Asserts a delivery succeeded into one finalized package whose single file holds exactly `body`
+ * (SHA-256 of the stored bytes); returns the package.
+ */
+export async function expectDelivered(relay: LocalRelay, outcome: ExecutionOutcome, body: Buffer) {
+  if (outcome.status !== 'SUCCEEDED') throw new Error(`delivery failed: ${outcome.error}: ${outcome.cause}`);
+  const output = outcome.output as { packageId: string; bytes: number };
+  const pkg = deliveredPackage(relay, output.packageId);
+  expect({ state: pkg.state, files: pkg.files.length, bytes: output.bytes }).toEqual({
+    state: 'finalized',
+    files: 1,
+    bytes: body.length,
+  });
+  await expect(relay.emulator!.inspect.fileSha256(pkg.files[0]!.id)).resolves.toBe(sha256(body));
   return pkg;
 }
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../functions/core/config.js';
 import { type RunningEmulator, startEmulator } from '../../local/emulator/server.js';
 import { API_KEY_SECRET, LocalRelay, type LocalRelayOptions, SOURCE_BUCKET } from '../../local/relay.js';
-import { KiB, putSource, TINY_SPEC, testRelayOptions } from '../helpers/local-relay.js';
+import { dropObject, KiB, putSource, TINY_SPEC, testRelayOptions } from '../helpers/local-relay.js';
 import { findSecrets, newTally, settleDelivery, summaryLine, tallyAudit } from './tally.js';
 
 const PART = TINY_SPEC.max_chunk_size;
@@ -52,9 +52,7 @@ async function start(options: LocalRelayOptions = {}) {
 
 /** Drops `size` bytes at `key` and relays it via the EventBridge path; settles and returns the outcome. */
 async function relayKey(r: LocalRelay, key: string, size: number, metadata?: Record<string, string>) {
-  const { body, etag } = await putSource(r, key, size, metadata);
-  const summary = (await r.trigger(r.objectCreatedEvent(key, etag, size))) as { started: string[] };
-  const run = r.deliveries.get(summary.started[0]!)!;
+  const { body, run } = await dropObject(r, key, size, { metadata });
   const outcome = await settleDelivery(r, run, body, tally);
   return { outcome, run };
 }
@@ -98,9 +96,7 @@ async function portalRelay(target: Record<string, unknown>, secrets: Record<stri
 }
 
 async function portalOutcome(r: LocalRelay, key: string) {
-  const { etag } = await putSource(r, key, 10 * KiB);
-  const summary = (await r.trigger(r.objectCreatedEvent(key, etag, 10 * KiB))) as { started: string[] };
-  return r.deliveries.get(summary.started[0]!)!.result;
+  return (await dropObject(r, key, 10 * KiB)).run.result;
 }
 
 const causeOf = (outcome: unknown) => (outcome as { cause: string }).cause;

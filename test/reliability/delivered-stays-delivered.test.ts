@@ -6,7 +6,7 @@ import {
   depsOf,
   FILE_FINALIZE_REFUSED_ONCE,
   KiB,
-  putSource,
+  relayObject,
   testRelayOptions,
 } from '../helpers/local-relay.js';
 import { auditPackages } from './tally.js';
@@ -23,14 +23,7 @@ afterAll(async () => {
   await relay.close();
 });
 
-async function deliver(key: string) {
-  const { etag } = await putSource(relay, key, 200 * KiB);
-  const summary = (await relay.trigger(relay.objectCreatedEvent(key, etag, 200 * KiB))) as {
-    started: string[];
-  };
-  const run = relay.deliveries.get(summary.started[0]!)!;
-  return { run, outcome: await run.result };
-}
+const deliver = (key: string) => relayObject(relay, key, 200 * KiB);
 
 /**
  * Makes one listing of the state bucket fail once with SlowDown, and only once Abort has begun;

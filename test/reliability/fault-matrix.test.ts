@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FaultRule } from '../../local/emulator/faults.js';
 import { LocalRelay, type LocalRelayOptions } from '../../local/relay.js';
-import { KiB, putSource, testRelayOptions } from '../helpers/local-relay.js';
+import { dropObject, KiB, testRelayOptions } from '../helpers/local-relay.js';
 import { findSecrets, newTally, settleDelivery, summaryLine, tallyAudit } from './tally.js';
 
 const tally = newTally();
@@ -40,9 +40,7 @@ async function start(options: LocalRelayOptions = {}) {
 async function deliverWithFaults(relay: LocalRelay, key: string, size: number, faults: FaultRule[]) {
   relay.emulator!.faults.clear();
   for (const fault of faults) relay.emulator!.faults.add(fault);
-  const { body, etag } = await putSource(relay, key, size);
-  const summary = (await relay.trigger(relay.objectCreatedEvent(key, etag, size))) as { started: string[] };
-  const run = relay.deliveries.get(summary.started[0]!)!;
+  const { body, run } = await dropObject(relay, key, size);
   const outcome = await settleDelivery(relay, run, body, tally);
   const applied = relay.emulator!.faults.list().reduce((n, f) => n + f.applied, 0);
   relay.emulator!.faults.clear();

@@ -1,13 +1,14 @@
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FaultRule, FaultTarget } from '../../local/emulator/faults.js';
 import { startEmulator } from '../../local/emulator/server.js';
 import { LocalRelay, type LocalRelayOptions } from '../../local/relay.js';
+import { sha256 } from '../helpers/bytes.js';
 import {
   depsOf,
   FILE_FINALIZE_REFUSED_ONCE,
   KiB,
   putSource,
+  relayObject,
   TINY_SPEC,
   testRelayOptions,
 } from '../helpers/local-relay.js';
@@ -277,12 +278,7 @@ describe('Abort deletes only what it may, and keeps what it could not delete', (
     const emulator = own.emulator!;
     emulator.faults.add(FILE_FINALIZE_REFUSED_ONCE);
     emulator.faults.add({ target: 'route:DELETE /v1/packages/{package_id}', kind: 'status', status: 500 });
-    const { etag } = await putSource(own, 'abort/undeletable.bin', 200 * KiB);
-    const summary = (await own.trigger(own.objectCreatedEvent('abort/undeletable.bin', etag, 200 * KiB))) as {
-      started: string[];
-    };
-    const run = own.deliveries.get(summary.started[0]!)!;
-    const outcome = await run.result;
+    const { run, outcome } = await relayObject(own, 'abort/undeletable.bin', 200 * KiB);
     expect(outcome.status).toBe('FAILED');
     const packageId = run.prepared!.package.id;
     expect(emulator.inspect.package(packageId)?.state).toBe('new');
@@ -317,21 +313,12 @@ describe('Portal packages cannot be looked up: a possible orphan is reported, no
         kind: 'reset-after-commit',
         times: 1,
       });
-      const { body, etag } = await putSource(portal, 'portal/lost.bin', 200 * KiB);
-      const summary = (await portal.trigger(
-        portal.objectCreatedEvent('portal/lost.bin', etag, 200 * KiB),
-      )) as {
-        started: string[];
-      };
-      const run = portal.deliveries.get(summary.started[0]!)!;
-      const outcome = await run.result;
+      const { body, run, outcome } = await relayObject(portal, 'portal/lost.bin', 200 * KiB);
       expect(outcome.status).toBe('SUCCEEDED');
       const packages = emulator.inspect.packages();
       const delivered = packages.filter((p) => p.state === 'finalized');
       expect(delivered).toHaveLength(1);
-      expect(await emulator.inspect.fileSha256(delivered[0]!.files[0]!.id)).toBe(
-        createHash('sha256').update(body).digest('hex'),
-      );
+      expect(await emulator.inspect.fileSha256(delivered[0]!.files[0]!.id)).toBe(sha256(body));
       // The package the lost answer created is never finalized, so it never reaches anyone; the
       // relay cannot find it without an API key, so it says so instead of guessing.
       const lost = packages.filter((p) => p.state === 'new');
