@@ -1,15 +1,12 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { App, type CfnElement, Stack, Validations } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig, type RelayConfigInput } from '../../functions/core/config.js';
 import { MasvRelay, objectKeyFilter } from '../../lib/masv-relay.js';
 import { MasvRelayStack } from '../../lib/relay-stack.js';
+import { logicalIdIn, nagFindings, roleStatements, unbundledApp } from '../helpers/synth.js';
 
 const ACCOUNT = '123456789012';
 const TOPIC = 'arn:aws:sns:us-west-2:123456789012:footage-events';
@@ -29,7 +26,7 @@ const FULL: RelayConfigInput = {
 };
 
 function synth(config: RelayConfigInput = FULL) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = unbundledApp();
   const stack = new MasvRelayStack(app, 'Access', {
     env: { account: ACCOUNT, region: 'us-west-2' },
     config: parseConfig(config),
@@ -39,8 +36,8 @@ function synth(config: RelayConfigInput = FULL) {
 
 const t = synth();
 const relay = t.stack.relay;
-const logicalId = (c: { node: { defaultChild?: unknown } }) =>
-  t.stack.getLogicalId(c.node.defaultChild as CfnElement);
+/** Logical ids in the stack with every option (t). */
+const logicalId = (c: { node: { defaultChild?: unknown } }) => logicalIdIn(t.stack, c);
 const ruleArn = (path: string) => ({
   'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:events:us-west-2:${ACCOUNT}:rule/${path}`]],
 });
@@ -51,19 +48,6 @@ function queuePolicy(queueId: string) {
     JSON.stringify(p.Properties.Queues).includes(queueId),
   );
   return policy!.Properties.PolicyDocument.Statement as Array<Record<string, unknown>>;
-}
-
-function roleStatements(roleId: string) {
-  return Object.values(t.template.findResources('AWS::IAM::Policy'))
-    .filter((p) => (p.Properties.Roles as Array<{ Ref: string }>).some((r) => r.Ref === roleId))
-    .flatMap(
-      (p) =>
-        p.Properties.PolicyDocument.Statement as Array<{
-          Action: unknown;
-          Resource: unknown;
-          Condition?: unknown;
-        }>,
-    );
 }
 
 describe('who may ask: the relay request bus', () => {
@@ -112,7 +96,7 @@ describe('who may ask: the relay request bus', () => {
   });
 
   it('lets the construct grant one role the right to ask', () => {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = unbundledApp();
     const stack = new Stack(app, 'Grant');
     const r = new MasvRelay(stack, 'Relay', { config: FULL });
     const role = new iam.Role(stack, 'Caller', {
@@ -126,7 +110,7 @@ describe('who may ask: the relay request bus', () => {
             Action: 'events:PutEvents',
             Effect: 'Allow',
             Resource: {
-              'Fn::GetAtt': [stack.getLogicalId(r.requestBus.node.defaultChild as CfnElement), 'Arn'],
+              'Fn::GetAtt': [logicalIdIn(stack, r.requestBus), 'Arn'],
             },
           },
         ],
@@ -176,7 +160,7 @@ describe('who may ask: the trigger queue', () => {
     expect(statements.find((s) => s.Sid === 'OnlyRelaySenders')!.Condition).not.toHaveProperty('ArnNotLike');
     const ops = 'arn:aws:iam::123456789012:role/relay-operators';
     const { template, stack } = synth({ ...FULL, access: { ...FULL.access, queueSenderArns: [ops] } });
-    const queue = stack.getLogicalId(stack.relay.queue.node.defaultChild as CfnElement);
+    const queue = logicalIdIn(stack, stack.relay.queue);
     const [policy] = Object.values(template.findResources('AWS::SQS::QueuePolicy')).filter((p) =>
       JSON.stringify(p.Properties.Queues).includes(queue),
     );
@@ -194,8 +178,8 @@ describe('who may ask: the trigger queue', () => {
     // operator then redrives into the trigger queue past its Deny.
     const deny = queuePolicy(logicalId(relay.deadLetterQueue)).find((s) => s.Sid === 'OnlyRelaySenders');
     expect(deny).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' }, Action: 'sqs:SendMessage' });
-    const startRole = t.stack.getLogicalId(relay.functions.start.role!.node.defaultChild as CfnElement);
-    const abortRole = t.stack.getLogicalId(relay.functions.abort.role!.node.defaultChild as CfnElement);
+    const startRole = logicalId(relay.functions.start.role!);
+    const abortRole = logicalId(relay.functions.abort.role!);
     expect(deny!.Condition).toEqual({
       ArnNotEquals: { 'aws:SourceArn': [objectRule, requestRule, sweepRule, TOPIC] },
       ArnNotLike: {
@@ -204,7 +188,7 @@ describe('who may ask: the trigger queue', () => {
     });
     const ops = 'arn:aws:iam::123456789012:role/relay-operators';
     const { template, stack } = synth({ ...FULL, access: { ...FULL.access, queueSenderArns: [ops] } });
-    const dlq = stack.getLogicalId(stack.relay.deadLetterQueue.node.defaultChild as CfnElement);
+    const dlq = logicalIdIn(stack, stack.relay.deadLetterQueue);
     const [policy] = Object.values(template.findResources('AWS::SQS::QueuePolicy')).filter((p) =>
       JSON.stringify(p.Properties.Queues).includes(dlq),
     );
@@ -295,8 +279,8 @@ describe('failures of direct invocations do not vanish', () => {
       TargetArn: { 'Fn::GetAtt': [logicalId(relay.deadLetterQueue), 'Arn'] },
     });
     expect(fns[logicalId(relay.functions.prepare)]!.Properties.DeadLetterConfig).toBeUndefined();
-    const startRole = t.stack.getLogicalId(relay.functions.start.role!.node.defaultChild as CfnElement);
-    expect(roleStatements(startRole)).toContainEqual(
+    const startRole = logicalId(relay.functions.start.role!);
+    expect(roleStatements(t.template, startRole)).toContainEqual(
       expect.objectContaining({
         Action: 'sqs:SendMessage',
         Resource: { 'Fn::GetAtt': [logicalId(relay.deadLetterQueue), 'Arn'] },
@@ -307,8 +291,8 @@ describe('failures of direct invocations do not vanish', () => {
 
 describe('start: one package per requestId', () => {
   it('may describe executions of the relay workflow only (to compare a reused name), and start them', () => {
-    const startRole = t.stack.getLogicalId(relay.functions.start.role!.node.defaultChild as CfnElement);
-    const statements = roleStatements(startRole);
+    const startRole = logicalId(relay.functions.start.role!);
+    const statements = roleStatements(t.template, startRole);
     const workflow = logicalId(relay.stateMachine);
     const describe = statements.filter((s) => JSON.stringify(s.Action).includes('states:DescribeExecution'));
     expect(describe).toHaveLength(1);
@@ -345,26 +329,21 @@ describe('monitoring of the rules', () => {
 
 describe('SNS topics of the embedding app', () => {
   it('subscribes the queue to a construct-prop topic, admits it by aws:SourceArn and tells start', () => {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = unbundledApp();
     const stack = new Stack(app, 'AppTopics');
     const topic = new sns.Topic(stack, 'Uploads');
     const r = new MasvRelay(stack, 'Relay', { config: FULL, triggerTopics: [topic] });
     const template = Template.fromStack(stack);
-    const topicRef = { Ref: stack.getLogicalId(topic.node.defaultChild as CfnElement) };
+    const topicRef = { Ref: logicalIdIn(stack, topic) };
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'sqs', TopicArn: topicRef });
-    const start =
-      template.findResources('AWS::Lambda::Function')[
-        stack.getLogicalId(r.functions.start.node.defaultChild as CfnElement)
-      ]!;
+    const start = template.findResources('AWS::Lambda::Function')[logicalIdIn(stack, r.functions.start)]!;
     const appTopics = JSON.stringify(start.Properties.Environment.Variables.TRIGGER_TOPIC_ARNS);
     expect(appTopics).toContain(topicRef.Ref);
     expect(appTopics).not.toContain(TOPIC); // configured topics already travel in RELAY_CONFIG
     const fullStart = t.template.findResources('AWS::Lambda::Function')[logicalId(relay.functions.start)]!;
     expect(fullStart.Properties.Environment.Variables).not.toHaveProperty('TRIGGER_TOPIC_ARNS');
     const [policy] = Object.values(template.findResources('AWS::SQS::QueuePolicy')).filter((p) =>
-      JSON.stringify(p.Properties.Queues).includes(
-        stack.getLogicalId(r.queue.node.defaultChild as CfnElement),
-      ),
+      JSON.stringify(p.Properties.Queues).includes(logicalIdIn(stack, r.queue)),
     );
     const deny = (policy!.Properties.PolicyDocument.Statement as Array<Record<string, unknown>>).find(
       (s) => s.Sid === 'OnlyRelaySenders',
@@ -373,7 +352,7 @@ describe('SNS topics of the embedding app', () => {
   });
 
   it('scopes SNS use of the relay key to each topic (aws:SourceArn), the app topic as the configured one', () => {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = unbundledApp();
     const stack = new Stack(app, 'AppTopicKey', { env: { account: ACCOUNT, region: 'us-west-2' } });
     const topic = new sns.Topic(stack, 'Uploads');
     new MasvRelay(stack, 'Relay', { config: FULL, triggerTopics: [topic] });
@@ -385,7 +364,7 @@ describe('SNS topics of the embedding app', () => {
     );
     expect(forSns.map((s) => s.Condition)).toEqual([
       { ArnEquals: { 'aws:SourceArn': TOPIC } },
-      { ArnEquals: { 'aws:SourceArn': { Ref: stack.getLogicalId(topic.node.defaultChild as CfnElement) } } },
+      { ArnEquals: { 'aws:SourceArn': { Ref: logicalIdIn(stack, topic) } } },
     ]);
     for (const s of forSns) expect(s.Action).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
   });
@@ -429,7 +408,7 @@ describe('who may ask: the key policy', () => {
 
 describe('who may ask: secrets', () => {
   const statementsOf = (name: 'prepare' | 'transfer' | 'start') =>
-    roleStatements(t.stack.getLogicalId(relay.functions[name].role!.node.defaultChild as CfnElement));
+    roleStatements(t.template, logicalId(relay.functions[name].role!));
   const secretResources = (name: 'prepare' | 'transfer' | 'start') =>
     statementsOf(name)
       .filter((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue'))
@@ -452,12 +431,8 @@ describe('who may ask: secrets', () => {
       ...FULL,
       masv: { target: { kind: 'team', teamId: 'T', apiKeySecretName: partial } },
     });
-    const role = stack.getLogicalId(stack.relay.functions.prepare.role!.node.defaultChild as CfnElement);
-    const body = JSON.stringify(
-      Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
-        JSON.stringify(p.Properties.Roles).includes(role),
-      ),
-    );
+    const role = logicalIdIn(stack, stack.relay.functions.prepare.role!);
+    const body = JSON.stringify(roleStatements(template, role));
     expect(body).toContain(`${partial}-??????`);
   });
 
@@ -468,12 +443,8 @@ describe('who may ask: secrets', () => {
       ...FULL,
       masv: { target: { kind: 'team', teamId: 'T', apiKeySecretName: ambiguous } },
     });
-    const role = stack.getLogicalId(stack.relay.functions.prepare.role!.node.defaultChild as CfnElement);
-    const body = JSON.stringify(
-      Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
-        JSON.stringify(p.Properties.Roles).includes(role),
-      ),
-    );
+    const role = logicalIdIn(stack, stack.relay.functions.prepare.role!);
+    const body = JSON.stringify(roleStatements(template, role));
     expect(body).toContain(`"${ambiguous}-??????"`);
     expect(body).toContain(`"${ambiguous}"`);
   });
@@ -494,7 +465,7 @@ describe('who may ask: secrets', () => {
 
 describe('S3 Batch Operations job role', () => {
   const role = relay.batchOperationsRole!;
-  const statements = roleStatements(t.stack.getLogicalId(role.node.defaultChild as CfnElement));
+  const statements = roleStatements(t.template, logicalId(role));
 
   it('is assumed by Batch Operations and may invoke only the start function', () => {
     t.template.hasResourceProperties('AWS::IAM::Role', {
@@ -546,31 +517,13 @@ describe('cdk-nag with every trigger and access option', () => {
     ],
   ];
   it.each(variants)('finds nothing unacknowledged: %s', (_what, config) => {
-    const outdir = mkdtempSync(join(tmpdir(), 'masv-relay-nag-access-'));
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, outdir });
-    new MasvRelayStack(app, 'NagAccess', {
-      env: { account: ACCOUNT, region: 'us-west-2' },
-      config: parseConfig(config),
-    });
-    Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
-    const quiet = vi.spyOn(console, 'error').mockImplementation(() => undefined);
-    let findings: string[] = [];
-    try {
-      app.synth();
-    } catch {
-      const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as {
-        pluginReports: Array<{
-          violations: Array<{ ruleName: string; violatingConstructs: Array<{ constructPath: string }> }>;
-        }>;
-      };
-      findings = report.pluginReports.flatMap((r) =>
-        r.violations.map(
-          (v) => `${v.ruleName} @ ${v.violatingConstructs.map((c) => c.constructPath).join(', ')}`,
-        ),
-      );
-    } finally {
-      quiet.mockRestore();
-    }
+    const findings = nagFindings(
+      (app) =>
+        new MasvRelayStack(app, 'NagAccess', {
+          env: { account: ACCOUNT, region: 'us-west-2' },
+          config: parseConfig(config),
+        }),
+    );
     expect(findings).toEqual([]);
   });
 });

@@ -1,8 +1,9 @@
-import { App, type CfnElement, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import type { RelayConfigInput } from '../../functions/core/config.js';
 import { MasvRelay } from '../../lib/masv-relay.js';
+import { actionsOf, logicalIdIn, roleStatements, unbundledApp } from '../helpers/synth.js';
 
 const config = (restoreArchived: boolean): RelayConfigInput => ({
   masv: { target: { kind: 'team', teamId: 'T1', apiKeySecretName: 'masv-relay/api-key' } },
@@ -12,15 +13,10 @@ const config = (restoreArchived: boolean): RelayConfigInput => ({
 
 /** Actions granted to the prepare function's role. */
 function prepareActions(restoreArchived: boolean) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new Stack(app, 'Test');
+  const stack = new Stack(unbundledApp(), 'Test');
   const relay = new MasvRelay(stack, 'Relay', { config: config(restoreArchived) });
-  const template = Template.fromStack(stack);
-  const role = stack.getLogicalId(relay.functions.prepare.role!.node.defaultChild as CfnElement);
-  return Object.values(template.findResources('AWS::IAM::Policy'))
-    .filter((p) => (p.Properties.Roles as Array<{ Ref: string }>).some((r) => r.Ref === role))
-    .flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Action: string | string[] }>)
-    .flatMap((s) => [s.Action].flat());
+  const role = logicalIdIn(stack, relay.functions.prepare.role!);
+  return actionsOf(roleStatements(Template.fromStack(stack), role));
 }
 
 describe('s3:RestoreObject for archived sources', () => {

@@ -1,14 +1,14 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, type CfnElement, Stack, Validations } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, type RelayConfigInput } from '../../functions/core/config.js';
 import { loadConfigFile } from '../../lib/config-file.js';
 import { keyFilter, MasvRelay } from '../../lib/masv-relay.js';
 import { MasvRelayStack } from '../../lib/relay-stack.js';
+import { actionsOf, logicalIdIn, nagFindings, roleStatements, unbundledApp } from '../helpers/synth.js';
 
 const CONFIG: RelayConfigInput = {
   masv: {
@@ -21,7 +21,7 @@ const CONFIG: RelayConfigInput = {
 };
 
 function synth(config: RelayConfigInput = CONFIG) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = unbundledApp();
   const stack = new MasvRelayStack(app, 'Test', { config: loadConfigLike(config) });
   return { app, stack, template: Template.fromStack(stack) };
 }
@@ -32,23 +32,6 @@ function loadConfigLike(config: RelayConfigInput) {
   return loadConfigFile(path);
 }
 
-const id = (stack: Stack, construct: { node: { defaultChild?: unknown } }) =>
-  stack.getLogicalId(construct.node.defaultChild as CfnElement);
-
-/** Every statement of the policies attached to a role. */
-function statementsOf(
-  template: Template,
-  roleLogicalId: string,
-): Array<{ Action: string | string[]; Resource: unknown; Condition?: unknown }> {
-  const policies = template.findResources('AWS::IAM::Policy');
-  return Object.values(policies)
-    .filter((p) => (p.Properties.Roles as Array<{ Ref: string }>).some((r) => r.Ref === roleLogicalId))
-    .flatMap((p) => p.Properties.PolicyDocument.Statement);
-}
-
-const actionsOf = (statements: Array<{ Action: string | string[] }>) =>
-  statements.flatMap((s) => [s.Action].flat());
-
 let t: ReturnType<typeof synth>;
 beforeAll(() => {
   t = synth();
@@ -57,7 +40,7 @@ beforeAll(() => {
 describe('MasvRelay stack: security', () => {
   it('encrypts the state bucket, the queues and the workflow data with one rotating customer-managed key', () => {
     const { template, stack } = t;
-    const keyId = id(stack, t.stack.relay.key);
+    const keyId = logicalIdIn(stack, t.stack.relay.key);
     template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
     template.hasResourceProperties('AWS::S3::Bucket', {
       BucketEncryption: {
@@ -154,7 +137,7 @@ describe('MasvRelay stack: security', () => {
 
 describe('MasvRelay stack: least privilege', () => {
   const roleOf = (name: 'start' | 'prepare' | 'transfer' | 'finalize' | 'abort') =>
-    statementsOf(t.template, id(t.stack, t.stack.relay.functions[name].role!));
+    roleStatements(t.template, logicalIdIn(t.stack, t.stack.relay.functions[name].role!));
 
   it('lets only transfer write parts, and only under the ledger prefix', () => {
     const puts = roleOf('transfer').filter((s) => actionsOf([s]).includes('s3:PutObject'));
@@ -225,15 +208,15 @@ describe('MasvRelay stack: least privilege', () => {
 
   it('lets start only start executions of this state machine', () => {
     const start = roleOf('start').filter((s) => actionsOf([s]).includes('states:StartExecution'));
-    expect(start[0]!.Resource).toEqual({ Ref: id(t.stack, t.stack.relay.stateMachine) });
+    expect(start[0]!.Resource).toEqual({ Ref: logicalIdIn(t.stack, t.stack.relay.stateMachine) });
     expect(actionsOf(roleOf('start')).filter((a) => a.startsWith('s3:'))).toEqual([]);
   });
 });
 
 describe('MasvRelay stack: wiring', () => {
   it('routes Object Created events from the source bucket and prefix to the trigger queue, relay requests to the request queue', () => {
-    const queueArn = { 'Fn::GetAtt': [id(t.stack, t.stack.relay.queue), 'Arn'] };
-    const requestQueueArn = { 'Fn::GetAtt': [id(t.stack, t.stack.relay.requestQueue), 'Arn'] };
+    const queueArn = { 'Fn::GetAtt': [logicalIdIn(t.stack, t.stack.relay.queue), 'Arn'] };
+    const requestQueueArn = { 'Fn::GetAtt': [logicalIdIn(t.stack, t.stack.relay.requestQueue), 'Arn'] };
     t.template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         source: ['aws.s3'],
@@ -252,20 +235,22 @@ describe('MasvRelay stack: wiring', () => {
   });
 
   it('runs Abort for executions that ended without it (history, payload, timeout, stopped)', () => {
-    const abortArn = { 'Fn::GetAtt': [id(t.stack, t.stack.relay.functions.abort), 'Arn'] };
+    const abortArn = { 'Fn::GetAtt': [logicalIdIn(t.stack, t.stack.relay.functions.abort), 'Arn'] };
     t.template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         source: ['aws.states'],
         'detail-type': ['Step Functions Execution Status Change'],
         detail: {
           status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
-          stateMachineArn: [{ Ref: id(t.stack, t.stack.relay.stateMachine) }],
+          stateMachineArn: [{ Ref: logicalIdIn(t.stack, t.stack.relay.stateMachine) }],
         },
       },
       Targets: [
         Match.objectLike({
           Arn: abortArn,
-          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [id(t.stack, t.stack.relay.deadLetterQueue), 'Arn'] } },
+          DeadLetterConfig: {
+            Arn: { 'Fn::GetAtt': [logicalIdIn(t.stack, t.stack.relay.deadLetterQueue), 'Arn'] },
+          },
           RetryPolicy: { MaximumEventAgeInSeconds: 86_400, MaximumRetryAttempts: 8 },
         }),
       ],
@@ -275,15 +260,15 @@ describe('MasvRelay stack: wiring', () => {
   it('redrives failed trigger messages to the DLQ and reports partial batch failures', () => {
     t.template.hasResourceProperties('AWS::SQS::Queue', {
       RedrivePolicy: {
-        deadLetterTargetArn: { 'Fn::GetAtt': [id(t.stack, t.stack.relay.deadLetterQueue), 'Arn'] },
+        deadLetterTargetArn: { 'Fn::GetAtt': [logicalIdIn(t.stack, t.stack.relay.deadLetterQueue), 'Arn'] },
         maxReceiveCount: 5,
       },
     });
     for (const queue of [t.stack.relay.queue, t.stack.relay.requestQueue]) {
       t.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-        EventSourceArn: { 'Fn::GetAtt': [id(t.stack, queue), 'Arn'] },
+        EventSourceArn: { 'Fn::GetAtt': [logicalIdIn(t.stack, queue), 'Arn'] },
         FunctionResponseTypes: ['ReportBatchItemFailures'],
-        FunctionName: { Ref: id(t.stack, t.stack.relay.functions.start) },
+        FunctionName: { Ref: logicalIdIn(t.stack, t.stack.relay.functions.start) },
       });
       t.template.hasResourceProperties('AWS::SQS::Queue', {
         RedrivePolicy: Match.objectLike({ maxReceiveCount: 5 }),
@@ -302,16 +287,16 @@ describe('MasvRelay stack: wiring', () => {
     expect(definition.States.Prepare.Resource).toBe('${PrepareFunctionArn}');
     const fns = t.stack.relay.functions;
     expect(props.DefinitionSubstitutions).toEqual({
-      PrepareFunctionArn: { 'Fn::GetAtt': [id(t.stack, fns.prepare), 'Arn'] },
-      TransferFunctionArn: { 'Fn::GetAtt': [id(t.stack, fns.transfer), 'Arn'] },
-      FinalizeFunctionArn: { 'Fn::GetAtt': [id(t.stack, fns.finalize), 'Arn'] },
-      AbortFunctionArn: { 'Fn::GetAtt': [id(t.stack, fns.abort), 'Arn'] },
+      PrepareFunctionArn: { 'Fn::GetAtt': [logicalIdIn(t.stack, fns.prepare), 'Arn'] },
+      TransferFunctionArn: { 'Fn::GetAtt': [logicalIdIn(t.stack, fns.transfer), 'Arn'] },
+      FinalizeFunctionArn: { 'Fn::GetAtt': [logicalIdIn(t.stack, fns.finalize), 'Arn'] },
+      AbortFunctionArn: { 'Fn::GetAtt': [logicalIdIn(t.stack, fns.abort), 'Arn'] },
     });
   });
 
   it('builds every function for nodejs22.x on arm64 with explicit memory, timeout and tracing', () => {
     for (const [name, fn] of Object.entries(t.stack.relay.functions)) {
-      const props = t.template.findResources('AWS::Lambda::Function')[id(t.stack, fn)]!.Properties;
+      const props = t.template.findResources('AWS::Lambda::Function')[logicalIdIn(t.stack, fn)]!.Properties;
       expect(props, name).toMatchObject({
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
@@ -321,15 +306,18 @@ describe('MasvRelay stack: wiring', () => {
       expect(props.Timeout, name).toBeGreaterThan(0);
     }
     const transfer =
-      t.template.findResources('AWS::Lambda::Function')[id(t.stack, t.stack.relay.functions.transfer)]!
-        .Properties;
+      t.template.findResources('AWS::Lambda::Function')[
+        logicalIdIn(t.stack, t.stack.relay.functions.transfer)
+      ]!.Properties;
     expect(transfer).toMatchObject({ ReservedConcurrentExecutions: 30, Timeout: 900, MemorySize: 1024 });
   });
 
   it('keeps workflow and function logs with a retention and the customer-managed key', () => {
     for (const group of Object.values(t.template.findResources('AWS::Logs::LogGroup'))) {
       expect(group.Properties.RetentionInDays).toBe(30);
-      expect(group.Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': [id(t.stack, t.stack.relay.key), 'Arn'] });
+      expect(group.Properties.KmsKeyId).toEqual({
+        'Fn::GetAtt': [logicalIdIn(t.stack, t.stack.relay.key), 'Arn'],
+      });
     }
   });
 });
@@ -343,7 +331,7 @@ describe('MasvRelay stack: observability', () => {
     expect(metrics.filter((m) => m === 'Errors')).toHaveLength(5);
     const throttled = alarms.filter((a) => a.Properties.MetricName === 'Throttles');
     expect(throttled).toHaveLength(4);
-    const transfer = id(t.stack, t.stack.relay.functions.transfer);
+    const transfer = logicalIdIn(t.stack, t.stack.relay.functions.transfer);
     for (const alarm of throttled)
       expect(JSON.stringify(alarm.Properties.Dimensions)).not.toContain(transfer);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toHaveLength(1);
@@ -369,32 +357,6 @@ describe('MasvRelay stack: observability', () => {
   });
 });
 
-/** Synthesizes with cdk-nag's packs as CDK validation plugins (as `cdk synth` does); returns unacknowledged rule ids. */
-function nagFindings(build: (app: App) => void): string[] {
-  const outdir = mkdtempSync(join(tmpdir(), 'masv-relay-nag-'));
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, outdir });
-  build(app);
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
-  const quiet = vi.spyOn(console, 'error').mockImplementation(() => undefined);
-  try {
-    app.synth();
-    return [];
-  } catch {
-    const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as {
-      pluginReports: Array<{
-        violations: Array<{ ruleName: string; violatingConstructs: Array<{ constructPath: string }> }>;
-      }>;
-    };
-    return report.pluginReports.flatMap((r) =>
-      r.violations.map(
-        (v) => `${v.ruleName} @ ${v.violatingConstructs.map((c) => c.constructPath).join(', ')}`,
-      ),
-    );
-  } finally {
-    quiet.mockRestore();
-  }
-}
-
 describe('cdk-nag', () => {
   it('finds nothing unacknowledged in the AwsSolutions and Serverless packs', () => {
     const findings = nagFindings((app) => new MasvRelayStack(app, 'Nag', { config: loadConfigLike(CONFIG) }));
@@ -410,7 +372,7 @@ describe('cdk-nag', () => {
 
 describe('configuration at synth time', () => {
   it('refuses a bad configuration naming the field, the value and the fix', () => {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = unbundledApp();
     const stack = new Stack(app, 'Bad');
     const bad = { ...CONFIG, transfer: { partSizeMiB: 2 } } as RelayConfigInput;
     expect(() => new MasvRelay(stack, 'Relay', { config: bad })).toThrow(ConfigError);
@@ -420,7 +382,7 @@ describe('configuration at synth time', () => {
   });
 
   it('refuses a configuration too large for a Lambda environment, saying how to shrink it', () => {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = unbundledApp();
     const prefixRules = Array.from({ length: 40 }, (_, i) => ({
       prefix: `client-${i}/`,
       package: { description: 'x'.repeat(80) },
