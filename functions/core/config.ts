@@ -246,7 +246,10 @@ export function parseConfig(input: unknown): RelayConfig {
   throw new ConfigError(problems);
 }
 
-/** Rules between fields: folder rules inside the source prefix, configured addresses inside the allow-list. */
+/**
+ * Rules between fields: prefix rules a relayed key can match (folder rules inside the source prefix),
+ * one alarm destination, configured addresses inside the allow-list.
+ */
 function consistencyProblems(config: RelayConfig): string[] {
   const problems: string[] = [];
   const sourcePrefix = config.source.prefix ?? '';
@@ -255,7 +258,18 @@ function consistencyProblems(config: RelayConfig): string[] {
       problems.push(
         `prefixRules.${index}.prefix: a folder rule must lie inside source.prefix "${sourcePrefix}" (got "${rule.prefix}"). Fix: start the rule's prefix with "${sourcePrefix}".`,
       );
+    } else if (!rule.prefix.startsWith(sourcePrefix) && !sourcePrefix.startsWith(rule.prefix)) {
+      // Only keys under source.prefix are relayed (rule filter, IAM, start's checks): such a rule never applies.
+      problems.push(
+        `prefixRules.${index}.prefix: the rule lies outside source.prefix "${sourcePrefix}", so no relayed key can match it (got "${rule.prefix}"). Fix: start the rule's prefix with "${sourcePrefix}" (e.g. "${sourcePrefix}${rule.prefix}"), or remove the rule.`,
+      );
     }
+  }
+  const { alarmEmail, snsTopicArn } = config.notifications;
+  if (alarmEmail !== undefined && snsTopicArn !== undefined) {
+    problems.push(
+      `notifications.alarmEmail: not used when notifications.snsTopicArn is set, since alarms then go to that topic and the stack subscribes nobody to it (got "${alarmEmail}"). Fix: remove notifications.alarmEmail and subscribe the address to your topic yourself, or remove notifications.snsTopicArn so the stack creates a topic with this subscription.`,
+    );
   }
   const bus = config.access.eventBusName;
   if (bus !== undefined && bus.split('/').pop() === 'default') {

@@ -384,7 +384,7 @@ describe('configuration at synth time', () => {
   it('refuses a configuration too large for a Lambda environment, saying how to shrink it', () => {
     const app = unbundledApp();
     const prefixRules = Array.from({ length: 40 }, (_, i) => ({
-      prefix: `client-${i}/`,
+      prefix: `outgoing/client-${i}/`,
       package: { description: 'x'.repeat(80) },
     }));
     expect(

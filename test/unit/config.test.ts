@@ -42,4 +42,36 @@ describe('parseConfig', () => {
     expect(problem).toContain(text);
     expect(problem).toMatch(/Fix: /);
   });
+
+  it('refuses a prefix rule no relayed key can match, naming the rule, source.prefix and the fix', () => {
+    const problems = configProblems({
+      ...minimalTeamConfig,
+      source: { prefix: 'outgoing/' },
+      prefixRules: [{ prefix: 'clients/acme/', package: { recipients: ['post@acme.example'] } }],
+    });
+    expect(problems).toEqual([
+      expect.stringMatching(
+        /^prefixRules\.0\.prefix: the rule lies outside source\.prefix "outgoing\/".*\(got "clients\/acme\/"\)\. Fix: start the rule's prefix with "outgoing\/" \(e\.g\. "outgoing\/clients\/acme\/"\)/,
+      ),
+    ]);
+  });
+
+  it('accepts prefix rules inside source.prefix and rules that cover all of it', () => {
+    const config = parseConfig({
+      ...minimalTeamConfig,
+      source: { prefix: 'outgoing/clients/' },
+      prefixRules: [{ prefix: 'outgoing/clients/acme/' }, { prefix: 'outgoing/' }],
+    });
+    expect(config.prefixRules.map((r) => r.prefix)).toEqual(['outgoing/clients/acme/', 'outgoing/']);
+  });
+
+  it('refuses an alarm email beside an alarm topic, which would be silently ignored', () => {
+    const [problem] = configProblems({
+      ...minimalTeamConfig,
+      notifications: { alarmEmail: 'ops@example.com', snsTopicArn: 'arn:aws:sns:us-east-1:123456789012:ops' },
+    });
+    expect(problem).toMatch(
+      /^notifications\.alarmEmail: not used when notifications\.snsTopicArn is set.*\(got "ops@example\.com"\)\. Fix: remove notifications\.alarmEmail/,
+    );
+  });
 });
