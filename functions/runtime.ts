@@ -3,6 +3,7 @@ import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { parseConfig } from './core/config.js';
 import type { RelayDeps } from './core/deps.js';
+import { SecretFormatError } from './core/errors.js';
 import { EventBridgePublisher } from './core/events.js';
 import { MasvClient } from './core/masv/client.js';
 import { createS3Client } from './core/s3-source.js';
@@ -20,9 +21,26 @@ const SECRET_MAX_AGE_SECONDS = 300;
 /** A secret's text by name or ARN, cached per container for `SECRET_MAX_AGE_SECONDS`. */
 export async function readSecret(name: string): Promise<string> {
   const value = await getSecret(name, { maxAge: SECRET_MAX_AGE_SECONDS });
+  const fix = `Fix: store the value alone as plain text, e.g. aws secretsmanager put-secret-value --secret-id ${name} --secret-string '<value>'.`;
   if (typeof value !== 'string' || value.trim() === '')
-    throw new Error(`Secret ${name} has no string value; store the value as plain text.`);
-  return value.trim();
+    throw new SecretFormatError(`Secret ${name} has no string value. ${fix}`);
+  const text = value.trim();
+  // The console's default "key/value" secret is JSON; sent verbatim it would fail as a bad API key.
+  if (isJsonObject(text))
+    throw new SecretFormatError(
+      `Secret ${name} holds key/value pairs (JSON), but the relay uses the whole secret as one value (the MASV API key, access code or password). ${fix}`,
+    );
+  return text;
+}
+
+function isJsonObject(text: string): boolean {
+  if (!text.startsWith('{')) return false;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === 'object' && parsed !== null;
+  } catch {
+    return false;
+  }
 }
 
 /** Dependencies built once per Lambda container. */

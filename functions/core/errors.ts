@@ -148,6 +148,15 @@ export class IncompleteUploadError extends RelayError {
   readonly retryable = false;
 }
 
+/**
+ * A secret the relay reads (API key, access code, download password) is not one plain-text value:
+ * binary, empty, or key/value JSON, which would otherwise be sent verbatim as the credential.
+ */
+export class SecretFormatError extends RelayError {
+  override readonly name = 'SecretFormatError';
+  readonly retryable = false;
+}
+
 /** Names of the errors a Step Functions `Retry` may retry; kept in sync with the definition by a test. */
 export const RETRYABLE_ERROR_NAMES = [
   'MasvThrottledError',
