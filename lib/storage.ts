@@ -98,6 +98,14 @@ export function createStorage(relay: Construct, props: RelayStorageProps): Relay
           serverAccessLogsBucket: accessLogs,
           serverAccessLogsPrefix: 'source/',
           removalPolicy: RemovalPolicy.RETAIN,
+          // Versioned, so every overwritten or deleted object would be billed forever without this.
+          lifecycleRules: [
+            {
+              noncurrentVersionExpiration: Duration.days(config.source.noncurrentVersionDays),
+              expiredObjectDeleteMarker: true,
+              abortIncompleteMultipartUploadAfter: Duration.days(7),
+            },
+          ],
         }));
 
   return { key, sourceBucket, stateBucket };

@@ -77,6 +77,12 @@ export const relayConfigSchema = z.strictObject({
       restoreDays: z._default(whole(1, 30), 2),
       /** Seconds between two checks of a running restore. */
       restorePollSeconds: z._default(whole(1, 3600), 900),
+      /**
+       * Days an overwritten or deleted version stays in the bucket the stack creates before it
+       * expires (versioned, so old footage would otherwise be billed forever). At least 3, so a
+       * delivery pinned to a version outlives its 48-hour workflow.
+       */
+      noncurrentVersionDays: z._default(whole(3, 3650), 30),
     }),
     {},
   ),
@@ -197,6 +203,10 @@ const FIXES: Array<[RegExp, string]> = [
   [
     /^source\.restorePollSeconds$/,
     'use 1 to 3600 seconds (900 is a good default: restores take minutes to hours)',
+  ],
+  [
+    /^source\.noncurrentVersionDays$/,
+    'use 3 to 3650 days; a delivery pinned to an overwritten version must finish (up to 48 hours) before it expires',
   ],
   [
     /^prefixRules\.\d+\.delivery$/,

@@ -88,6 +88,24 @@ describe('MasvRelay stack: security', () => {
     });
   });
 
+  it("expires the created source bucket's old versions, 30 days by default or as configured", () => {
+    const rulesOf = (template: Template) =>
+      Object.values(
+        template.findResources('AWS::S3::Bucket', {
+          Properties: { VersioningConfiguration: { Status: 'Enabled' } },
+        }),
+      )[0]?.Properties.LifecycleConfiguration?.Rules;
+    const rule = (days: number) => ({
+      Status: 'Enabled',
+      NoncurrentVersionExpiration: { NoncurrentDays: days },
+      ExpiredObjectDeleteMarker: true,
+      AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
+    });
+    expect(rulesOf(t.template)).toEqual([rule(30)]);
+    const configured = synth({ ...CONFIG, source: { prefix: 'outgoing/', noncurrentVersionDays: 7 } });
+    expect(rulesOf(configured.template)).toEqual([rule(7)]);
+  });
+
   it('denies non-TLS access to every bucket and queue', () => {
     for (const type of ['AWS::S3::BucketPolicy', 'AWS::SQS::QueuePolicy']) {
       const policies = Object.values(t.template.findResources(type));

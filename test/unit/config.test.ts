@@ -35,6 +35,11 @@ describe('parseConfig', () => {
       'masv.apiUrl',
       'http(s) URL',
     ],
+    [
+      { ...minimalTeamConfig, source: { noncurrentVersionDays: 1 } },
+      'source.noncurrentVersionDays',
+      'must finish (up to 48 hours) before it expires',
+    ],
     [{ ...minimalTeamConfig, colour: 'red' }, '(root)', 'unknown field(s) colour'],
   ])('reports %j naming the field, the value and the fix', (input, field, text) => {
     const [problem] = configProblems(input);
