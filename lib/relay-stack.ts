@@ -19,7 +19,13 @@ export class MasvRelayStack extends Stack {
     new CfnOutput(this, 'SourceBucketName', { value: this.relay.sourceBucket.bucketName });
     new CfnOutput(this, 'StateMachineArn', { value: this.relay.stateMachine.stateMachineArn });
     new CfnOutput(this, 'TriggerQueueUrl', { value: this.relay.queue.queueUrl });
+    new CfnOutput(this, 'TriggerQueueArn', { value: this.relay.queue.queueArn });
+    new CfnOutput(this, 'RequestQueueUrl', { value: this.relay.requestQueue.queueUrl });
+    // A redrive (sqs start-message-move-task) names queues by ARN: the DLQ, and the request queue
+    // for requests the bus rule could not deliver.
+    new CfnOutput(this, 'RequestQueueArn', { value: this.relay.requestQueue.queueArn });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.relay.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'DeadLetterQueueArn', { value: this.relay.deadLetterQueue.queueArn });
     new CfnOutput(this, 'DashboardName', { value: this.relay.monitoring.dashboard.dashboardName });
     new CfnOutput(this, 'RequestBusName', { value: this.relay.requestBus.eventBusName });
     new CfnOutput(this, 'RequestBusArn', { value: this.relay.requestBus.eventBusArn });

@@ -106,6 +106,20 @@ describe('MasvRelay stack: security', () => {
     expect(rulesOf(configured.template)).toEqual([rule(7)]);
   });
 
+  it('outputs the queues by ARN, which a DLQ redrive names, and by URL', () => {
+    const outputs = t.template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const { relay } = t.stack;
+    for (const [name, queue] of [
+      ['TriggerQueue', relay.queue],
+      ['RequestQueue', relay.requestQueue],
+      ['DeadLetterQueue', relay.deadLetterQueue],
+    ] as const) {
+      const id = logicalIdIn(t.stack, queue);
+      expect(outputs[`${name}Arn`]?.Value).toEqual({ 'Fn::GetAtt': [id, 'Arn'] });
+      expect(outputs[`${name}Url`]?.Value).toEqual({ Ref: id });
+    }
+  });
+
   it('denies non-TLS access to every bucket and queue', () => {
     for (const type of ['AWS::S3::BucketPolicy', 'AWS::SQS::QueuePolicy']) {
       const policies = Object.values(t.template.findResources(type));
