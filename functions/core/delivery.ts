@@ -84,7 +84,7 @@ export const deliveryRequestSchema = z.strictObject({
 export type DeliveryRequest = z.infer<typeof deliveryRequestSchema>;
 
 const REQUEST_SHAPES =
-  'Send {"bucket","key"}, {"bucket","keys":[…]}, {"bucket","prefix"} or {"files":[{"bucket","key"}]} (see README "Relay requests").';
+  'Send {"bucket","key"}, {"bucket","keys":[…]}, {"bucket","prefix"} or {"files":[{"bucket","key"}]} (see docs/triggers.md, "Relay requests").';
 
 function parsed<T>(schema: z.ZodMiniType<T>, input: unknown): T {
   const result = z.safeParse(schema, input);
