@@ -11,8 +11,18 @@ const ack = (scope: IConstruct, id: string, reason: string) =>
  * Anything not listed fails synthesis and the infrastructure tests.
  */
 export function acknowledgeNagFindings(relay: MasvRelay) {
-  const { functions, stateBucket, sourceBucket, config } = relay;
-  const prefix = config.source.prefix ?? '';
+  acknowledgeEveryFunction(relay);
+  acknowledgeSourceReads(relay);
+  acknowledgeStateKeys(relay);
+  acknowledgeWorkflow(relay);
+  acknowledgeBucketNotificationsHandler(relay);
+  acknowledgeAlarmTopic(relay);
+  acknowledgeBatchOperations(relay);
+  acknowledgeTriggerQueue(relay);
+}
+
+/** What every relay function shares: its logs role, X-Ray, its runtime and the relay's KMS key. */
+function acknowledgeEveryFunction({ functions }: MasvRelay) {
   for (const fn of Object.values(functions)) {
     ack(
       fn,
@@ -45,6 +55,12 @@ export function acknowledgeNagFindings(relay: MasvRelay) {
       "CDK's grantEncryptDecrypt on the relay's single customer-managed key (state bucket objects).",
     );
   }
+}
+
+/** The steps that read (and tag) source objects, whose keys are known only at run time. */
+function acknowledgeSourceReads(relay: MasvRelay) {
+  const { functions, sourceBucket, config } = relay;
+  const prefix = config.source.prefix ?? '';
   const created = sourceBucket.node.defaultChild as CfnElement | undefined;
   const sourceArn = created
     ? `<${Stack.of(relay).getLogicalId(created)}.Arn>`
@@ -56,6 +72,11 @@ export function acknowledgeNagFindings(relay: MasvRelay) {
       'Deliveries read (and tag) any object under the configured source prefix; keys are known only at run time.',
     );
   }
+}
+
+/** The state bucket's key layout: one pattern per area, under the delivery id. */
+function acknowledgeStateKeys(relay: MasvRelay) {
+  const { stateBucket } = relay;
   const stateId = Stack.of(relay).getLogicalId(stateBucket.node.defaultChild as never);
   for (const area of [undefined, 'package', 'parts', 'finalized'] as const) {
     ack(
@@ -64,6 +85,11 @@ export function acknowledgeNagFindings(relay: MasvRelay) {
       "Scoped to the relay's own state bucket; the delivery id in the key is the execution name, known only at run time.",
     );
   }
+}
+
+/** The workflow's steps, the functions it invokes and the executions start reads. */
+function acknowledgeWorkflow(relay: MasvRelay) {
+  const { functions } = relay;
   // start (SNS → Lambda, S3 → Lambda) and abort (the sweep rule) have an async DLQ; the other
   // three steps are only ever invoked by the workflow.
   for (const fn of [functions.prepare, functions.transfer, functions.finalize]) {
@@ -96,6 +122,9 @@ export function acknowledgeNagFindings(relay: MasvRelay) {
     'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
     'X-Ray tracing and CloudWatch Logs delivery (logs:CreateLogDelivery and friends) do not support resource-level permissions.',
   );
+}
+
+function acknowledgeBucketNotificationsHandler(relay: MasvRelay) {
   // CDK's singleton that turns on EventBridge notifications for a created source bucket.
   for (const child of Stack.of(relay).node.children) {
     if (child.node.id.startsWith('BucketNotificationsHandler')) {
@@ -106,6 +135,9 @@ export function acknowledgeNagFindings(relay: MasvRelay) {
       );
     }
   }
+}
+
+function acknowledgeAlarmTopic(relay: MasvRelay) {
   const topic = relay.monitoring.topic;
   if (topic?.node.defaultChild) {
     ack(
@@ -114,6 +146,10 @@ export function acknowledgeNagFindings(relay: MasvRelay) {
       'The email subscription only carries alarm notifications; the alarms themselves stay in ALARM and on the dashboard if an email is lost.',
     );
   }
+}
+
+function acknowledgeBatchOperations(relay: MasvRelay) {
+  const { config } = relay;
   const batchRole = relay.batchOperationsRole;
   const batch = config.triggers.batchOperations;
   if (batchRole && batch) {
@@ -128,13 +164,16 @@ export function acknowledgeNagFindings(relay: MasvRelay) {
       );
     }
   }
+}
+
+function acknowledgeTriggerQueue(relay: MasvRelay) {
   ack(
     relay.deadLetterQueue,
     'Serverless::Serverless-SQSRedrivePolicy',
     'This queue is the dead-letter queue of the trigger queue; it has nowhere further to redrive.',
   );
   ack(
-    functions.start,
+    relay.functions.start,
     'Serverless::Serverless-LambdaEventSourceMappingDestination',
     'Failed messages are reported as partial batch failures and reach the trigger queue’s DLQ through its redrive policy.',
   );

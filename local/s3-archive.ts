@@ -1,14 +1,14 @@
 import { XMLParser } from 'fast-xml-parser';
 import type S3rver from 's3rver';
 import {
-  escapeXml,
   isPlain,
-  MALFORMED_XML,
-  objectOf,
-  prependMiddleware,
+  malformedXml,
+  noSuchKey,
+  onObjectRequests,
   REQUEST_ID,
   readBody,
-  replacesObject,
+  replacedObject,
+  type S3rverContext,
   s3Error,
 } from './s3rver-koa.js';
 
@@ -50,6 +50,9 @@ interface Store {
   getMetadata(bucket: string, key: string): Promise<Record<string, string> | undefined>;
 }
 
+type Context = S3rverContext<Store>;
+type ObjectName = { bucket: string; key: string };
+
 const controlsByServer = new WeakMap<S3rver, ArchiveControls>();
 
 /** The archive controls of a local S3 started by `startLocalS3`. */
@@ -70,6 +73,19 @@ function expiryAfter(readyAt: number, days: number) {
   return Math.ceil(at / DAY_MS) * DAY_MS;
 }
 
+/** Where an object stands: archived (and how), restoring, or readable. */
+function standing(storageClass: string, state: ArchiveState | undefined, now: number) {
+  const restore = state?.restore;
+  const restored = restore !== undefined && restore.readyAt <= now && (restore.expiresAt ?? Infinity) > now;
+  const ongoing = restore !== undefined && restore.readyAt > now;
+  if (GLACIER_CLASSES.has(storageClass)) return { archived: !restored, restore, restored, ongoing };
+  if (storageClass === 'INTELLIGENT_TIERING' && state?.accessTier) {
+    if (restored && state) state.accessTier = undefined; // back in the frequent access tier
+    return { archived: !restored, accessTier: state.accessTier, restore, restored, ongoing };
+  }
+  return { archived: false, restore, restored, ongoing };
+}
+
 export function archiveShim(server: S3rver, restoreDelayMs: number): ArchiveControls {
   const states = new Map<string, ArchiveState>();
   const controls: ArchiveControls = {
@@ -82,135 +98,166 @@ export function archiveShim(server: S3rver, restoreDelayMs: number): ArchiveCont
   };
   controlsByServer.set(server, controls);
 
-  /** Where an object stands: archived (and how), restoring, or readable. */
-  const standing = (storageClass: string, state: ArchiveState | undefined, now: number) => {
-    const restore = state?.restore;
-    const restored = restore !== undefined && restore.readyAt <= now && (restore.expiresAt ?? Infinity) > now;
-    const ongoing = restore !== undefined && restore.readyAt > now;
-    if (GLACIER_CLASSES.has(storageClass)) return { archived: !restored, restore, restored, ongoing };
-    if (storageClass === 'INTELLIGENT_TIERING' && state?.accessTier) {
-      if (restored && state) state.accessTier = undefined; // back in the frequent access tier
-      return { archived: !restored, accessTier: state.accessTier, restore, restored, ongoing };
+  onObjectRequests<Store>(server, async (ctx, object, next) => {
+    const id = `${object.bucket}/${object.key}`;
+    if (ctx.method === 'POST' && 'restore' in ctx.query) return restoreObject(ctx, object, states, controls);
+    if ((ctx.method === 'GET' || ctx.method === 'HEAD') && isPlain(ctx)) {
+      return readObject(ctx, object, states.get(id), next);
     }
-    return { archived: false, restore, restored, ongoing };
-  };
-
-  prependMiddleware<Store>(server, async (ctx, next) => {
-    const object = objectOf(ctx);
-    if (!object) return next();
-    const { bucket, key } = object;
-    const id = `${bucket}/${key}`;
-    const reply = (status: number, code: string, message: string, extra = '') =>
-      s3Error(ctx, status, code, message, `${extra}${REQUEST_ID}`);
-    const metadata = () => ctx.app.store.getMetadata(bucket, key).catch(() => undefined);
-
-    if (ctx.method === 'POST' && 'restore' in ctx.query) {
-      const body = await readBody(ctx.req);
-      const meta = await metadata();
-      if (!meta)
-        return reply(404, 'NoSuchKey', 'The specified key does not exist.', `<Key>${escapeXml(key)}</Key>`);
-      let request: { RestoreRequest?: { Days?: string; GlacierJobParameters?: { Tier?: string } } };
-      try {
-        request = parser.parse(body, true);
-      } catch {
-        request = {};
-      }
-      const restoreRequest = request.RestoreRequest;
-      if (!restoreRequest) return reply(400, 'MalformedXML', MALFORMED_XML);
-      const tier = (restoreRequest.GlacierJobParameters?.Tier ?? 'Standard') as RestoreTier;
-      if (!['Standard', 'Bulk', 'Expedited'].includes(tier)) return reply(400, 'MalformedXML', MALFORMED_XML);
-      const days = restoreRequest.Days === undefined ? undefined : Number(restoreRequest.Days);
-      const storageClass = meta['x-amz-storage-class'] ?? 'STANDARD';
-      const state = states.get(id) ?? {};
-      const now = Date.now();
-      const where = standing(storageClass, state, now);
-      const glacier = GLACIER_CLASSES.has(storageClass);
-      if (!glacier && !(storageClass === 'INTELLIGENT_TIERING' && state.accessTier))
-        return reply(
-          403,
-          'ObjectAlreadyInActiveTierError',
-          'This operation is not allowed against this storage tier.',
-        );
-      if (glacier && (days === undefined || !Number.isInteger(days) || days < 1))
-        return reply(
-          400,
-          'MalformedXML',
-          'Days is required and must be a whole number of at least 1 for this storage class',
-        );
-      if (!glacier && days !== undefined)
-        return reply(
-          400,
-          'InvalidArgument',
-          'Days must not be specified for an object in an Intelligent-Tiering archive tier',
-        );
-      if (
-        tier === 'Expedited' &&
-        (storageClass === 'DEEP_ARCHIVE' || state.accessTier === 'DEEP_ARCHIVE_ACCESS')
-      )
-        return reply(
-          400,
-          'InvalidArgument',
-          'Expedited retrieval is not available for this storage class or access tier',
-        );
-      if (where.ongoing)
-        return reply(409, 'RestoreAlreadyInProgress', 'Object restore is already in progress');
-      controls.restoreRequests.push({ bucket, key, tier, ...(days !== undefined ? { days } : {}) });
-      if (where.restored && state.restore) {
-        if (days !== undefined) state.restore.expiresAt = expiryAfter(now, days);
-        ctx.status = 200;
-        ctx.body = '';
-        return;
-      }
-      const readyAt = now + controls.restoreDelayMs;
-      state.restore = {
-        readyAt,
-        tier,
-        ...(days !== undefined ? { expiresAt: expiryAfter(readyAt, days) } : {}),
-      };
-      states.set(id, state);
-      ctx.status = 202;
-      ctx.body = '';
-      return;
-    }
-
-    const read = (ctx.method === 'GET' || ctx.method === 'HEAD') && isPlain(ctx);
-    if (read) {
-      const meta = await metadata();
-      if (!meta) return next();
-      const storageClass = meta['x-amz-storage-class'] ?? 'STANDARD';
-      const where = standing(storageClass, states.get(id), Date.now());
-      if (ctx.method === 'GET' && where.archived) {
-        return where.accessTier
-          ? reply(
-              403,
-              'InvalidObjectState',
-              "The operation is not valid for the object's access tier",
-              `<AccessTier>${where.accessTier}</AccessTier>`,
-            )
-          : reply(
-              403,
-              'InvalidObjectState',
-              "The operation is not valid for the object's storage class",
-              `<StorageClass>${storageClass}</StorageClass>`,
-            );
-      }
-      await next();
-      if (ctx.status >= 300) return;
-      if (where.accessTier) ctx.set('x-amz-archive-status', where.accessTier);
-      if (where.ongoing) ctx.set('x-amz-restore', 'ongoing-request="true"');
-      else if (where.restored)
-        ctx.set(
-          'x-amz-restore',
-          where.restore?.expiresAt
-            ? `ongoing-request="false", expiry-date="${new Date(where.restore.expiresAt).toUTCString()}"`
-            : 'ongoing-request="false"',
-        );
-      return;
-    }
-
     await next();
     // A new object under the key, or its deletion, ends the old object's archive state.
-    if (replacesObject(ctx) && ctx.status < 300) states.delete(id);
+    if (replacedObject(ctx)) states.delete(id);
   });
   return controls;
+}
+
+function metadataOf(ctx: Context, { bucket, key }: ObjectName) {
+  return ctx.app.store.getMetadata(bucket, key).catch(() => undefined);
+}
+
+/** RestoreObject: refused as S3 refuses it, or a restore started (202) or extended (200). */
+async function restoreObject(
+  ctx: Context,
+  object: ObjectName,
+  states: Map<string, ArchiveState>,
+  controls: ArchiveControls,
+) {
+  const { bucket, key } = object;
+  const id = `${bucket}/${key}`;
+  const body = await readBody(ctx.req);
+  const meta = await metadataOf(ctx, object);
+  if (!meta) return noSuchKey(ctx, key, REQUEST_ID);
+  const request = parseRestoreRequest(body);
+  if (!request) return malformedXml(ctx);
+  const { tier, days } = request;
+  const storageClass = meta['x-amz-storage-class'] ?? 'STANDARD';
+  const state = states.get(id) ?? {};
+  const now = Date.now();
+  const where = standing(storageClass, state, now);
+  const refusal = restoreRefusal(storageClass, state, request);
+  if (refusal) return s3Error(ctx, refusal.status, refusal.code, refusal.message, REQUEST_ID);
+  if (where.ongoing)
+    return s3Error(ctx, 409, 'RestoreAlreadyInProgress', 'Object restore is already in progress', REQUEST_ID);
+  controls.restoreRequests.push({ bucket, key, tier, ...(days !== undefined ? { days } : {}) });
+  if (where.restored && state.restore) {
+    if (days !== undefined) state.restore.expiresAt = expiryAfter(now, days);
+    ctx.status = 200;
+    ctx.body = '';
+    return;
+  }
+  const readyAt = now + controls.restoreDelayMs;
+  state.restore = {
+    readyAt,
+    tier,
+    ...(days !== undefined ? { expiresAt: expiryAfter(readyAt, days) } : {}),
+  };
+  states.set(id, state);
+  ctx.status = 202;
+  ctx.body = '';
+}
+
+interface RestoreRequest {
+  tier: RestoreTier;
+  days?: number;
+}
+
+/** The tier and days a RestoreObject body asks for, or undefined when S3 would call it MalformedXML. */
+function parseRestoreRequest(body: string): RestoreRequest | undefined {
+  let request: { RestoreRequest?: { Days?: string; GlacierJobParameters?: { Tier?: string } } };
+  try {
+    request = parser.parse(body, true);
+  } catch {
+    request = {};
+  }
+  const restoreRequest = request.RestoreRequest;
+  if (!restoreRequest) return undefined;
+  const tier = (restoreRequest.GlacierJobParameters?.Tier ?? 'Standard') as RestoreTier;
+  if (!['Standard', 'Bulk', 'Expedited'].includes(tier)) return undefined;
+  const days = restoreRequest.Days === undefined ? undefined : Number(restoreRequest.Days);
+  return { tier, days };
+}
+
+/** Why S3 refuses this restore of an object of this storage class and tier, or undefined when it may run. */
+function restoreRefusal(
+  storageClass: string,
+  state: ArchiveState,
+  { tier, days }: RestoreRequest,
+): { status: number; code: string; message: string } | undefined {
+  const glacier = GLACIER_CLASSES.has(storageClass);
+  if (!glacier && !(storageClass === 'INTELLIGENT_TIERING' && state.accessTier)) {
+    return {
+      status: 403,
+      code: 'ObjectAlreadyInActiveTierError',
+      message: 'This operation is not allowed against this storage tier.',
+    };
+  }
+  if (glacier && (days === undefined || !Number.isInteger(days) || days < 1)) {
+    return {
+      status: 400,
+      code: 'MalformedXML',
+      message: 'Days is required and must be a whole number of at least 1 for this storage class',
+    };
+  }
+  if (!glacier && days !== undefined) {
+    return {
+      status: 400,
+      code: 'InvalidArgument',
+      message: 'Days must not be specified for an object in an Intelligent-Tiering archive tier',
+    };
+  }
+  if (
+    tier === 'Expedited' &&
+    (storageClass === 'DEEP_ARCHIVE' || state.accessTier === 'DEEP_ARCHIVE_ACCESS')
+  ) {
+    return {
+      status: 400,
+      code: 'InvalidArgument',
+      message: 'Expedited retrieval is not available for this storage class or access tier',
+    };
+  }
+  return undefined;
+}
+
+/**
+ * GetObject and HeadObject: a GET of an archived object is refused until a restored copy exists;
+ * a HEAD answers with the archive status and the restore's progress.
+ */
+async function readObject(
+  ctx: Context,
+  object: ObjectName,
+  state: ArchiveState | undefined,
+  next: () => Promise<void>,
+) {
+  const meta = await metadataOf(ctx, object);
+  if (!meta) return next();
+  const storageClass = meta['x-amz-storage-class'] ?? 'STANDARD';
+  const where = standing(storageClass, state, Date.now());
+  if (ctx.method === 'GET' && where.archived) {
+    return where.accessTier
+      ? s3Error(
+          ctx,
+          403,
+          'InvalidObjectState',
+          "The operation is not valid for the object's access tier",
+          `<AccessTier>${where.accessTier}</AccessTier>${REQUEST_ID}`,
+        )
+      : s3Error(
+          ctx,
+          403,
+          'InvalidObjectState',
+          "The operation is not valid for the object's storage class",
+          `<StorageClass>${storageClass}</StorageClass>${REQUEST_ID}`,
+        );
+  }
+  await next();
+  if (ctx.status >= 300) return;
+  if (where.accessTier) ctx.set('x-amz-archive-status', where.accessTier);
+  if (where.ongoing) ctx.set('x-amz-restore', 'ongoing-request="true"');
+  else if (where.restored)
+    ctx.set(
+      'x-amz-restore',
+      where.restore?.expiresAt
+        ? `ongoing-request="false", expiry-date="${new Date(where.restore.expiresAt).toUTCString()}"`
+        : 'ongoing-request="false"',
+    );
 }

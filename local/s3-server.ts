@@ -10,8 +10,9 @@ import { taggingShim } from './s3-tagging.js';
 import {
   escapeXml,
   isPlain,
-  MALFORMED_XML,
+  malformedXml,
   objectOf,
+  onObjectRequests,
   prependMiddleware,
   REQUEST_ID,
   readBody,
@@ -47,10 +48,9 @@ interface Store {
  * reads with If-Match, so without this a source overwritten mid-delivery would mix versions.
  */
 function ifMatchShim(server: S3rver) {
-  prependMiddleware<Store>(server, async (ctx, next) => {
+  onObjectRequests<Store>(server, async (ctx, object, next) => {
     const expected = ctx.get('if-match');
-    const object = objectOf(ctx);
-    if (expected && object && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
+    if (expected && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
       let meta: { etag: string };
       try {
         meta = await ctx.app.store.getMetadata(object.bucket, object.key);
@@ -75,10 +75,9 @@ const PRECONDITION_FAILED = 'At least one of the pre-conditions you specified di
  */
 function ifNoneMatchShim(server: S3rver) {
   const inFlight = new Set<string>();
-  prependMiddleware<Store>(server, async (ctx, next) => {
+  onObjectRequests<Store>(server, async (ctx, object, next) => {
     const condition = ctx.get('if-none-match');
-    const object = objectOf(ctx);
-    if (!condition || !object || ctx.method !== 'PUT' || !isPlain(ctx)) return next();
+    if (!condition || ctx.method !== 'PUT' || !isPlain(ctx)) return next();
     if (condition !== '*')
       return s3Error(
         ctx,
@@ -174,9 +173,9 @@ function listObjectsV2Shim(server: S3rver) {
  * ("Invalid version id specified", naming the argument), on every object request that takes one.
  */
 function versionIdShim(server: S3rver) {
-  prependMiddleware(server, async (ctx, next) => {
+  onObjectRequests(server, async (ctx, _object, next) => {
     const versionId = ctx.query.versionId;
-    if (versionId === undefined || versionId === 'null' || !objectOf(ctx)) return next();
+    if (versionId === undefined || versionId === 'null') return next();
     ctx.req.resume();
     return s3Error(
       ctx,
@@ -208,7 +207,7 @@ function deleteObjectsShim(server: S3rver) {
     } catch {
       // Not XML: s3rver answers MalformedXML itself.
     }
-    if (keys > DELETE_OBJECTS_MAX_KEYS) return s3Error(ctx, 400, 'MalformedXML', MALFORMED_XML, REQUEST_ID);
+    if (keys > DELETE_OBJECTS_MAX_KEYS) return malformedXml(ctx);
     ctx.req = Readable.from([Buffer.from(body, 'utf8')]);
     return next();
   });

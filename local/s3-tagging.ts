@@ -5,11 +5,11 @@ import {
   escapeXml,
   isPlain,
   MALFORMED_XML,
-  objectOf,
-  prependMiddleware,
+  noSuchKey,
+  onObjectRequests,
   REQUEST_ID,
   readBody,
-  replacesObject,
+  replacedObject,
   s3Error,
 } from './s3rver-koa.js';
 
@@ -113,30 +113,25 @@ export function parseTagging(body: string): Array<{ key: string; value: string }
  * written over a key starts without tags, as in S3 where tags belong to the object version.
  */
 export function taggingShim(server: S3rver) {
-  prependMiddleware<Store>(server, async (ctx, next) => {
-    const object = objectOf(ctx);
-    if (!object) return next();
-    const { bucket, key } = object;
+  onObjectRequests<Store>(server, async (ctx, { bucket, key }, next) => {
     const store = ctx.app.store;
     const isTagging = 'tagging' in ctx.query;
     const refuse = (problem: TagProblem) =>
       s3Error(ctx, 400, problem.code, problem.message, problemDetail(problem));
-    const noSuchKey = () =>
-      s3Error(ctx, 404, 'NoSuchKey', 'The specified key does not exist.', `<Key>${escapeXml(key)}</Key>`);
 
     if (isTagging && ctx.method === 'PUT') {
       const parsed = parseTagging(await readBody(ctx.req));
       if (!Array.isArray(parsed)) return refuse(parsed);
       const problem = tagSetProblem(parsed);
       if (problem) return refuse(problem);
-      if (!(await store.existsObject(bucket, key))) return noSuchKey();
+      if (!(await store.existsObject(bucket, key))) return noSuchKey(ctx, key);
       await store.putSubresource(bucket, key, { type: 'tagging', toXML: () => taggingXml(parsed) });
       ctx.status = 200;
       ctx.body = '';
       return;
     }
     if (isTagging && ctx.method === 'GET') {
-      if (!(await store.existsObject(bucket, key))) return noSuchKey();
+      if (!(await store.existsObject(bucket, key))) return noSuchKey(ctx, key);
       let tags: Array<{ key: string; value: string }> = [];
       try {
         const parsed = parseTagging(
@@ -166,7 +161,7 @@ export function taggingShim(server: S3rver) {
     }
     await next();
     // A new object under the key or its deletion drops the old object's tags.
-    if (replacesObject(ctx) && ctx.status < 300) {
+    if (replacedObject(ctx)) {
       if (headerTags)
         await store.putSubresource(bucket, key, { type: 'tagging', toXML: () => taggingXml(headerTags) });
       else await store.deleteSubresource(bucket, key, 'tagging');

@@ -28,6 +28,24 @@ export function prependMiddleware<Store>(
   (server as unknown as { middleware: unknown[] }).middleware.unshift(middleware);
 }
 
+/**
+ * Runs `handler` before s3rver's own handlers on every request that names an object (see
+ * `objectOf`); a request on a bucket itself goes straight on.
+ */
+export function onObjectRequests<Store>(
+  server: S3rver,
+  handler: (
+    ctx: S3rverContext<Store>,
+    object: { bucket: string; key: string },
+    next: () => Promise<void>,
+  ) => Promise<void>,
+) {
+  prependMiddleware<Store>(server, async (ctx, next) => {
+    const object = objectOf(ctx);
+    return object ? handler(ctx, object, next) : next();
+  });
+}
+
 export const escapeXml = (value: string) =>
   value.replace(
     /[&<>"']/g,
@@ -56,6 +74,16 @@ export function s3Error(ctx: AnyContext, status: number, code: string, message: 
   ctx.body = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${escapeXml(message)}</Message>${extra}</Error>`;
 }
 
+/** S3's 404 for a key that holds no object; `extra` follows the `<Key>` element. */
+export function noSuchKey(ctx: AnyContext, key: string, extra = '') {
+  s3Error(ctx, 404, 'NoSuchKey', 'The specified key does not exist.', `<Key>${escapeXml(key)}</Key>${extra}`);
+}
+
+/** S3's 400 for a request body that is not the XML document the operation takes. */
+export function malformedXml(ctx: AnyContext) {
+  s3Error(ctx, 400, 'MalformedXML', MALFORMED_XML, REQUEST_ID);
+}
+
 /**
  * The bucket and key a path-style request names, or undefined for a request on the bucket itself.
  * The key is kept exactly (empty segments and a trailing slash included), as S3 and s3rver keep it.
@@ -75,12 +103,13 @@ export function isPlain(ctx: AnyContext): boolean {
 }
 
 /**
- * Whether a request that succeeded put a new object under its key (PutObject, CopyObject,
- * CompleteMultipartUpload) or deleted it: either way, what S3 kept of the old object is gone.
+ * Whether the request, once s3rver has answered it, put a new object under its key (PutObject,
+ * CopyObject, CompleteMultipartUpload) or deleted it: either way, what S3 kept of the old object is
+ * gone.
  */
-export function replacesObject(ctx: AnyContext): boolean {
-  return (
+export function replacedObject(ctx: AnyContext): boolean {
+  const replaces =
     ((ctx.method === 'PUT' || ctx.method === 'DELETE') && isPlain(ctx)) ||
-    (ctx.method === 'POST' && 'uploadId' in ctx.query)
-  );
+    (ctx.method === 'POST' && 'uploadId' in ctx.query);
+  return replaces && ctx.status < 300;
 }

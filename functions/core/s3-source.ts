@@ -11,6 +11,7 @@ import {
 import type { Source } from './delivery.js';
 import { NetworkError, SourceArchivedError, SourceChangedError, SourceNotFoundError } from './errors.js';
 import { unquoteEtag } from './etag.js';
+import { objectParams, s3Url } from './s3-object.js';
 import { type MergedTags, mergeTags } from './s3-tags.js';
 import { statusOf } from './sdk-errors.js';
 import { type ArchiveStatus, archiveStatusOf } from './source-archive.js';
@@ -45,18 +46,12 @@ export interface SourceObject {
   archived?: ArchiveStatus;
 }
 
-function s3Url(source: { bucket: string; key: string }) {
-  return `s3://${source.bucket}/${source.key}`;
-}
-
 /** Reads size, ETag, version and metadata of a source, pinned to the trigger's version or ETag. */
 export async function headSource(s3: S3Client, source: Source): Promise<SourceObject> {
   try {
     const head = await s3.send(
       new HeadObjectCommand({
-        Bucket: source.bucket,
-        Key: source.key,
-        VersionId: source.versionId,
+        ...objectParams(source),
         IfMatch: source.versionId || !source.etag ? undefined : `"${source.etag}"`,
       }),
     );
@@ -169,10 +164,8 @@ export async function openRange(
   try {
     const response = await s3.send(
       new GetObjectCommand({
-        Bucket: object.bucket,
-        Key: object.key,
+        ...objectParams(object),
         Range: `bytes=${first}-${last}`,
-        VersionId: object.versionId,
         IfMatch: object.versionId ? undefined : `"${object.etag}"`,
       }),
       { abortSignal: signal },
@@ -225,16 +218,12 @@ export async function tagSource(
   tags: Record<string, string>,
 ): Promise<MergedTags | undefined> {
   if (!object.versionId && object.etag && !(await stillHolds(s3, object))) return undefined;
-  const current = await s3.send(
-    new GetObjectTaggingCommand({ Bucket: object.bucket, Key: object.key, VersionId: object.versionId }),
-  );
+  const current = await s3.send(new GetObjectTaggingCommand(objectParams(object)));
   const own = (current.TagSet ?? []).map((t) => ({ Key: t.Key ?? '', Value: t.Value ?? '' }));
   const merged = mergeTags(own, tags);
   await s3.send(
     new PutObjectTaggingCommand({
-      Bucket: object.bucket,
-      Key: object.key,
-      VersionId: object.versionId,
+      ...objectParams(object),
       Tagging: { TagSet: merged.tagSet },
     }),
   );

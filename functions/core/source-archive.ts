@@ -1,5 +1,6 @@
 import { RestoreObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { NetworkError, SourceArchivedError, SourceNotFoundError } from './errors.js';
+import { objectParams, type S3ObjectName, s3Url } from './s3-object.js';
 import { statusOf } from './sdk-errors.js';
 
 /**
@@ -76,7 +77,7 @@ export type RestoreOutcome = 'started' | 'ongoing' | 'restored';
  */
 export async function restoreSource(
   s3: S3Client,
-  object: { bucket: string; key: string; versionId?: string },
+  object: S3ObjectName,
   status: ArchiveStatus,
   options: { tier: RestoreTier; days: number },
 ): Promise<RestoreOutcome> {
@@ -85,9 +86,7 @@ export async function restoreSource(
   try {
     const answer = await s3.send(
       new RestoreObjectCommand({
-        Bucket: object.bucket,
-        Key: object.key,
-        VersionId: object.versionId,
+        ...objectParams(object),
         RestoreRequest: {
           ...(status.accessTier ? {} : { Days: options.days }),
           GlacierJobParameters: { Tier: tier },
@@ -101,7 +100,7 @@ export async function restoreSource(
     if (name === 'RestoreAlreadyInProgress' || status === 409) return 'ongoing';
     // Not archived (any more): an Intelligent-Tiering object moved back, readable as it is.
     if (name === 'ObjectAlreadyInActiveTierError') return 'restored';
-    const where = `s3://${object.bucket}/${object.key}`;
+    const where = s3Url(object);
     if (status === 403)
       throw new SourceNotFoundError(
         `The relay may not restore ${where} (${name}). Grant it s3:RestoreObject on the source bucket (set by the stack when source.restoreArchived is on).`,

@@ -5,6 +5,7 @@ import { type DeliveryRequest, normalizeRelayRequest } from './delivery.js';
 import { DeliveryRequestError } from './errors.js';
 import { unquoteEtag } from './etag.js';
 import { folderRuleFor, markerFolder, requireFolderInsideRule } from './folder-delivery.js';
+import type { TriggerContext } from './trigger-context.js';
 import { isSnsEnvelope, isSnsRecord, snsMessagePayload } from './trigger-sns.js';
 
 export const RELAY_REQUEST_DETAIL_TYPE = 'MASV Relay Request';
@@ -14,19 +15,7 @@ export type TriggerOutcome =
   | { kind: 'start'; deliveryId: string; request: DeliveryRequest }
   | { kind: 'skip'; reason: string };
 
-/**
- * What start knows about the deployment. Without it (unit tests of the shapes alone) every
- * object event is a per-object delivery and no policy applies.
- */
-export interface TriggerContext {
-  config: RelayConfig;
-  /** The source bucket's name: S3 events and Batch Operations tasks from other buckets are refused. */
-  sourceBucket?: string;
-  /** Topics whose SNS envelopes are accepted; defaults to `config.triggers.snsTopicArns`. */
-  snsTopicArns?: string[];
-  /** The request queue (only the bus rule may send to it): the one queue relay requests may come from. */
-  requestQueueArn?: string;
-}
+export type { TriggerContext } from './trigger-context.js';
 
 /** The fields start reads of an S3 notification record, each optional: the payload is checked, not trusted. */
 type S3NotificationRecord = Partial<Pick<S3EventRecord, 'eventSource' | 'eventName'>> & {

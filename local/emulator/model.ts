@@ -1,5 +1,6 @@
 import type { FaultSchedule } from './faults.js';
-import type { MultipartStore, StorageEncryption, StoredPart } from './storage.js';
+import type { MultipartStore, StoredPart } from './multipart-store.js';
+import type { StorageEncryption } from './storage-encryption.js';
 
 export interface EmulatorSpec {
   max_chunk_count: number;
@@ -23,7 +24,7 @@ export interface EmulatorSettings {
   directoryBlueprint: boolean;
   /** Finalize's part-number key: accept `part_number`, `partNumber` or both. */
   partNumberKeys: 'both' | 'partNumber' | 'part_number';
-  /** How storage encrypts (SSE-KMS makes part ETags opaque); see storage.ts. Default SSE-S3. */
+  /** How storage encrypts (SSE-KMS makes part ETags opaque); see storage-encryption.ts. Default SSE-S3. */
   storageEncryption: StorageEncryption;
 }
 

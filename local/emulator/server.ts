@@ -15,7 +15,8 @@ import {
   type EmulatorState,
   newCounters,
 } from './model.js';
-import { handleStorageRequest, MultipartStore, sleep } from './storage.js';
+import { MultipartStore } from './multipart-store.js';
+import { handleStorageRequest, sleep } from './storage.js';
 
 export const DEFAULT_EMULATOR_PORT = 4590;
 

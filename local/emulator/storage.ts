@@ -1,167 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, unlink } from 'node:fs/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { createWriteStream } from 'node:fs';
+import { rename, unlink } from 'node:fs/promises';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { type FaultRule, loseAnswerAfterCommit, lostAnswerFault } from './faults.js';
 import type { EmulatorState } from './model.js';
+import type { StoredUpload } from './multipart-store.js';
 import { verifyPresigned } from './signing.js';
-
-export interface StoredPart {
-  partNumber: number;
-  size: number;
-  /** Hex MD5 of the part. */
-  md5: string;
-  /** The part's ETag without quotes: its MD5, except under SSE-KMS where S3's ETags are not MD5s. */
-  etag: string;
-  file: string;
-}
-
-/**
- * How MASV's storage encrypts, as S3 does it:
- * - `SSE-S3`: create blueprints carry `x-amz-server-side-encryption: AES256`; part ETags are MD5s.
- * - `SSE-KMS`: create blueprints carry `aws:kms` and the key id; part ETags are opaque (not MD5s).
- * - `SSE-KMS-bucket-default`: the bucket encrypts with KMS by default, so blueprints carry no
- *   encryption header at all, yet part ETags are still not MD5s.
- * Under every mode, a part PUT may carry `Content-MD5`: storage checks it against the bytes it
- * received and refuses the part (400 BadDigest) when they differ, as S3 does.
- */
-export type StorageEncryption = 'SSE-S3' | 'SSE-KMS' | 'SSE-KMS-bucket-default';
-
-/** The emulator's stand-in KMS key. */
-export const EMULATOR_KMS_KEY_ID =
-  'arn:aws:kms:us-east-1:000000000000:key/00000000-0000-4000-8000-000000000000';
-
-/** Headers MASV puts in a create blueprint (and signs) for an encryption mode. */
-export function encryptionCreateHeaders(mode: StorageEncryption): Record<string, string> {
-  if (mode === 'SSE-S3') return { 'x-amz-server-side-encryption': 'AES256' };
-  if (mode === 'SSE-KMS')
-    return {
-      'x-amz-server-side-encryption': 'aws:kms',
-      'x-amz-server-side-encryption-aws-kms-key-id': EMULATOR_KMS_KEY_ID,
-    };
-  return {};
-}
-
-/** Headers storage answers CreateMultipartUpload and UploadPart with. */
-function encryptionResponseHeaders(mode: StorageEncryption): Record<string, string> {
-  return mode === 'SSE-S3'
-    ? { 'x-amz-server-side-encryption': 'AES256' }
-    : {
-        'x-amz-server-side-encryption': 'aws:kms',
-        'x-amz-server-side-encryption-aws-kms-key-id': EMULATOR_KMS_KEY_ID,
-      };
-}
-
-export interface StoredUpload {
-  uploadId: string;
-  packageId: string;
-  fileId: string;
-  bucketKey: string;
-  parts: Map<number, StoredPart>;
-  completed: boolean;
-  /** Encryption the upload was created with (a setting change does not touch running uploads). */
-  encryption: StorageEncryption;
-}
-
-/** S3-style multipart storage on disk: parts stream to files and are never held whole in memory. */
-export class MultipartStore {
-  readonly uploads = new Map<string, StoredUpload>();
-
-  constructor(readonly dir: string) {}
-
-  async createUpload(
-    packageId: string,
-    fileId: string,
-    encryption: StorageEncryption,
-  ): Promise<StoredUpload> {
-    const uploadId = randomBytes(24).toString('base64url');
-    const upload: StoredUpload = {
-      uploadId,
-      packageId,
-      fileId,
-      bucketKey: `${packageId}/${fileId}`,
-      parts: new Map(),
-      completed: false,
-      encryption,
-    };
-    await mkdir(join(this.dir, packageId, uploadId), { recursive: true });
-    this.uploads.set(uploadId, upload);
-    return upload;
-  }
-
-  partFile(upload: StoredUpload, partNumber: number) {
-    return join(this.dir, upload.packageId, upload.uploadId, String(partNumber));
-  }
-
-  /** Checks a finalize request against stored parts, S3 CompleteMultipartUpload style. */
-  complete(
-    upload: StoredUpload,
-    parts: Array<{ partNumber: number; etag: string }>,
-    minPartSize: number,
-    declaredSize: number,
-  ): { ok: true; parts: StoredPart[] } | { ok: false; message: string } {
-    if (parts.length === 0) return { ok: false, message: 'InvalidPart: chunk_extras is empty' };
-    const stored: StoredPart[] = [];
-    for (const [index, part] of parts.entries()) {
-      if (part.partNumber !== index + 1) {
-        return {
-          ok: false,
-          message: `InvalidPartOrder: chunk_extras must list parts 1..N ascending without gaps; entry ${index} has part ${part.partNumber}, expected ${index + 1}`,
-        };
-      }
-      const found = upload.parts.get(part.partNumber);
-      if (!found) return { ok: false, message: `InvalidPart: part ${part.partNumber} was never uploaded` };
-      if (stripQuotes(part.etag) !== found.etag) {
-        return {
-          ok: false,
-          message: `InvalidPart: the ETag given for part ${part.partNumber} does not match the stored part's ETag`,
-        };
-      }
-      stored.push(found);
-    }
-    for (const part of stored.slice(0, -1)) {
-      if (part.size < minPartSize) {
-        return {
-          ok: false,
-          message: `EntityTooSmall: part ${part.partNumber} is ${part.size} bytes, below the minimum part size ${minPartSize} (only the last part may be smaller)`,
-        };
-      }
-    }
-    const total = stored.reduce((sum, p) => sum + p.size, 0);
-    if (total !== declaredSize) {
-      return { ok: false, message: `size mismatch: parts hold ${total} bytes but size says ${declaredSize}` };
-    }
-    upload.completed = true;
-    return { ok: true, parts: stored };
-  }
-
-  /** The bytes of a finalized file, streamed part after part. */
-  openFile(parts: StoredPart[]): Readable {
-    return Readable.from(
-      (async function* () {
-        for (const part of parts) yield* createReadStream(part.file, { highWaterMark: 1 << 20 });
-      })(),
-      { objectMode: false },
-    );
-  }
-
-  async sha256(parts: StoredPart[]): Promise<string> {
-    const hash = createHash('sha256');
-    for await (const chunk of this.openFile(parts)) hash.update(chunk as Buffer);
-    return hash.digest('hex');
-  }
-
-  async purgePackage(packageId: string) {
-    for (const [id, upload] of this.uploads) if (upload.packageId === packageId) this.uploads.delete(id);
-    await rm(join(this.dir, packageId), { recursive: true, force: true });
-  }
-}
-
-export function stripQuotes(etag: string) {
-  return etag.replace(/^W\//, '').replace(/"/g, '');
-}
+import { encryptionResponseHeaders } from './storage-encryption.js';
 
 function xmlError(res: ServerResponse, status: number, code: string, message: string, headers = {}) {
   res.writeHead(status, { 'content-type': 'application/xml', ...headers });
@@ -297,60 +142,112 @@ async function uploadPart(
   route: string,
   resetFault: FaultRule | undefined,
 ) {
-  const { counters, settings } = state;
+  const request = checkPartRequest(state, params, req.headers);
+  if (!request.ok) {
+    req.resume();
+    xmlError(res, request.status, request.code, request.message, CORS);
+    return { route, status: request.status };
+  }
+  const { upload, partNumber, expectedMd5 } = request;
+  const target = state.store.partFile(upload, partNumber);
+  const body = await receivePartBody(state, req, upload, target, request.length, resetFault);
+  if (!body) return { route, status: 0 };
+  if (expectedMd5 && expectedMd5.toString('hex') !== body.digest) {
+    // S3 keeps nothing of a part whose bytes do not match its Content-MD5 (an earlier part stays).
+    await unlink(body.temp).catch(() => undefined);
+    xmlError(res, 400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.', CORS);
+    return { route, status: 400 };
+  }
+  await rename(body.temp, target);
+  const { counters } = state;
+  if (upload.parts.has(partNumber)) counters.partRetries++;
+  else counters.partsStored++;
+  counters.bytesStored += body.received - (upload.parts.get(partNumber)?.size ?? 0);
+  const { encryption } = upload;
+  // Under SSE-KMS, S3's ETag is not the MD5 of the part: an opaque 32-hex value.
+  const etag = encryption === 'SSE-S3' ? body.digest : randomBytes(16).toString('hex');
+  upload.parts.set(partNumber, { partNumber, size: body.received, md5: body.digest, etag, file: target });
+  res.writeHead(200, { etag: `"${etag}"`, ...encryptionResponseHeaders(encryption), ...CORS });
+  res.end();
+  return { route, status: 200 };
+}
+
+type PartRequest =
+  | { ok: true; upload: StoredUpload; partNumber: number; length: number; expectedMd5?: Buffer }
+  | { ok: false; status: number; code: string; message: string };
+
+/** What S3 checks of an UploadPart before reading its body: the upload, part number, length and Content-MD5. */
+function checkPartRequest(
+  state: EmulatorState,
+  params: URLSearchParams,
+  headers: IncomingHttpHeaders,
+): PartRequest {
+  const { settings } = state;
   const upload = state.store.uploads.get(params.get('uploadId') ?? '');
   const partNumber = Number(params.get('partNumber'));
   if (!upload || upload.completed) {
-    req.resume();
-    xmlError(
-      res,
-      404,
-      'NoSuchUpload',
-      'The specified multipart upload does not exist or was completed.',
-      CORS,
-    );
-    return { route, status: 404 };
+    return {
+      ok: false,
+      status: 404,
+      code: 'NoSuchUpload',
+      message: 'The specified multipart upload does not exist or was completed.',
+    };
   }
   if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > settings.spec.max_chunk_count) {
-    req.resume();
-    xmlError(
-      res,
-      400,
-      'InvalidArgument',
-      `Part number must be an integer between 1 and ${settings.spec.max_chunk_count}.`,
-      CORS,
-    );
-    return { route, status: 400 };
+    return {
+      ok: false,
+      status: 400,
+      code: 'InvalidArgument',
+      message: `Part number must be an integer between 1 and ${settings.spec.max_chunk_count}.`,
+    };
   }
-  const lengthHeader = req.headers['content-length'];
-  if (req.headers['transfer-encoding'] || lengthHeader === undefined) {
-    req.resume();
-    xmlError(res, 411, 'MissingContentLength', 'You must provide the Content-Length HTTP header.', CORS);
-    return { route, status: 411 };
+  const lengthHeader = headers['content-length'];
+  if (headers['transfer-encoding'] || lengthHeader === undefined) {
+    return {
+      ok: false,
+      status: 411,
+      code: 'MissingContentLength',
+      message: 'You must provide the Content-Length HTTP header.',
+    };
   }
   const length = Number(lengthHeader);
-  const contentMd5 = req.headers['content-md5'];
+  const contentMd5 = headers['content-md5'];
   const expectedMd5 = typeof contentMd5 === 'string' ? Buffer.from(contentMd5, 'base64') : undefined;
   if (
     contentMd5 !== undefined &&
     (expectedMd5?.length !== 16 || expectedMd5.toString('base64') !== contentMd5)
   ) {
-    req.resume();
-    xmlError(res, 400, 'InvalidDigest', 'The Content-MD5 you specified was invalid.', CORS);
-    return { route, status: 400 };
+    return {
+      ok: false,
+      status: 400,
+      code: 'InvalidDigest',
+      message: 'The Content-MD5 you specified was invalid.',
+    };
   }
   if (length > settings.spec.max_chunk_size) {
-    req.resume();
-    xmlError(
-      res,
-      400,
-      'EntityTooLarge',
-      `Your proposed upload exceeds the maximum part size ${settings.spec.max_chunk_size}.`,
-      CORS,
-    );
-    return { route, status: 400 };
+    return {
+      ok: false,
+      status: 400,
+      code: 'EntityTooLarge',
+      message: `Your proposed upload exceeds the maximum part size ${settings.spec.max_chunk_size}.`,
+    };
   }
+  return { ok: true, upload, partNumber, length, expectedMd5 };
+}
 
+/**
+ * Streams a part's body into a temporary file beside its target, hashing it on the way. Undefined
+ * (and the connection dropped) when the body did not arrive whole or the upload was purged meanwhile.
+ */
+async function receivePartBody(
+  state: EmulatorState,
+  req: IncomingMessage,
+  upload: StoredUpload,
+  target: string,
+  length: number,
+  resetFault: FaultRule | undefined,
+): Promise<{ temp: string; received: number; digest: string } | undefined> {
+  const { counters } = state;
   const socket = req.socket;
   counters.partUploads++;
   counters.concurrentPartUploads++;
@@ -358,7 +255,6 @@ async function uploadPart(
     counters.peakConcurrentPartUploads,
     counters.concurrentPartUploads,
   );
-  const target = state.store.partFile(upload, partNumber);
   const temp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
   const out = createWriteStream(temp, { highWaterMark: 1 << 20 });
   const md5 = createHash('md5');
@@ -384,27 +280,10 @@ async function uploadPart(
     await unlink(temp).catch(() => undefined);
     counters.concurrentPartUploads--;
     socket.destroy();
-    return { route, status: 0 };
+    return undefined;
   }
   counters.concurrentPartUploads--;
-  const digest = md5.digest('hex');
-  if (expectedMd5 && expectedMd5.toString('hex') !== digest) {
-    // S3 keeps nothing of a part whose bytes do not match its Content-MD5 (an earlier part stays).
-    await unlink(temp).catch(() => undefined);
-    xmlError(res, 400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.', CORS);
-    return { route, status: 400 };
-  }
-  await rename(temp, target);
-  if (upload.parts.has(partNumber)) counters.partRetries++;
-  else counters.partsStored++;
-  counters.bytesStored += received - (upload.parts.get(partNumber)?.size ?? 0);
-  const { encryption } = upload;
-  // Under SSE-KMS, S3's ETag is not the MD5 of the part: an opaque 32-hex value.
-  const etag = encryption === 'SSE-S3' ? digest : randomBytes(16).toString('hex');
-  upload.parts.set(partNumber, { partNumber, size: received, md5: digest, etag, file: target });
-  res.writeHead(200, { etag: `"${etag}"`, ...encryptionResponseHeaders(encryption), ...CORS });
-  res.end();
-  return { route, status: 200 };
+  return { temp, received, digest: md5.digest('hex') };
 }
 
 export function sleep(ms: number) {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { StorageEncryption } from '../../local/emulator/storage.js';
+import type { StorageEncryption } from '../../local/emulator/storage-encryption.js';
 import { LocalRelay } from '../../local/relay.js';
 import { md5, sha256 } from '../helpers/bytes.js';
 import { deliveredPackage, KiB, relayObject, TINY_SPEC, testRelayOptions } from '../helpers/local-relay.js';

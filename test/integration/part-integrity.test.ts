@@ -9,7 +9,7 @@ import type { Blueprint } from '../../functions/core/masv/types.js';
 import { finalizeDelivery } from '../../functions/core/steps/finalize.js';
 import { prepareDelivery } from '../../functions/core/steps/prepare.js';
 import { type RunningEmulator, startEmulator } from '../../local/emulator/server.js';
-import type { StorageEncryption } from '../../local/emulator/storage.js';
+import type { StorageEncryption } from '../../local/emulator/storage-encryption.js';
 import { createLocalDeps, SOURCE_BUCKET, STATE_BUCKET } from '../../local/local-deps.js';
 import { type LocalS3, startLocalS3 } from '../../local/s3-server.js';
 import { sha256 } from '../helpers/bytes.js';

@@ -5,7 +5,7 @@ import { StorageError } from '../../functions/core/errors.js';
 import { MasvClient } from '../../functions/core/masv/client.js';
 import { allowsContentMd5, partCheckFor } from '../../functions/core/part-integrity.js';
 import { type RunningEmulator, startEmulator } from '../../local/emulator/server.js';
-import { EMULATOR_KMS_KEY_ID } from '../../local/emulator/storage.js';
+import { EMULATOR_KMS_KEY_ID } from '../../local/emulator/storage-encryption.js';
 import { KiB, md5, sha256 } from '../helpers/bytes.js';
 import { beginFileUpload, newTeamPackage } from '../helpers/emulator-uploads.js';
 

@@ -1,11 +1,20 @@
 import type { Dispatcher } from 'undici';
-import { MasvNotFoundError, MasvProtocolError, MasvValidationError } from '../errors.js';
+import { MasvNotFoundError, MasvProtocolError } from '../errors.js';
 import { withRetry } from '../retry.js';
+import { alreadyFinalizedIsDone, blueprint, createdPackage, packageSummary } from './answers.js';
 import { type BlueprintBody, executeBlueprint, headerValue } from './blueprint.js';
+import {
+  addFileBody,
+  dropUndefined,
+  finalizeFileBody,
+  LIST_PAGE_SIZE,
+  packageListQuery,
+  portalPackageBody,
+  teamPackageBody,
+} from './requests.js';
 import {
   addedFileSchema,
   blueprintsSchema,
-  createdPackageSchema,
   filesSchema,
   linkSchema,
   packagePageSchema,
@@ -19,9 +28,12 @@ import type {
   AddFileRequest,
   Blueprint,
   CreatedPackage,
+  FinalizeOutcome,
   PackageAccess,
   PackageLink,
+  PackageQuery,
   PackageSpec,
+  PackageSummary,
   PortalPackageRequest,
   TeamPackageRequest,
   UploadedPart,
@@ -30,25 +42,7 @@ import { parseUploadId } from './upload-id.js';
 
 export { DEFAULT_MASV_API_URL } from './defaults.js';
 
-/** How a finalize call ended: carried out now, or MASV said it had already been done. */
-export type FinalizeOutcome = 'finalized' | 'already-finalized';
-
-/** A package as MASV's team listing and lookup describe it (no token). */
-export interface PackageSummary {
-  id: string;
-  name: string;
-  description: string;
-  state: string;
-  createdAt: string;
-  totalFiles: number;
-}
-
-export interface PackageQuery {
-  states: Array<'new' | 'finalized' | 'expired' | 'archived'>;
-  name?: string;
-  createdAtStart?: Date;
-  createdAtEnd?: Date;
-}
+export type { FinalizeOutcome, PackageQuery, PackageSummary } from './types.js';
 
 const ROUTES = {
   spec: 'GET /v1/system/packages/spec',
@@ -64,8 +58,6 @@ const ROUTES = {
   deletePackage: 'DELETE /v1/packages/{package_id}',
   createLink: 'POST /v1/packages/{package_id}/links',
 } as const;
-
-const LIST_PAGE_SIZE = 50;
 
 /**
  * Typed client of MASV's upload API: one method per route, each answer checked against its schema
@@ -121,15 +113,7 @@ export class MasvClient {
       {
         commit: 'once',
         headers: { 'x-api-key': apiKey },
-        json: dropUndefined({
-          name: request.name,
-          description: request.description,
-          recipients: request.recipients,
-          password: request.password,
-          access_limit: request.accessLimit,
-          unlimited_storage: request.unlimitedStorage,
-          chunk_size: request.partSize,
-        }),
+        json: teamPackageBody(request),
       },
     );
     return createdPackage(ROUTES.createTeamPackage, body);
@@ -145,13 +129,7 @@ export class MasvClient {
       {
         commit: 'once',
         headers,
-        json: dropUndefined({
-          name: request.name,
-          description: request.description,
-          sender: request.sender,
-          form_data_id: request.formDataId,
-          chunk_size: request.partSize,
-        }),
+        json: portalPackageBody(request),
       },
     );
     return createdPackage(ROUTES.createPortalPackage, body);
@@ -197,17 +175,7 @@ export class MasvClient {
         ROUTES.teamPackages,
         'GET',
         `/v1.1/teams/${encodeURIComponent(teamId)}/packages`,
-        {
-          headers: { 'x-api-key': apiKey },
-          query: dropUndefined({
-            status: query.states,
-            name: query.name,
-            created_at_start: query.createdAtStart?.toISOString(),
-            created_at_end: query.createdAtEnd?.toISOString(),
-            page,
-            limit: LIST_PAGE_SIZE,
-          }) as Record<string, string | number | string[]>,
-        },
+        { headers: { 'x-api-key': apiKey }, query: packageListQuery(query, page) },
       );
       const { records, metadata } = parseAnswer(ROUTES.teamPackages, packagePageSchema, body);
       for (const record of records) found.set(record.id, packageSummary(record));
@@ -219,14 +187,7 @@ export class MasvClient {
   async addFile(access: PackageAccess, request: AddFileRequest): Promise<AddedFile> {
     const body = await this.transport.packageCall(access, ROUTES.addFile, 'POST', '/files', {
       commit: 'once',
-      json: dropUndefined({
-        kind: request.kind,
-        name: request.name,
-        path: request.path,
-        last_modified: request.lastModified.toISOString(),
-        size: request.size,
-        chunk_size: request.partSize,
-      }),
+      json: addFileBody(request),
     });
     const added = parseAnswer(ROUTES.addFile, addedFileSchema, body);
     const createBlueprint = added.create_blueprint ?? added.createBlueprint;
@@ -286,7 +247,7 @@ export class MasvClient {
   }
 
   /**
-   * Finalizes a file; parts are sent in order with both key spellings MASV's sources use. A repeat
+   * Finalizes a file (parts in order, `requests.ts`). A repeat
    * after a lost answer is safe: MASV answering 409 (or 400 "already finalized") means it is done.
    */
   async finalizeFile(
@@ -294,25 +255,13 @@ export class MasvClient {
     fileId: string,
     finalize: { uploadId: string; size: number; partSize: number; parts: UploadedPart[] },
   ): Promise<FinalizeOutcome> {
-    const parts = [...finalize.parts].sort((a, b) => a.partNumber - b.partNumber);
     return alreadyFinalizedIsDone(
       this.transport.packageCall(
         access,
         ROUTES.finalizeFile,
         'POST',
         `/files/${encodeURIComponent(fileId)}/finalize`,
-        {
-          json: {
-            chunk_extras: parts.map((part) => ({
-              part_number: String(part.partNumber),
-              partNumber: String(part.partNumber),
-              etag: part.etag,
-            })),
-            file_extras: { upload_id: finalize.uploadId },
-            size: finalize.size,
-            chunk_size: finalize.partSize,
-          },
-        },
+        { json: finalizeFileBody(finalize) },
       ),
     );
   }
@@ -350,59 +299,4 @@ export class MasvClient {
     const body = await this.transport.packageCall(access, ROUTES.listFiles, 'GET', '/files');
     return parseAnswer(ROUTES.listFiles, filesSchema, body);
   }
-}
-
-function createdPackage(route: string, body: unknown): CreatedPackage {
-  const created = parseAnswer(route, createdPackageSchema, body);
-  return { id: created.id, token: created.access_token };
-}
-
-function packageSummary(record: {
-  id: string;
-  state: string;
-  name?: string;
-  description?: string;
-  created_at?: string;
-  total_files?: number;
-}): PackageSummary {
-  return {
-    id: record.id,
-    name: record.name ?? '',
-    description: record.description ?? '',
-    state: record.state,
-    createdAt: record.created_at ?? '',
-    totalFiles: record.total_files ?? 0,
-  };
-}
-
-/** A blueprint as the relay forwards it: header values as strings, an absent body as "". */
-function blueprint(value: {
-  url: string;
-  method: string;
-  headers?: Record<string, unknown> | null;
-  body?: string | null;
-}): Blueprint {
-  const headers: Record<string, string> = {};
-  for (const [name, headerValue] of Object.entries(value.headers ?? {})) headers[name] = String(headerValue);
-  return { url: value.url, method: value.method, headers, body: value.body ?? '' };
-}
-
-/** A finalize that MASV refuses because it was already done (409, or 400 saying so) is done. */
-async function alreadyFinalizedIsDone(call: Promise<unknown>): Promise<FinalizeOutcome> {
-  try {
-    await call;
-    return 'finalized';
-  } catch (error) {
-    if (
-      error instanceof MasvValidationError &&
-      (error.httpStatus === 409 || /already finali[sz]ed/i.test(error.message))
-    ) {
-      return 'already-finalized';
-    }
-    throw error;
-  }
-}
-
-function dropUndefined<T extends Record<string, unknown>>(record: T): Partial<T> {
-  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

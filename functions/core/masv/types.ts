@@ -76,3 +76,23 @@ export interface PackageAccess {
   token: string;
   refresh?: () => Promise<string>;
 }
+
+/** How a finalize call ended: carried out now, or MASV said it had already been done. */
+export type FinalizeOutcome = 'finalized' | 'already-finalized';
+
+/** A package as MASV's team listing and lookup describe it (no token). */
+export interface PackageSummary {
+  id: string;
+  name: string;
+  description: string;
+  state: string;
+  createdAt: string;
+  totalFiles: number;
+}
+
+export interface PackageQuery {
+  states: Array<'new' | 'finalized' | 'expired' | 'archived'>;
+  name?: string;
+  createdAtStart?: Date;
+  createdAtEnd?: Date;
+}

@@ -1,7 +1,7 @@
 import { isoTime, ulid } from '../ids.js';
 import type { EmuFile, EmulatorState, EmuPackage } from '../model.js';
 import { presign } from '../signing.js';
-import { encryptionCreateHeaders } from '../storage.js';
+import { encryptionCreateHeaders } from '../storage-encryption.js';
 import { requireNotFinalized } from './auth.js';
 import {
   type ApiContext,

@@ -64,3 +64,17 @@ export function checkPartSize(state: EmulatorState, value: number | undefined, f
     throw new ApiError(400, `${field} ${value} is outside the allowed range [${min}, ${max}]`);
   }
 }
+
+/** The part size a creation asks for in `chunk_size`, within the spec's range; undefined when none. */
+export function requestedPartSize(state: EmulatorState, record: Record<string, unknown>): number | undefined {
+  const partSize = optionalInteger(record, 'chunk_size', 1);
+  checkPartSize(state, partSize);
+  return partSize;
+}
+
+/** An email address the request gives (as `what`: recipient, sender…), or 400 naming the value. */
+export function requireEmail(value: unknown, what: string) {
+  if (typeof value !== 'string' || !EMAIL.test(value)) {
+    throw new ApiError(400, `${what} ${JSON.stringify(value)} is not a valid email address`);
+  }
+}

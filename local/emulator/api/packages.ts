@@ -6,11 +6,11 @@ import {
   ApiError,
   type ApiReply,
   body,
-  checkPartSize,
-  EMAIL,
   ISO_WITH_ZONE,
   optionalInteger,
+  requestedPartSize,
   requiredString,
+  requireEmail,
 } from './http.js';
 
 export function getSpec({ state }: ApiContext): ApiReply {
@@ -93,17 +93,13 @@ export function createTeamPackage(ctx: ApiContext): ApiReply {
   if (!Array.isArray(recipients) || recipients.length === 0) {
     throw new ApiError(400, 'recipients must be a non-empty array of email addresses');
   }
-  for (const r of recipients) {
-    if (typeof r !== 'string' || !EMAIL.test(r))
-      throw new ApiError(400, `recipient ${JSON.stringify(r)} is not a valid email address`);
-  }
+  for (const r of recipients) requireEmail(r, 'recipient');
   if (b.password !== undefined && typeof b.password !== 'string')
     throw new ApiError(400, 'password must be a string');
   if (b.unlimited_storage !== undefined && typeof b.unlimited_storage !== 'boolean') {
     throw new ApiError(400, 'unlimited_storage must be a boolean');
   }
-  const partSize = optionalInteger(b, 'chunk_size', 1);
-  checkPartSize(ctx.state, partSize);
+  const partSize = requestedPartSize(ctx.state, b);
   const pkg = newPackage(ctx.state, {
     owner: { kind: 'team', teamId: ctx.params[0]! },
     name,
@@ -213,9 +209,7 @@ export async function deletePackage(ctx: ApiContext): Promise<ApiReply> {
 export function createLink(ctx: ApiContext): ApiReply {
   const pkg = ctx.pkg!;
   const b = body(ctx);
-  if (b.email !== undefined && (typeof b.email !== 'string' || !EMAIL.test(b.email))) {
-    throw new ApiError(400, `email ${JSON.stringify(b.email)} is not a valid email address`);
-  }
+  if (b.email !== undefined) requireEmail(b.email, 'email');
   if (b.password !== undefined && typeof b.password !== 'string')
     throw new ApiError(400, 'password must be a string');
   const link = { id: ulid(ctx.state.now()), email: b.email as string | undefined };

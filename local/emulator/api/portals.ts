@@ -4,10 +4,9 @@ import {
   ApiError,
   type ApiReply,
   body,
-  checkPartSize,
-  EMAIL,
-  optionalInteger,
+  requestedPartSize,
   requiredString,
+  requireEmail,
 } from './http.js';
 import { newPackage, packageView } from './packages.js';
 
@@ -67,14 +66,12 @@ export function createPortalPackage(ctx: ApiContext): ApiReply {
   const name = requiredString(b, 'name');
   const description = requiredString(b, 'description', true);
   const sender = requiredString(b, 'sender');
-  if (!EMAIL.test(sender))
-    throw new ApiError(400, `sender ${JSON.stringify(sender)} is not a valid email address`);
+  requireEmail(sender, 'sender');
   const formDataId = b.form_data_id;
   if (portal.requiresForm && (typeof formDataId !== 'string' || formDataId === '')) {
     throw new ApiError(400, 'form_data_id is required: this portal has a custom form');
   }
-  const partSize = optionalInteger(b, 'chunk_size', 1);
-  checkPartSize(ctx.state, partSize);
+  const partSize = requestedPartSize(ctx.state, b);
   const pkg = newPackage(ctx.state, {
     owner: { kind: 'portal', portalId: portal.id },
     name,
