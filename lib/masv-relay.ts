@@ -15,6 +15,7 @@ import {
   admitOnlyOwnSenders,
   admitRequestAccounts,
   grantBatchOperations,
+  grantDeadLetterWrites,
   grantLeastPrivilege,
   grantWorkflow,
 } from './permissions.js';
@@ -103,7 +104,6 @@ export class MasvRelay extends Construct {
 
     const { key, sourceBucket, stateBucket } = createStorage(this, {
       config,
-      names,
       sourceBucket: props.sourceBucket,
       stateRetentionDays: props.stateRetentionDays,
     });
@@ -128,9 +128,10 @@ export class MasvRelay extends Construct {
     });
     this.functions = functions;
     grantLeastPrivilege(this, { config, functions, key, sourceBucket, stateBucket });
+    grantDeadLetterWrites(functions, key);
 
-    this.stateMachine = createWorkflow(this, config, functions, key, logRetention);
-    grantWorkflow(this.stateMachine, functions, key);
+    this.stateMachine = createWorkflow(this, config, names, functions, key, logRetention);
+    grantWorkflow(this.stateMachine, names, functions, key);
     connectStart(functions.start, triggers, this.stateMachine, sourceBucket);
 
     routeEvents(this, config, names, triggers, sourceBucket);
@@ -144,6 +145,7 @@ export class MasvRelay extends Construct {
       stateMachine: this.stateMachine,
       functions: Object.values(functions),
       transferFunction: functions.transfer,
+      deadLetterFunctions: [functions.start, functions.abort],
       deadLetterQueue: this.deadLetterQueue,
       key,
       alarmEmail: config.notifications.alarmEmail,

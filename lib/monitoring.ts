@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -15,6 +15,8 @@ export interface RelayMonitoringProps {
   readonly stateMachine: sfn.StateMachine;
   readonly functions: lambda.IFunction[];
   readonly transferFunction: lambda.IFunction;
+  /** Functions invoked asynchronously with a dead-letter queue (start, abort). */
+  readonly deadLetterFunctions?: lambda.IFunction[];
   readonly deadLetterQueue: sqs.IQueue;
   readonly key: kms.IKey;
   /** Creates an encrypted topic with this email subscribed. */
@@ -81,7 +83,26 @@ export class RelayMonitoring extends Construct {
     this.topic = props.alarmTopic;
     if (!this.topic && props.alarmEmail) {
       const topic = new sns.Topic(this, 'AlarmTopic', { masterKey: props.key, enforceSSL: true });
-      // CloudWatch alarms publish to an encrypted topic only if the key lets them.
+      // A topic policy replaces SNS's default one, which let the account's principals publish:
+      // the TLS Deny alone would leave CloudWatch no way in. Alarms of this account and Region
+      // only (SNS guide, access policy use cases: CloudWatch alarms, aws:SourceArn/SourceAccount).
+      const stack = Stack.of(this);
+      topic.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'CloudWatchAlarmsMayPublish',
+          principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+          actions: ['sns:Publish'],
+          resources: [topic.topicArn],
+          conditions: {
+            ArnLike: {
+              'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:*`,
+            },
+            StringEquals: { 'aws:SourceAccount': stack.account },
+          },
+        }),
+      );
+      // CloudWatch alarms publish to an encrypted topic only if the key lets them (SNS guide,
+      // "Enable compatibility between event sources from AWS services and encrypted topics").
       props.key.grant(
         new iam.ServicePrincipal('cloudwatch.amazonaws.com'),
         'kms:Decrypt',
@@ -132,6 +153,15 @@ export class RelayMonitoring extends Construct {
         `RuleDlqFailures${index}`,
         ruleMetric('InvocationsFailedToBeSentToDlq'),
         `EventBridge rule ${rule.ruleName} lost events: neither its queue nor the DLQ accepted them.`,
+      );
+    }
+    // Lambda could not put a failed asynchronous event in the DLQ (a queue or key policy refusing
+    // it): the event is gone, and only this metric shows it.
+    for (const [index, fn] of (props.deadLetterFunctions ?? []).entries()) {
+      alarm(
+        `LambdaDeadLetterErrors${index}`,
+        fn.metric('DeadLetterErrors', { period, statistic: 'Sum' }),
+        'A relay function could not send a failed asynchronous event to the DLQ: the event is lost; check the DLQ and key policies.',
       );
     }
     for (const [index, fn] of props.functions.entries()) {

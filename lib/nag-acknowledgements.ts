@@ -1,4 +1,5 @@
 import { type CfnElement, Stack, Token, Validations } from 'aws-cdk-lib';
+import type { CfnStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import type { IConstruct } from 'constructs';
 import { statePattern } from '../functions/core/state-keys.js';
 import type { MasvRelay } from './masv-relay.js';
@@ -44,16 +45,6 @@ function acknowledgeEveryFunction({ functions }: MasvRelay) {
       'Serverless::Serverless-LambdaLatestVersion',
       'nodejs22.x is the runtime masv-relay is built and tested for (Node 20–24 dependency policy); upgrade with the dependencies.',
     );
-    ack(
-      fn,
-      'AwsSolutions::AwsSolutions-IAM5[Action::kms:ReEncrypt*]',
-      "CDK's grantEncryptDecrypt on the relay's single customer-managed key (state bucket objects).",
-    );
-    ack(
-      fn,
-      'AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
-      "CDK's grantEncryptDecrypt on the relay's single customer-managed key (state bucket objects).",
-    );
   }
 }
 
@@ -78,7 +69,7 @@ function acknowledgeSourceReads(relay: MasvRelay) {
 function acknowledgeStateKeys(relay: MasvRelay) {
   const { stateBucket } = relay;
   const stateId = Stack.of(relay).getLogicalId(stateBucket.node.defaultChild as never);
-  for (const area of [undefined, 'package', 'parts', 'finalized'] as const) {
+  for (const area of ['package', 'claims', 'parts', 'finalized', 'outcomes'] as const) {
     ack(
       relay,
       `AwsSolutions::AwsSolutions-IAM5[Resource::<${stateId}.Arn>/${statePattern(area)}]`,
@@ -108,14 +99,20 @@ function acknowledgeWorkflow(relay: MasvRelay) {
     );
   }
   // states:DescribeExecution on this state machine's executions (names are known only at run time),
-  // rendered as cdk-nag writes CDK's grantExecution resource.
+  // rendered as cdk-nag writes the executions' ARN (permissions.ts: from the workflow's fixed name).
   const stack = Stack.of(relay);
   const pseudo = (value: string, name: string) => (Token.isUnresolved(value) ? `<AWS::${name}>` : value);
-  const workflowId = stack.getLogicalId(relay.stateMachine.node.defaultChild as never);
+  const workflowName = (relay.stateMachine.node.defaultChild as CfnStateMachine).stateMachineName;
+  const executions = `AwsSolutions::AwsSolutions-IAM5[Resource::arn:${pseudo(stack.partition, 'Partition')}:states:${pseudo(stack.region, 'Region')}:${pseudo(stack.account, 'AccountId')}:execution:${workflowName}:*]`;
   ack(
     functions.start,
-    `AwsSolutions::AwsSolutions-IAM5[Resource::arn:${pseudo(stack.partition, 'Partition')}:states:${pseudo(stack.region, 'Region')}:${pseudo(stack.account, 'AccountId')}:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${workflowId}"}]}]}:*]`,
+    executions,
     "start reads the input of an existing execution of the relay's own workflow, named only at run time, to tell a duplicate from a reused requestId.",
+  );
+  ack(
+    functions.abort,
+    executions,
+    "Abort reads the input and error of an ended execution of the relay's own workflow, named only at run time (its status-change event leaves them out).",
   );
   ack(
     relay.stateMachine,

@@ -1,14 +1,15 @@
-import { Stack } from 'aws-cdk-lib';
+import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { ConfigError, type RelayConfig } from '../functions/core/config.js';
-import { type StateArea, statePattern } from '../functions/core/state-keys.js';
+import { EVENT_SOURCE } from '../functions/core/events.js';
+import { DELIVERY_AREAS, type StateArea, statePattern } from '../functions/core/state-keys.js';
 import { RELAY_REQUEST_DETAIL_TYPE } from '../functions/core/triggers.js';
 import type { RelayFunctions } from './functions.js';
 import type { RelayNames } from './names.js';
@@ -45,8 +46,10 @@ export interface StepPermissionsProps {
 export function grantLeastPrivilege(relay: Construct, props: StepPermissionsProps) {
   const { config, key, sourceBucket, stateBucket } = props;
   const { prepare, transfer, finalize, abort } = props.functions;
+  const stack = Stack.of(relay);
   const sourceObjects = sourceBucket.arnForObjects(`${config.source.prefix ?? ''}*`);
-  const stateObjects = (area?: StateArea) => stateBucket.arnForObjects(statePattern(area));
+  const state = (areas: readonly StateArea[]) =>
+    areas.map((area) => stateBucket.arnForObjects(statePattern(area)));
   const statement = (actions: string[], resources: string[], conditions?: Record<string, unknown>) =>
     new iam.PolicyStatement({ actions, resources, conditions });
 
@@ -61,10 +64,14 @@ export function grantLeastPrivilege(relay: Construct, props: StepPermissionsProp
   // Archived sources are restored by Prepare only when the configuration asks for it.
   if (config.source.restoreArchived)
     prepare.addToRolePolicy(statement(['s3:RestoreObject'], [sourceObjects]));
+  // Tags, and s3:GetObject for the HEAD that checks an unversioned key still holds the delivered
+  // object before tagging it (`stillHolds` in s3-source.ts; S3 authorises HeadObject as GetObject,
+  // and only a HEAD without a version id is made, so no GetObjectVersion).
   for (const f of [finalize, abort]) {
     f.addToRolePolicy(
       statement(
         [
+          's3:GetObject',
           's3:GetObjectTagging',
           's3:GetObjectVersionTagging',
           's3:PutObjectTagging',
@@ -75,28 +82,32 @@ export function grantLeastPrivilege(relay: Construct, props: StepPermissionsProp
     );
   }
 
-  // Package records, create intents and claims all live in the package area (state-keys.ts); Prepare and Abort reconcile lost creates, so both may claim packages.
-  for (const f of [prepare, abort]) {
-    f.addToRolePolicy(statement(['s3:PutObject', 's3:GetObject'], [stateObjects('package')]));
-  }
-  prepare.addToRolePolicy(statement(['s3:DeleteObject'], [stateObjects()]));
-  transfer.addToRolePolicy(statement(['s3:GetObject'], [stateObjects('package')]));
-  transfer.addToRolePolicy(statement(['s3:PutObject'], [stateObjects('parts')]));
-  finalize.addToRolePolicy(statement(['s3:GetObject'], [stateObjects('package')]));
-  // Finalize markers, and `_delivered/finalized/{id}.json`; Abort completes a delivery it finds finalized.
-  for (const f of [finalize, abort]) {
-    f.addToRolePolicy(statement(['s3:PutObject'], [stateObjects('finalized')]));
-  }
-  for (const f of [finalize, abort]) {
-    f.addToRolePolicy(statement(['s3:GetObject', 's3:DeleteObject'], [stateObjects()]));
-  }
-  for (const f of [prepare, transfer, finalize, abort]) {
+  // The state bucket, area by area (state-keys.ts): what each step reads, writes and deletes.
+  // Prepare records packages and claims them; Transfer writes the parts ledger; Finalize and
+  // Abort write finalize marks and outcome markers and clear a delivery's records. Abort writes
+  // no package record: it only claims the packages of lost creates it deletes (package-reconcile.ts).
+  const stateAccess: Array<[lambda.IFunction, { read: StateArea[]; write: StateArea[]; clear?: true }]> = [
+    [prepare, { read: ['package', 'claims'], write: ['package', 'claims'] }],
+    [transfer, { read: ['package'], write: ['parts'] }],
+    [finalize, { read: ['package', 'outcomes'], write: ['finalized', 'outcomes'], clear: true }],
+    [
+      abort,
+      { read: ['package', 'claims', 'outcomes'], write: ['claims', 'finalized', 'outcomes'], clear: true },
+    ],
+  ];
+  for (const [f, access] of stateAccess) {
+    f.addToRolePolicy(statement(['s3:GetObject'], state(access.read)));
+    f.addToRolePolicy(statement(['s3:PutObject'], state(access.write)));
+    if (access.clear) f.addToRolePolicy(statement(['s3:DeleteObject'], state(DELIVERY_AREAS)));
+    // Without the condition on s3:prefix: S3 answers a GET of a missing key 404 only to a caller
+    // allowed s3:ListBucket on the bucket, and 403 otherwise (GetObject, "Permissions"); a GET
+    // carries no s3:prefix, so a prefix-conditioned grant would turn every missing record (a
+    // finalize mark, an outcome marker) into a refusal. The bucket holds only the relay's records.
+    f.addToRolePolicy(statement(['s3:ListBucket'], [stateBucket.bucketArn]));
+    // The state bucket's objects: S3 decrypts for a GET and generates a data key for a PUT.
     f.addToRolePolicy(
-      statement(['s3:ListBucket'], [stateBucket.bucketArn], {
-        StringLike: { 's3:prefix': [statePattern()] },
-      }),
+      statement(['kms:Decrypt', 'kms:GenerateDataKey'], [key.keyArn], viaService(stack, 's3')),
     );
-    key.grantEncryptDecrypt(f);
   }
 
   const secretNames = new Set<string>();
@@ -109,55 +120,114 @@ export function grantLeastPrivilege(relay: Construct, props: StepPermissionsProp
   // Abort reads the API key too: it refreshes an expired package token before deleting, and
   // reads the package's state so a finalized package is never deleted.
   const apiKeyReaders = config.masv.target.kind === 'team' ? [prepare, transfer, finalize, abort] : [prepare];
-  for (const [index, ref] of [...secretNames].entries()) {
-    for (const secret of secretsFromReference(relay, `MasvSecret${index}`, ref))
-      for (const f of apiKeyReaders) secret.grantRead(f);
+  // GetSecretValue only: the functions read secrets with Powertools' getSecret (functions/runtime.ts),
+  // which calls nothing else (CDK's grantRead would add DescribeSecret).
+  const readSecret = (resources: string[]) => statement(['secretsmanager:GetSecretValue'], resources);
+  for (const ref of secretNames) {
+    for (const f of apiKeyReaders) f.addToRolePolicy(readSecret(secretResources(stack, ref)));
   }
-  for (const [index, ref] of [...new Set(passwordSecrets)].entries()) {
-    for (const secret of secretsFromReference(relay, `PasswordSecret${index}`, ref))
-      secret.grantRead(prepare);
-  }
+  for (const ref of new Set(passwordSecrets))
+    prepare.addToRolePolicy(readSecret(secretResources(stack, ref)));
   const secretsKey = config.access.secretsKmsKeyArn;
   if (secretsKey) {
     // Secrets encrypted with a customer-managed key: decrypt only through Secrets Manager.
     for (const f of new Set([...apiKeyReaders, prepare])) {
-      f.addToRolePolicy(
-        statement(['kms:Decrypt'], [secretsKey], {
-          StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(relay).region}.amazonaws.com` },
-        }),
-      );
+      f.addToRolePolicy(statement(['kms:Decrypt'], [secretsKey], viaService(stack, 'secretsmanager')));
     }
   }
 
+  // Success and failure events, only under the relay's own source (events.ts).
   const defaultBus = events.EventBus.fromEventBusName(relay, 'DefaultBus', 'default');
-  for (const f of [finalize, abort]) defaultBus.grantPutEventsTo(f);
+  for (const f of [finalize, abort]) {
+    f.addToRolePolicy(
+      statement(['events:PutEvents'], [defaultBus.eventBusArn], {
+        StringEquals: { 'events:source': EVENT_SOURCE },
+      }),
+    );
+  }
+}
+
+/** A condition that lets the relay's key be used only by the named service on the caller's behalf. */
+const viaService = (stack: Stack, service: string) => ({
+  StringEquals: { 'kms:ViaService': `${service}.${stack.region}.amazonaws.com` },
+});
+
+/**
+ * start and abort are invoked asynchronously (S3 and SNS → start, the sweep rule → abort) with the
+ * DLQ as their dead-letter queue; Lambda sends there with the function's role, and SQS asks a
+ * producer of a KMS-encrypted queue for kms:GenerateDataKey and kms:Decrypt (SQS developer guide,
+ * "Configure KMS permissions for producers"). CDK's deadLetterQueue grants only sqs:SendMessage.
+ */
+export function grantDeadLetterWrites(functions: RelayFunctions, key: kms.IKey) {
+  const stack = Stack.of(key);
+  for (const f of [functions.start, functions.abort]) {
+    f.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [key.keyArn],
+        conditions: viaService(stack, 'sqs'),
+      }),
+    );
+  }
 }
 
 /**
- * A secret given by name, by complete ARN (ending in `-` and six characters, as the console shows
- * it) or by partial ARN: each granted as Secrets Manager will match it at run time. An ARN whose
- * name merely ends like a suffix ("team-secret") cannot be told from a complete one, so it is
- * granted both ways: exactly, and with the `-??????` suffix wildcard.
+ * The IAM resources of a secret given by name, by complete ARN (ending in `-` and six characters,
+ * as the console shows it) or by partial ARN, each as Secrets Manager will match it at run time:
+ * a name or partial ARN with the `-??????` suffix its ARN gets. An ARN whose name merely ends like
+ * a suffix ("team-secret") cannot be told from a complete one, so it is granted both ways.
  */
-function secretsFromReference(scope: Construct, id: string, ref: string): secretsmanager.ISecret[] {
+function secretResources(stack: Stack, ref: string): string[] {
   const arn = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:(.+)$/.exec(ref);
-  if (!arn) return [secretsmanager.Secret.fromSecretNameV2(scope, id, ref)];
-  const partial = secretsmanager.Secret.fromSecretPartialArn(scope, id, ref);
-  return /-[A-Za-z0-9]{6}$/.test(arn[1]!)
-    ? [secretsmanager.Secret.fromSecretCompleteArn(scope, `${id}Complete`, ref), partial]
-    : [partial];
+  if (!arn) {
+    return [
+      stack.formatArn({
+        service: 'secretsmanager',
+        resource: 'secret',
+        resourceName: `${ref}-??????`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+    ];
+  }
+  return /-[A-Za-z0-9]{6}$/.test(arn[1]!) ? [ref, `${ref}-??????`] : [`${ref}-??????`];
 }
 
 /** The workflow invokes its four steps; start starts executions of it. */
-export function grantWorkflow(stateMachine: sfn.StateMachine, functions: RelayFunctions, key: kms.IKey) {
+export function grantWorkflow(
+  stateMachine: sfn.StateMachine,
+  names: RelayNames,
+  functions: RelayFunctions,
+  key: kms.IKey,
+) {
   for (const step of ['prepare', 'transfer', 'finalize', 'abort'] as const) {
     functions[step].grantInvoke(stateMachine);
   }
   stateMachine.grantStartExecution(functions.start);
-  // A name already taken: start reads that execution's input (encrypted with the relay's key) to
-  // tell a duplicate from a different request reusing the requestId.
-  stateMachine.grantExecution(functions.start, 'states:DescribeExecution');
-  key.grantDecrypt(functions.start);
+  // A name already taken: start reads that execution's input to tell a duplicate from a different
+  // request reusing the requestId. Abort reads an ended execution's input and error the same way
+  // (the status-change event of a CMK-encrypted state machine leaves them out).
+  // The executions' ARN from the workflow's fixed name, not from the state machine: the workflow
+  // invokes Abort, so a reference from Abort's policy to it would be a dependency cycle.
+  const stack = Stack.of(stateMachine);
+  const executions = stack.formatArn({
+    service: 'states',
+    resource: 'execution',
+    resourceName: `${names.stateMachineName}:*`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+  for (const f of [functions.start, functions.abort]) {
+    f.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }),
+    );
+  }
+  // Step Functions encrypts execution data with the relay's key: the input start passes to
+  // StartExecution (a data key), what DescribeExecution returns (decrypt); only through Step Functions.
+  const useKey = (f: RelayFunctions[keyof RelayFunctions], actions: string[]) =>
+    f.addToRolePolicy(
+      new iam.PolicyStatement({ actions, resources: [key.keyArn], conditions: viaService(stack, 'states') }),
+    );
+  useKey(functions.start, ['kms:Decrypt', 'kms:GenerateDataKey']);
+  useKey(functions.abort, ['kms:Decrypt']);
 }
 
 export interface QueueSendersProps {

@@ -5,7 +5,6 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { RelayConfig } from '../functions/core/config.js';
 import { STATE_PREFIX } from '../functions/core/state-keys.js';
-import type { RelayNames } from './names.js';
 
 /** The relay's key, the bucket its deliveries come from and the bucket that keeps their records. */
 export interface RelayStorage {
@@ -18,7 +17,6 @@ export interface RelayStorage {
 
 export interface RelayStorageProps {
   readonly config: RelayConfig;
-  readonly names: RelayNames;
   /** A source bucket from the embedding app (see `MasvRelayProps.sourceBucket`). */
   readonly sourceBucket?: s3.IBucket;
   /** @default 14 */
@@ -30,7 +28,7 @@ export interface RelayStorageProps {
  * the state bucket, and the source bucket: the app's, the configured existing one, or a new one.
  */
 export function createStorage(relay: Construct, props: RelayStorageProps): RelayStorage {
-  const { config, names } = props;
+  const { config } = props;
   const stack = Stack.of(relay);
   const key = new kms.Key(relay, 'Key', {
     description: 'masv-relay: execution data, queues, state bucket and logs',
@@ -49,17 +47,17 @@ export function createStorage(relay: Construct, props: RelayStorageProps): Relay
       },
     }),
   );
-  // EventBridge encrypts what its rules put on the queues; only this relay's rules may use the key.
+  // EventBridge encrypts what its rules put on the queues. Without aws:SourceAccount/aws:SourceArn:
+  // AWS documents them as unsupported in a key policy for EventBridge-to-encrypted-topic delivery
+  // (SNS guide, key management) and the SQS guide's statement for event sources carries none; a
+  // condition the request does not carry would refuse every event. The queue policies still admit
+  // only the relay's rules by aws:SourceArn (permissions.ts). See docs/architecture.md, Permissions.
   key.addToResourcePolicy(
     new iam.PolicyStatement({
-      sid: 'EventBridgeRulesOfThisRelay',
+      sid: 'EventBridgeRulesToRelayQueues',
       principals: [new iam.ServicePrincipal('events.amazonaws.com')],
       actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
       resources: ['*'],
-      conditions: {
-        StringEquals: { 'aws:SourceAccount': stack.account },
-        ArnEquals: { 'aws:SourceArn': [names.objectRuleArn, names.requestRuleArn, names.sweepRuleArn] },
-      },
     }),
   );
 

@@ -9,10 +9,11 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import type { RelayConfig } from '../functions/core/config.js';
+import { ConfigError, type RelayConfig } from '../functions/core/config.js';
 import { RELAY_REQUEST_DETAIL_TYPE } from '../functions/core/triggers.js';
 import { LAMBDA_TIMEOUT_SECONDS } from '../statemachines/definition.js';
 import type { RelayNames } from './names.js';
+import { refuseElsewhere } from './placement.js';
 
 /** Where deliveries are asked for: the two queues start reads, their DLQ, and the request bus. */
 export interface RelayTriggers {
@@ -100,13 +101,16 @@ export function routeEvents(
     },
     targets: [queueTarget(triggers.queue, triggers.deadLetterQueue)],
   });
-  new events.Rule(relay, 'RelayRequestRule', {
+  const requestRule = new events.Rule(relay, 'RelayRequestRule', {
     ruleName: names.requestRuleName,
     eventBus: triggers.requestBus,
     description: "masv-relay: delivery requests on the relay's own bus",
     eventPattern: { detailType: [RELAY_REQUEST_DETAIL_TYPE] },
     targets: [queueTarget(triggers.requestQueue, triggers.deadLetterQueue)],
   });
+  // A bus given by ARN is named by it (CloudFormation takes a name or an ARN): CDK would cut it to
+  // the name, and a bus of that name in the stack's own account would silently get the rule.
+  if (names.busArn) (requestRule.node.defaultChild as events.CfnRule).eventBusName = names.busArn;
 }
 
 /**
@@ -121,6 +125,14 @@ export function subscribeTopics(
   start: lambda.Function,
   appTopics: sns.ITopic[],
 ): string[] {
+  // SNS puts a subscription's undeliverable messages in a dead-letter queue of the subscription's
+  // own Region and account (the topic's), and the relay's DLQ is in the stack's: a topic elsewhere
+  // is refused rather than subscribed without one. S3 notifies only topics in the bucket's Region.
+  const fix = (index: number) =>
+    `subscribe only topics in the Region and account the relay deploys to (the source bucket's); remove triggers.snsTopicArns[${index}] or deploy the relay where the topic is.`;
+  for (const [index, arn] of config.triggers.snsTopicArns.entries()) {
+    refuseElsewhere(Stack.of(relay), `triggers.snsTopicArns[${index}]`, arn, fix(index));
+  }
   const topics = [
     ...config.triggers.snsTopicArns.map((arn, index) =>
       sns.Topic.fromTopicArn(relay, `TriggerTopic${index}`, arn),
@@ -180,6 +192,11 @@ class TopicToQueue implements sns.ITopicSubscription {
       region = !Token.isUnresolved(other) && other !== queueStack.region ? other : undefined;
     } else {
       region = queueStack.splitArn(topic.topicArn, ArnFormat.SLASH_RESOURCE_NAME).region;
+    }
+    if (region && !Token.isUnresolved(queueStack.region) && region !== queueStack.region) {
+      throw new ConfigError([
+        `triggerTopics: topic ${topic.node.path} is in ${region}, not the relay's ${queueStack.region}. Fix: give the relay topics of its own Region (SNS keeps a subscription's dead-letter queue in the subscription's Region).`,
+      ]);
     }
     return {
       subscriberScope: this.queue,

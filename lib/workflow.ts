@@ -19,6 +19,7 @@ import type { RelayNames } from './names.js';
 export function createWorkflow(
   relay: Construct,
   config: RelayConfig,
+  names: RelayNames,
   functions: RelayFunctions,
   key: kms.IKey,
   logRetention: logs.RetentionDays,
@@ -28,6 +29,10 @@ export function createWorkflow(
     encryptionKey: key,
   });
   return new sfn.StateMachine(relay, 'Workflow', {
+    // Named, because Step Functions encrypts execution data under the state machine's ARN as
+    // encryption context, and CDK's key grant for the workflow's role names that ARN from the
+    // name: without one it would end in `stateMachine:` and match no execution.
+    stateMachineName: names.stateMachineName,
     stateMachineType: sfn.StateMachineType.STANDARD,
     definitionBody: sfn.DefinitionBody.fromString(
       renderDefinition({ MapConcurrency: config.transfer.mapConcurrency }),

@@ -11,7 +11,7 @@ import type { PreparedDelivery } from './delivery.js';
 import { MasvProtocolError, NetworkError, PackageRecordConflictError, StateBucketError } from './errors.js';
 import type { UploadedPart } from './masv/types.js';
 import { statusOf } from './sdk-errors.js';
-import { areaOf, claimKey, deliveryRoot, outcomeKey } from './state-keys.js';
+import { areaOf, claimKey, DELIVERY_AREAS, outcomeKey, STATE_PREFIX } from './state-keys.js';
 
 export interface PackageRecord {
   packageId: string;
@@ -38,7 +38,8 @@ export interface CreateIntent {
 }
 
 /** Markers of the irreversible finalize steps, written before the call so a repeat can tell. */
-export type FinalizeMark = 'package-finalizing' | 'package-finalized' | 'link-requested';
+const FINALIZE_MARKS = ['package-finalizing', 'package-finalized', 'link-requested'] as const;
+export type FinalizeMark = (typeof FINALIZE_MARKS)[number];
 
 /** `00042.<etag>~<storedAt>`: part number, ETag as received, when storage accepted it (older records: LastModified). */
 function parsePartKey(name: string, lastModified: number) {
@@ -65,9 +66,14 @@ type GenerationFileKind = 'json' | 'creating' | 'prepared';
 const generationFile = (generation: number, kind: GenerationFileKind) =>
   `${String(generation).padStart(4, '0')}.${kind}`;
 
-/** `…/package/0042.prepared` → generation 42, kind `prepared`; undefined for any other key. */
+/**
+ * `deliveries/package/{id}/0042.prepared` → generation 42, kind `prepared`; undefined for any
+ * other key, one nested deeper included: the file name must follow the area and delivery id.
+ */
 function parseGenerationFile(key: string): { generation: number; kind: GenerationFileKind } | undefined {
-  const match = /\/package\/(\d+)\.(json|creating|prepared)$/.exec(key);
+  const area = `${STATE_PREFIX}package/`;
+  if (!key.startsWith(area)) return undefined;
+  const match = /^[^/]+\/(\d{4,})\.(json|creating|prepared)$/.exec(key.slice(area.length));
   return match ? { generation: Number(match[1]), kind: match[2] as GenerationFileKind } : undefined;
 }
 
@@ -349,10 +355,11 @@ export class StateBucket {
   async finalizeProgress(deliveryId: string): Promise<{ files: Set<number>; marks: Set<FinalizeMark> }> {
     const files = new Set<number>();
     const marks = new Set<FinalizeMark>();
-    for (const { key } of await this.list(areaOf(deliveryId, 'finalized'))) {
-      const name = key.slice(key.lastIndexOf('/') + 1);
+    const area = areaOf(deliveryId, 'finalized');
+    for (const { key } of await this.list(area)) {
+      const name = key.slice(area.length);
       if (/^\d+$/.test(name)) files.add(Number(name));
-      else marks.add(name as FinalizeMark);
+      else if ((FINALIZE_MARKS as readonly string[]).includes(name)) marks.add(name as FinalizeMark);
     }
     return { files, marks };
   }
@@ -361,9 +368,15 @@ export class StateBucket {
     return (await this.finalizeProgress(deliveryId)).marks;
   }
 
-  /** Deletes the delivery's records; `keep` spares some (e.g. the record of an undeleted package). */
+  /**
+   * Deletes the delivery's records in each of its areas (claims and outcome markers stay); `keep`
+   * spares some (e.g. the record of an undeleted package).
+   */
   async clear(deliveryId: string, keep: (key: string) => boolean = () => false) {
-    const keys = (await this.list(deliveryRoot(deliveryId))).map((o) => o.key).filter((key) => !keep(key));
+    const keys: string[] = [];
+    for (const area of DELIVERY_AREAS) {
+      for (const { key } of await this.list(areaOf(deliveryId, area))) if (!keep(key)) keys.push(key);
+    }
     for (let i = 0; i < keys.length; i += 1000) {
       await this.send(
         new DeleteObjectsCommand({

@@ -174,20 +174,118 @@ describe('MasvRelay stack: least privilege', () => {
   it('lets only transfer write parts, and only under the ledger prefix', () => {
     const puts = roleOf('transfer').filter((s) => actionsOf([s]).includes('s3:PutObject'));
     expect(puts).toHaveLength(1);
-    expect(JSON.stringify(puts[0]!.Resource)).toContain('/deliveries/*/parts/*');
+    expect(JSON.stringify(puts[0]!.Resource)).toContain('/deliveries/parts/*');
     expect(actionsOf(roleOf('transfer'))).not.toContain('s3:DeleteObject');
     expect(actionsOf(roleOf('transfer'))).not.toContain('s3:PutObjectTagging');
   });
 
-  it('lets Prepare and Abort record and claim packages, and Finalize and Abort write the finalize markers', () => {
-    const writes = (name: 'prepare' | 'transfer' | 'finalize' | 'abort') =>
-      roleOf(name)
-        .filter((s) => actionsOf([s]).includes('s3:PutObject'))
-        .map((s) => JSON.stringify(s.Resource).match(/deliveries\/[^"]*/)?.[0]);
-    expect(writes('prepare')).toEqual(['deliveries/*/package/*']);
-    expect(writes('transfer')).toEqual(['deliveries/*/parts/*']);
-    expect(writes('finalize')).toEqual(['deliveries/*/finalized/*']);
-    expect(writes('abort').sort()).toEqual(['deliveries/*/finalized/*', 'deliveries/*/package/*']);
+  /** The state-bucket areas a step's statements with `action` name, e.g. `deliveries/parts/*`. */
+  const stateAreas = (name: 'prepare' | 'transfer' | 'finalize' | 'abort', action: string) =>
+    roleOf(name)
+      .filter((s) => actionsOf([s]).includes(action))
+      .flatMap((s) => [...JSON.stringify(s.Resource).matchAll(/deliveries\/[^"]*/g)].map((m) => m[0]))
+      .sort();
+
+  it('lets Prepare record packages, Prepare and Abort claim them, and Finalize and Abort write marks and outcomes', () => {
+    expect(stateAreas('prepare', 's3:PutObject')).toEqual(['deliveries/claims/*', 'deliveries/package/*']);
+    expect(stateAreas('transfer', 's3:PutObject')).toEqual(['deliveries/parts/*']);
+    expect(stateAreas('finalize', 's3:PutObject')).toEqual([
+      'deliveries/finalized/*',
+      'deliveries/outcomes/*',
+    ]);
+    // Abort reconciles lost creates only to delete them: it claims packages, never records one.
+    expect(stateAreas('abort', 's3:PutObject')).toEqual([
+      'deliveries/claims/*',
+      'deliveries/finalized/*',
+      'deliveries/outcomes/*',
+    ]);
+  });
+
+  it("lets only Finalize and Abort delete, and only a delivery's own areas (never claims or outcomes)", () => {
+    expect(stateAreas('prepare', 's3:DeleteObject')).toEqual([]);
+    expect(stateAreas('transfer', 's3:DeleteObject')).toEqual([]);
+    for (const name of ['finalize', 'abort'] as const) {
+      expect(stateAreas(name, 's3:DeleteObject')).toEqual([
+        'deliveries/finalized/*',
+        'deliveries/package/*',
+        'deliveries/parts/*',
+      ]);
+    }
+    expect(stateAreas('finalize', 's3:GetObject')).toEqual(['deliveries/outcomes/*', 'deliveries/package/*']);
+  });
+
+  it('lets every step list the state bucket without an s3:prefix condition, so a missing record reads 404', () => {
+    // S3 answers 403 for a missing key unless the caller may s3:ListBucket the bucket, and a GET
+    // carries no s3:prefix: Finalize and Abort read outcome markers that normally do not exist.
+    const stateBucket = { 'Fn::GetAtt': [logicalIdIn(t.stack, t.stack.relay.stateBucket), 'Arn'] };
+    for (const name of ['prepare', 'transfer', 'finalize', 'abort'] as const) {
+      const lists = roleOf(name).filter(
+        (s) =>
+          actionsOf([s]).includes('s3:ListBucket') &&
+          JSON.stringify(s.Resource) === JSON.stringify(stateBucket),
+      );
+      expect(lists, name).toHaveLength(1);
+      expect(lists[0]!.Condition, name).toBeUndefined();
+    }
+  });
+
+  it('lets Finalize and Abort HEAD the source (s3:GetObject) before tagging an unversioned object', () => {
+    for (const name of ['finalize', 'abort'] as const) {
+      const onSource = roleOf(name).filter((s) => JSON.stringify(s.Resource).includes('SourceBucket'));
+      expect(actionsOf(onSource), name).toContain('s3:GetObject');
+      expect(JSON.stringify(onSource), name).toContain('/outgoing/*');
+    }
+  });
+
+  it('uses the relay key only through the service each function calls, with exactly the actions needed', () => {
+    const keyArn = JSON.stringify({ 'Fn::GetAtt': [logicalIdIn(t.stack, t.stack.relay.key), 'Arn'] });
+    const keyUse = (name: 'start' | 'prepare' | 'transfer' | 'finalize' | 'abort') =>
+      roleOf(name).filter((s) => JSON.stringify(s.Resource) === keyArn);
+    const via = (statement: { Condition?: unknown }) =>
+      /"kms:ViaService":\{"Fn::Join":\["",\["([a-z0-9]+)\.",\{"Ref":"AWS::Region"\},"\.amazonaws\.com"\]\]\}/.exec(
+        JSON.stringify(statement.Condition),
+      )?.[1];
+    for (const name of ['prepare', 'transfer', 'finalize'] as const) {
+      expect(
+        keyUse(name).map((s) => [via(s), actionsOf([s])]),
+        name,
+      ).toEqual([['s3', ['kms:Decrypt', 'kms:GenerateDataKey']]]);
+    }
+    expect(keyUse('abort').map((s) => [via(s), actionsOf([s]).sort()])).toEqual([
+      ['s3', ['kms:Decrypt', 'kms:GenerateDataKey']],
+      ['sqs', ['kms:Decrypt', 'kms:GenerateDataKey']],
+      ['states', ['kms:Decrypt']],
+    ]);
+    // start: its async DLQ (SQS), StartExecution and DescribeExecution (Step Functions), and the
+    // kms:Decrypt CDK's SQS event source grants for receiving from the encrypted queues.
+    expect(keyUse('start').map((s) => [via(s), actionsOf([s]).sort()])).toEqual([
+      ['sqs', ['kms:Decrypt', 'kms:GenerateDataKey']],
+      ['states', ['kms:Decrypt', 'kms:GenerateDataKey']],
+      [undefined, ['kms:Decrypt']],
+    ]);
+    for (const name of ['start', 'prepare', 'transfer', 'finalize', 'abort'] as const) {
+      expect(
+        actionsOf(roleOf(name)).filter((a) => /kms:(Encrypt|ReEncrypt|GenerateDataKey\*)/.test(a)),
+        name,
+      ).toEqual([]);
+    }
+  });
+
+  it('grants secrets only secretsmanager:GetSecretValue, the one call the functions make', () => {
+    for (const name of ['prepare', 'transfer', 'finalize', 'abort'] as const) {
+      const secrets = actionsOf(roleOf(name)).filter((a) => a.startsWith('secretsmanager:'));
+      expect(new Set(secrets), name).toEqual(new Set(['secretsmanager:GetSecretValue']));
+    }
+  });
+
+  it("publishes events on the default bus only under the relay's own source", () => {
+    for (const name of ['finalize', 'abort'] as const) {
+      const puts = roleOf(name).filter((s) => actionsOf([s]).includes('events:PutEvents'));
+      expect(
+        puts.map((s) => s.Condition),
+        name,
+      ).toEqual([{ StringEquals: { 'events:source': 'masv-relay' } }]);
+    }
   });
 
   it('scopes source reads to the configured prefix', () => {
@@ -242,6 +340,49 @@ describe('MasvRelay stack: least privilege', () => {
     const start = roleOf('start').filter((s) => actionsOf([s]).includes('states:StartExecution'));
     expect(start[0]!.Resource).toEqual({ Ref: logicalIdIn(t.stack, t.stack.relay.stateMachine) });
     expect(actionsOf(roleOf('start')).filter((a) => a.startsWith('s3:'))).toEqual([]);
+  });
+});
+
+describe('MasvRelay stack: the workflow and its key', () => {
+  it("names the state machine, so the workflow role's key grant names the deployed state machine's ARN", () => {
+    const id = logicalIdIn(t.stack, t.stack.relay.stateMachine);
+    const name = t.template.findResources('AWS::StepFunctions::StateMachine')[id]!.Properties
+      .StateMachineName;
+    expect(name).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
+    const statements = roleStatements(t.template, logicalIdIn(t.stack, t.stack.relay.stateMachine.role));
+    const grant = statements.find((s) =>
+      JSON.stringify(s.Condition ?? {}).includes('aws:states:stateMachineArn'),
+    );
+    const context = (grant!.Condition as { StringEquals: Record<string, unknown> }).StringEquals[
+      'kms:EncryptionContext:aws:states:stateMachineArn'
+    ];
+    // The ARN a Ref of the state machine resolves to: arn:<partition>:states:<region>:<account>:stateMachine:<name>.
+    expect(context).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':states:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          `:stateMachine:${name}`,
+        ],
+      ],
+    });
+  });
+
+  it('lets start and Abort describe executions of the relay workflow only (Abort: input and error of an ended one)', () => {
+    const id = logicalIdIn(t.stack, t.stack.relay.stateMachine);
+    const name = t.template.findResources('AWS::StepFunctions::StateMachine')[id]!.Properties
+      .StateMachineName;
+    for (const fn of ['start', 'abort'] as const) {
+      const statements = roleStatements(t.template, logicalIdIn(t.stack, t.stack.relay.functions[fn].role!));
+      const describe = statements.filter((s) => actionsOf([s]).includes('states:DescribeExecution'));
+      expect(describe, fn).toHaveLength(1);
+      expect(JSON.stringify(describe[0]!.Resource), fn).toContain(`:execution:${name}:*`);
+    }
   });
 });
 
@@ -371,6 +512,40 @@ describe('MasvRelay stack: observability', () => {
       Protocol: 'email',
       Endpoint: 'ops@example.com',
     });
+  });
+
+  it('lets CloudWatch publish to the alarm topic it creates (only alarms of this account) and use its key', () => {
+    const [policy] = Object.values(t.template.findResources('AWS::SNS::TopicPolicy'));
+    const statements = policy!.Properties.PolicyDocument.Statement as Array<Record<string, unknown>>;
+    const publish = statements.find((s) => s.Effect === 'Allow');
+    expect(publish).toMatchObject({
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: 'sns:Publish',
+      Condition: {
+        StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+        ArnLike: { 'aws:SourceArn': expect.anything() },
+      },
+    });
+    expect(JSON.stringify((publish!.Condition as { ArnLike: unknown }).ArnLike)).toContain(':alarm:*');
+    const keyPolicy = Object.values(t.template.findResources('AWS::KMS::Key'))[0]!.Properties.KeyPolicy
+      .Statement as Array<Record<string, unknown>>;
+    expect(keyPolicy).toContainEqual(
+      expect.objectContaining({
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      }),
+    );
+  });
+
+  it('alarms when start or Abort cannot put a failed asynchronous event in the DLQ (DeadLetterErrors)', () => {
+    const alarms = Object.values(t.template.findResources('AWS::CloudWatch::Alarm')).filter(
+      (a) => a.Properties.MetricName === 'DeadLetterErrors',
+    );
+    const fns = alarms.map((a) => JSON.stringify(a.Properties.Dimensions));
+    expect(fns).toHaveLength(2);
+    for (const fn of [t.stack.relay.functions.start, t.stack.relay.functions.abort])
+      expect(fns.some((d) => d.includes(logicalIdIn(t.stack, fn)))).toBe(true);
+    for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toHaveLength(1);
   });
 
   it('has a dashboard with deliveries, bytes relayed, part retries, DLQ depth and transfer concurrency', () => {

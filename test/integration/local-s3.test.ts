@@ -89,7 +89,7 @@ describe('the local S3 stand-in (s3rver with shims)', () => {
     await stateBucket.clear('d1');
     expect((await stateBucket.listParts('d1', 0)).size).toBe(0);
     await expect(
-      client.send(new GetObjectCommand({ Bucket: 'bkt', Key: 'deliveries/d1/parts/0/00001.%22e0%22' })),
+      client.send(new GetObjectCommand({ Bucket: 'bkt', Key: 'deliveries/parts/d1/0/00001.%22e0%22' })),
     ).rejects.toThrow();
   });
 

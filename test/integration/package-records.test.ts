@@ -75,7 +75,7 @@ describe('package records in the state bucket', () => {
     const first = await prepareDelivery(deps, request('rerun'));
     // The first attempt's Lambda died before it could keep its result.
     await deps.s3.send(
-      new DeleteObjectCommand({ Bucket: STATE_BUCKET, Key: 'deliveries/rerun/package/0001.prepared' }),
+      new DeleteObjectCommand({ Bucket: STATE_BUCKET, Key: 'deliveries/package/rerun/0001.prepared' }),
     );
     const second = await prepareDelivery(deps, request('rerun'));
     expect(second.package.id).not.toBe(first.package.id);

@@ -44,13 +44,13 @@ describe('parts ledger: one batch reads only its own window', () => {
     expect(window.get(1091)).toEqual({ partNumber: 1091, etag: '"e1091"' });
     // One page, started right before the window (the whole file would take two).
     expect(lists).toHaveLength(1);
-    expect(lists[0]).toMatchObject({ StartAfter: 'deliveries/w1/parts/3/01090/' });
+    expect(lists[0]).toMatchObject({ StartAfter: 'deliveries/parts/w1/3/01090/' });
     const first = await stateBucket.listPartsInWindow('w1', 3, 1, 5);
     expect([...first.keys()]).toEqual([1, 2, 3, 4, 5]);
     expect((await stateBucket.listPartsInWindow('w1', 3, 1201, 1220)).size).toBe(0);
     expect((await stateBucket.listPartsInWindow('w1', 4, 1, 20)).size).toBe(0);
     const all = await client.send(
-      new ListObjectsV2Command({ Bucket: 'ledger', Prefix: 'deliveries/w1/parts/3/' }),
+      new ListObjectsV2Command({ Bucket: 'ledger', Prefix: 'deliveries/parts/w1/3/' }),
     );
     expect(all.IsTruncated).toBe(true);
   }, 60_000);

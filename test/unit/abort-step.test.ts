@@ -27,7 +27,7 @@ function arrange(fakes: Fakes) {
   const deleted: string[] = [];
   const cleared: Array<{ deliveryId: string; kept: string[] }> = [];
   const keys = (fakes.generations ?? []).map(
-    (g) => `deliveries/d1/package/${String(g.generation).padStart(4, '0')}.json`,
+    (g) => `deliveries/package/d1/${String(g.generation).padStart(4, '0')}.json`,
   );
   const down = async () => {
     if (fakes.storeDown) throw new Error("The relay's state bucket failed transiently: SlowDown.");
@@ -154,7 +154,7 @@ describe('abort step', () => {
 
     await abortDelivery(deps, { deliveryId: 'd1', prepared, error: failure });
 
-    expect(cleared).toEqual([{ deliveryId: 'd1', kept: ['deliveries/d1/package/0001.json'] }]);
+    expect(cleared).toEqual([{ deliveryId: 'd1', kept: ['deliveries/package/d1/0001.json'] }]);
     expect(events.events[0]!.detail).toMatchObject({ packageDeleted: false, packagesNotDeleted: ['P2'] });
   });
 

@@ -88,7 +88,7 @@ describe('parts ledger errors', () => {
     s3.on(PutObjectCommand).resolves({});
     await stateBucket.recordPart('d1', 2, { partNumber: 17, etag: '"a b"' }, 1_764_000_000_000);
     expect(s3.commandCalls(PutObjectCommand)[0]!.args[0].input.Key).toBe(
-      'deliveries/d1/parts/2/00017.%22a%20b%22~1764000000000',
+      'deliveries/parts/d1/2/00017.%22a%20b%22~1764000000000',
     );
   });
 });

@@ -262,7 +262,7 @@ describe('transfer step', () => {
     // The real state bucket over a mocked S3: generation 2 of the delivery recorded package P2.
     const state = new S3Client({ region: 'us-east-1' });
     const stateS3 = mockClient(state);
-    const records = ['deliveries/d1/package/0001.json', 'deliveries/d1/package/0002.json'];
+    const records = ['deliveries/package/d1/0001.json', 'deliveries/package/d1/0002.json'];
     stateS3.on(ListObjectsV2Command).resolves({ Contents: records.map((Key) => ({ Key })) });
     stateS3.on(GetObjectCommand).callsFake((request: { Key: string }) => {
       const packageId = request.Key.endsWith('0002.json') ? 'P2' : 'P1';
@@ -281,7 +281,7 @@ describe('transfer step', () => {
     expect(blueprintCalls).toEqual([]);
     expect(ranges()).toEqual([]);
     expect(stateS3.commandCalls(GetObjectCommand).map((c) => c.args[0].input.Key)).toEqual([
-      'deliveries/d1/package/0002.json',
+      'deliveries/package/d1/0002.json',
     ]);
   });
 });
