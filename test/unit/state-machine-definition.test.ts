@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import aslLanguageService from 'amazon-states-language-service';
 import aslValidator from 'asl-validator';
+import { StateMachine } from 'aws-local-stepfunctions';
 import { describe, expect, it } from 'vitest';
 import { RETRYABLE_ERROR_NAMES } from '../../functions/core/errors.js';
 import { EXECUTION_TIMEOUT_SECONDS, HISTORY_EVENT_BUDGET } from '../../functions/core/part-plan.js';
+import { runWithLimits } from '../../local/limited-execution.js';
 import {
   ARN_PLACEHOLDERS,
   DEFINITION_PATH,
@@ -137,12 +139,46 @@ describe('statemachines/relay.asl.json', () => {
     expect(choice.Choices).toEqual([
       { Variable: '$.abort.delivered', BooleanEquals: true, Next: 'Delivered Despite Error' },
     ]);
-    expect(choice.Default).toBe('Delivery Failed');
+    expect(choice.Default).toBe('Cause Given?');
+    expect(definition.States.Abort.Catch[0].Next).toBe('Cause Given?');
     expect(definition.States['Delivered Despite Error']).toMatchObject({
       Type: 'Succeed',
       OutputPath: '$.abort',
     });
     expect(definition.States['Delivery Failed'].Type).toBe('Fail');
+  });
+
+  it("fails with the delivery's own error whether or not the caught error has a Cause", async () => {
+    // The end of the workflow, from Abort's answer on: run as the local engine runs it.
+    const ending = {
+      StartAt: 'Delivered After All?',
+      States: Object.fromEntries(
+        Object.entries(definition.States).filter(
+          ([name]) =>
+            ['Delivered After All?', 'Delivered Despite Error', 'Cause Given?'].includes(name) ||
+            name.startsWith('Delivery Failed'),
+        ),
+      ),
+    };
+    const end = (error: object) =>
+      runWithLimits(
+        new StateMachine(ending as never),
+        { error, abort: { delivered: false } },
+        { lambdas: {} },
+      ).result;
+    expect(await end({ Error: 'MasvServerError', Cause: '{"errorType":"MasvServerError"}' })).toEqual({
+      status: 'FAILED',
+      error: 'MasvServerError',
+      cause: '{"errorType":"MasvServerError"}',
+    });
+    expect(await end({ Error: 'States.Timeout' })).toMatchObject({
+      status: 'FAILED',
+      error: 'States.Timeout',
+    });
+    expect(await end({ Error: 'States.Timeout', Cause: null })).toMatchObject({
+      status: 'FAILED',
+      error: 'States.Timeout',
+    });
   });
 
   it('retries Prepare and Finalize cut short by a timeout: both are safe to run again', () => {
