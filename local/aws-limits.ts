@@ -8,6 +8,7 @@
  */
 
 import { ValidationException } from '@aws-sdk/client-sfn';
+import { MAX_CAUSE_CHARS } from '../functions/core/delivery.js';
 
 export const KiB = 1024;
 
@@ -123,8 +124,7 @@ export function runtimeExited(requestId: string, how: string) {
   });
 }
 
-/** The longest Cause Step Functions records, in characters (a longer one is cut). */
-export const MAX_CAUSE_CHARS = 32_768;
+export { MAX_CAUSE_CHARS };
 
 /**
  * The Cause a caught Task error carries, as Step Functions gives it: a function error's whole
