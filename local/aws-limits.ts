@@ -8,6 +8,7 @@
  */
 
 import { ValidationException } from '@aws-sdk/client-sfn';
+import { MAX_CAUSE_CHARS } from '../functions/core/delivery.js';
 
 export const KiB = 1024;
 
@@ -75,12 +76,63 @@ export function throttled(functionName: string, limit: number) {
   );
 }
 
-/** Lambda's own timeout error name on current runtimes (reported by Step Functions as is). */
-export function lambdaTimedOut(timeoutMs: number) {
-  return new AwsLimitError(
-    'Sandbox.Timedout',
-    `Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`,
-  );
+/**
+ * A failed invocation as Lambda answers it: the payload of an Invoke with `FunctionError`, which
+ * Step Functions reports with `errorType` as the error and the payload's JSON as the Cause.
+ */
+export interface LambdaErrorPayload {
+  errorType: string;
+  errorMessage: string;
+  trace?: string[];
+}
+
+/** A function error (the handler threw, the runtime exited, the sandbox timed out), with its payload. */
+export class LambdaFunctionError extends AwsLimitError {
+  constructor(readonly payload: LambdaErrorPayload) {
+    super(payload.errorType, payload.errorMessage);
+  }
+}
+
+/** The Node.js runtime's answer for an error thrown by the handler: its name, message and stack lines. */
+export function handlerError(error: unknown): LambdaFunctionError {
+  if (error instanceof LambdaFunctionError) return error;
+  if (!(error instanceof Error))
+    return new LambdaFunctionError({ errorType: 'string', errorMessage: String(error) });
+  return new LambdaFunctionError({
+    errorType: error.name,
+    errorMessage: error.message,
+    trace: (error.stack ?? `${error.name}: ${error.message}`).split('\n'),
+  });
+}
+
+/** Lambda's own timeout error on current runtimes (reported by Step Functions as is). */
+export function lambdaTimedOut(requestId: string, timeoutMs: number) {
+  return new LambdaFunctionError({
+    errorType: 'Sandbox.Timedout',
+    errorMessage: `RequestId: ${requestId} Error: Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`,
+  });
+}
+
+/**
+ * The runtime process ended mid-invocation: `exit status N` for a crash (`process.exit`), `signal:
+ * killed` when the kernel kills it for memory. Lambda reports both as `Runtime.ExitError`.
+ */
+export function runtimeExited(requestId: string, how: string) {
+  return new LambdaFunctionError({
+    errorType: 'Runtime.ExitError',
+    errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: ${how}`,
+  });
+}
+
+export { MAX_CAUSE_CHARS };
+
+/**
+ * The Cause a caught Task error carries, as Step Functions gives it: a function error's whole
+ * payload as JSON (stack trace included), any other error's message; at most 32,768 characters.
+ */
+export function taskErrorCause(error: Error): string {
+  const cause = error instanceof LambdaFunctionError ? JSON.stringify(error.payload) : error.message;
+  return cause.slice(0, MAX_CAUSE_CHARS);
 }
 
 export function requestTooLarge(bytes: number, limit: number) {

@@ -1,13 +1,18 @@
-import type { StateMachine } from 'aws-local-stepfunctions';
+import { ExecutionTimeoutError, type StateMachine } from 'aws-local-stepfunctions';
 import {
   AWS_LIMITS,
-  type AwsLimitError,
+  AwsLimitError,
   type AwsLimits,
   dataLimitExceeded,
   historyLimitExceeded,
   jsonBytes,
+  LambdaFunctionError,
+  taskErrorCause,
 } from './aws-limits.js';
 import type { LocalLambda } from './local-lambda.js';
+import { stopMapsThatFail } from './map-stops.js';
+
+stopMapsThatFail();
 
 /** One event of the local engine's execution log (kept small: no state inputs). */
 export type EventLog = {
@@ -18,9 +23,11 @@ export type EventLog = {
   Cause?: unknown;
 };
 
+/** How an execution ended; a timed-out one has neither error nor cause, as on AWS. */
 export type ExecutionOutcome =
   | { status: 'SUCCEEDED'; output: unknown }
-  | { status: 'FAILED'; error: string; cause: string };
+  | { status: 'FAILED'; error: string; cause: string }
+  | { status: 'TIMED_OUT'; error?: undefined; cause?: undefined };
 
 /** What an execution used of the Step Functions quotas. */
 export interface ExecutionUsage {
@@ -106,17 +113,18 @@ export function runWithLimits(
       measure(`The input of state "${state}"`, taskInput);
       if (usage.violation) throw usage.violation;
       count(1); // LambdaFunctionScheduled
+      let output: unknown;
       try {
-        const output = await lambda.invoke(taskInput);
-        count(2); // LambdaFunctionStarted, LambdaFunctionSucceeded
-        measure(`The result of state "${state}"`, output);
-        if (usage.violation) throw usage.violation;
-        return output;
+        output = await lambda.invoke(taskInput);
       } catch (error) {
         // A throttled call never starts: LambdaFunctionStartFailed; otherwise Started + Failed/TimedOut.
         count((error as Error).name === 'Lambda.TooManyRequestsException' ? 1 : 2);
-        throw error;
+        throw asTaskError(error as Error);
       }
+      count(2); // LambdaFunctionStarted, LambdaFunctionSucceeded
+      measure(`The result of state "${state}"`, output);
+      if (usage.violation) throw usage.violation;
+      return output;
     };
   }
 
@@ -139,6 +147,7 @@ export function runWithLimits(
         measure('The execution output', event.output);
         break;
       case 'ExecutionFailed':
+      case 'ExecutionTimeout':
         count(1);
         break;
       case 'StateEntered':
@@ -205,6 +214,8 @@ export function runWithLimits(
     } catch (error) {
       await collector.catch(() => undefined);
       if (usage.violation) return failed(usage.violation);
+      // The definition's TimeoutSeconds passed: TIMED_OUT, with no error or cause (ExecutionTimedOut).
+      if (error instanceof ExecutionTimeoutError) return { status: 'TIMED_OUT' };
       const cause = (error as { cause?: { name?: string; message?: string } }).cause;
       return {
         status: 'FAILED',
@@ -214,6 +225,15 @@ export function runWithLimits(
     }
   })();
   return { result, events, usage };
+}
+
+/**
+ * A failed invocation as a Task error: the name Retry and Catch match, and as message the Cause a
+ * Catch puts in state, shaped and cut as Step Functions does (`taskErrorCause`).
+ */
+function asTaskError(error: Error): Error {
+  if (!(error instanceof LambdaFunctionError)) return error;
+  return new AwsLimitError(error.name, taskErrorCause(error));
 }
 
 function failed(violation: AwsLimitError): ExecutionOutcome {

@@ -1,10 +1,12 @@
 import type { Context } from 'aws-lambda';
 import {
   AWS_LIMITS,
+  handlerError,
   jsonBytes,
   lambdaTimedOut,
   requestTooLarge,
   responseTooLarge,
+  runtimeExited,
   throttled,
 } from './aws-limits.js';
 import { lambdaContext } from './lambda-context.js';
@@ -25,9 +27,29 @@ export interface LocalLambdaOptions {
 export type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
 
 /**
+ * Thrown by a local handler (or a test's hook inside it) to stand for its process ending
+ * mid-invocation, which in-process code cannot really do: Lambda answers `Runtime.ExitError`.
+ */
+export class ProcessEnded extends Error {
+  constructor(readonly how: string) {
+    super(`The runtime process ended: ${how}`);
+    this.name = 'ProcessEnded';
+  }
+}
+
+/** The handler's process exits (`process.exit(status)`, or a crash of the runtime). */
+export const processExit = (status = 1) => new ProcessEnded(`exit status ${status}`);
+
+/** The kernel kills the process for using more than the function's memory. */
+export const outOfMemoryKill = () => new ProcessEnded('signal: killed');
+
+/**
  * One Lambda function run in-process with the limits Lambda itself enforces on a synchronous
  * invocation: the payload quota both ways, the reserved concurrency (a throttle, not a queue) and
  * the timeout, each failing with Lambda's own error name so the workflow's Retry lists are tested.
+ * A function error carries the payload Lambda answers (`errorType`, `errorMessage`, `trace`): a
+ * thrown error as the Node.js runtime reports it, `Sandbox.Timedout` past the timeout, and
+ * `Runtime.ExitError` for a process that ended (`ProcessEnded`: a crash or an out-of-memory kill).
  */
 export class LocalLambda {
   /** Invocations running now, and the most ever running at once. */
@@ -62,11 +84,16 @@ export class LocalLambda {
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         this.timeouts++;
-        reject(lambdaTimedOut(timeoutMs));
+        reject(lambdaTimedOut(context.awsRequestId, timeoutMs));
       }, timeoutMs);
     });
+    const handled = this.handler(event, context).catch((error: unknown) => {
+      throw error instanceof ProcessEnded
+        ? runtimeExited(context.awsRequestId, error.how)
+        : handlerError(error);
+    });
     try {
-      const output = await Promise.race([this.handler(event, context), deadline]);
+      const output = await Promise.race([handled, deadline]);
       const responseBytes = jsonBytes(output);
       if (responseBytes > payloadLimit) throw responseTooLarge(responseBytes, payloadLimit);
       return output;

@@ -2,6 +2,7 @@ import './polyfills.js';
 import { createHash } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { ExecutionDoesNotExist } from '@aws-sdk/client-sfn';
 import type { StateMachine } from 'aws-local-stepfunctions';
 import type { RelayConfig, RelayConfigInput } from '../functions/core/config.js';
 import type { DeliveryRequest, PreparedDelivery } from '../functions/core/delivery.js';
@@ -63,7 +64,17 @@ export interface LocalRelayOptions {
   logSink?: (line: string) => void;
   /** Extra local secrets by name (portal access codes, passwords). */
   secrets?: Record<string, string>;
+  /**
+   * Whether the state machine encrypts with a customer managed key, as the deployed one always
+   * does (default): its status-change events then carry no input, output, error or cause.
+   */
+  customerManagedKey?: boolean;
 }
+
+/** The local state machine's ARN, in the form Step Functions gives it. */
+export const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:masv-relay';
+const executionArn = (name: string) =>
+  `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${name}`;
 
 export type { EventLog } from './limited-execution.js';
 
@@ -71,6 +82,8 @@ export interface DeliveryRun {
   deliveryId: string;
   /** Set once the execution has ended (after the sweep of a failed one). */
   finished?: boolean;
+  /** How the execution ended, as soon as it has (before the sweep). */
+  outcome?: ExecutionOutcome;
   input: DeliveryRequest;
   prepared?: PreparedDelivery;
   result: Promise<ExecutionOutcome>;
@@ -151,6 +164,7 @@ export class LocalRelay {
       },
     });
     relay = new LocalRelay(s3, deps.s3, emulator, masv.url, deps, options, machine, lambdas);
+    deps.executions = { describe: async (arn) => relay.describeExecution(arn) };
     return relay;
   }
 
@@ -194,30 +208,14 @@ export class LocalRelay {
     run.events = execution.events;
     run.usage = execution.usage;
     run.result = execution.result.then(async (outcome) => {
+      run.outcome = outcome;
       try {
-        // As the stack's sweep rule does on AWS: an execution that failed runs Abort from its
-        // status change (a no-op when the workflow's own Abort ran). The event leaves the input
-        // out when its escaped form is too large for EventBridge (a failed execution has no output).
-        if (outcome.status === 'FAILED') {
-          const included =
-            Buffer.byteLength(JSON.stringify(inputJson), 'utf8') - 2 <= limits.statusChangeInputBytes;
+        // As the stack's sweep rule does on AWS: an execution that failed or timed out runs Abort
+        // from its status change (a no-op when the workflow's own Abort ran).
+        if (outcome.status !== 'SUCCEEDED')
           await this.lambdas.abort
-            .invoke({
-              'detail-type': 'Step Functions Execution Status Change',
-              source: 'aws.states',
-              detail: {
-                name,
-                status: outcome.error === 'States.Timeout' ? 'TIMED_OUT' : 'FAILED',
-                input: included ? inputJson : null,
-                inputDetails: { included },
-                output: null,
-                outputDetails: null,
-                error: outcome.error,
-                cause: outcome.cause,
-              },
-            })
+            .invoke(this.statusChangeEvent(name, inputJson, outcome))
             .catch(() => undefined);
-        }
       } finally {
         // Ended on every path, even when the sweep itself throws before its promise exists.
         run.finished = true;
@@ -227,6 +225,51 @@ export class LocalRelay {
     this.deliveries.set(name, run);
     return true;
   };
+
+  /**
+   * The "Step Functions Execution Status Change" event of an ended execution. With a customer
+   * managed key Step Functions leaves the input, output, error and cause out (Step Functions
+   * guide, "Data at rest encryption"); without one, it leaves the input out when its escaped form
+   * is too large for EventBridge. A timed-out execution has no error or cause.
+   */
+  private statusChangeEvent(name: string, inputJson: string, outcome: ExecutionOutcome) {
+    const encrypted = this.options.customerManagedKey ?? true;
+    const limits = { ...AWS_LIMITS, ...this.options.limits };
+    const included =
+      !encrypted && Buffer.byteLength(JSON.stringify(inputJson), 'utf8') - 2 <= limits.statusChangeInputBytes;
+    const failure = outcome.status === 'FAILED' && !encrypted;
+    return {
+      'detail-type': 'Step Functions Execution Status Change',
+      source: 'aws.states',
+      resources: [executionArn(name)],
+      detail: {
+        executionArn: executionArn(name),
+        stateMachineArn: STATE_MACHINE_ARN,
+        name,
+        status: outcome.status,
+        input: included ? inputJson : null,
+        inputDetails: { included },
+        output: null,
+        outputDetails: encrypted ? { included: false } : null,
+        error: failure ? outcome.error : null,
+        cause: failure ? outcome.cause : null,
+      },
+    };
+  }
+
+  /** DescribeExecution on the local engine: the input, and the error and cause of a failed execution. */
+  async describeExecution(arn: string) {
+    const name = arn.slice(arn.lastIndexOf(':') + 1);
+    const run = this.deliveries.get(name);
+    if (!run || arn !== executionArn(name))
+      throw new ExecutionDoesNotExist({ message: `Execution Does Not Exist: '${arn}'`, $metadata: {} });
+    const outcome = run.outcome;
+    return {
+      status: outcome?.status ?? 'RUNNING',
+      input: JSON.stringify(run.input),
+      ...(outcome?.status === 'FAILED' ? { error: outcome.error, cause: outcome.cause } : {}),
+    };
+  }
 
   /**
    * Runs the real start handler on a trigger payload (S3 notification, SNS record, EventBridge

@@ -20,15 +20,46 @@ export interface AbortEvent {
   };
 }
 
-/** EventBridge's "Step Functions Execution Status Change" event, as the sweep rule delivers it. */
+/**
+ * EventBridge's "Step Functions Execution Status Change" event, as the sweep rule delivers it. With
+ * a customer managed key (the relay's state machine has one) Step Functions leaves the input,
+ * output, error and cause out of it; they are read with DescribeExecution (`executionArn`).
+ */
 export interface ExecutionEndedEvent {
   'detail-type': 'Step Functions Execution Status Change';
   detail: {
+    executionArn?: string;
     name: string;
     status: string;
     input?: string | null;
     error?: string | null;
     cause?: string | null;
+  };
+}
+
+/**
+ * The status-change event with what the event left out (input, error, cause) read from the
+ * execution itself. A failed read is thrown: the sweep's asynchronous invocation is retried, then
+ * kept in its dead-letter queue, rather than publishing a failure without files or reason.
+ */
+export async function withExecutionDetails(
+  deps: RelayDeps,
+  event: ExecutionEndedEvent,
+): Promise<ExecutionEndedEvent> {
+  const { detail } = event;
+  // The input is left out with the key (then so are error and cause) or when it is too large.
+  if (detail.input || !detail.executionArn) return event;
+  if (!deps.executions)
+    throw new Error('Abort cannot read the execution: no DescribeExecution client in its dependencies.');
+  const found = await deps.executions.describe(detail.executionArn);
+  return {
+    ...event,
+    detail: {
+      ...detail,
+      input: detail.input || (found.input ?? null),
+      error: detail.error ?? found.error ?? null,
+      cause: detail.cause ?? found.cause ?? null,
+    },
   };
 }
 
@@ -95,7 +126,9 @@ function wellFormedSources(raw: unknown): Source[] {
 
 export function createAbortHandler(deps: () => Promise<RelayDeps>, observability: Observability) {
   return wrapHandler(observability, async (event: AbortEvent | ExecutionEndedEvent, _context: Context) => {
-    const result = await abortDelivery(await deps(), abortInputOf(event));
+    const relayDeps = await deps();
+    const complete = 'detail-type' in event ? await withExecutionDetails(relayDeps, event) : event;
+    const result = await abortDelivery(relayDeps, abortInputOf(complete));
     if ('alreadyHandled' in result) return result;
     countDelivery(observability, result);
     return result;

@@ -10,8 +10,29 @@ export const MAX_FILES_PER_DELIVERY = 250;
 /** Step Functions' limit on an execution's input (and on any state's input or output), UTF-8 bytes. */
 export const MAX_EXECUTION_INPUT_BYTES = 256 * 1024;
 
-/** Budget for the prepared delivery in workflow state (Step Functions allows 256 KiB). */
-export const MAX_PREPARED_STATE_BYTES = 180_000;
+/** The longest Cause Step Functions records for an error, in characters. */
+export const MAX_CAUSE_CHARS = 32_768;
+
+/**
+ * What a Catch adds to the state at `$.error`, at most: the Cause (for a Lambda error its whole
+ * error JSON, stack trace included) at two bytes a character once escaped in the state's JSON
+ * (every quote and backslash of that JSON doubles), the Error name (at most 256) and the keys.
+ */
+export const CAUGHT_ERROR_STATE_BYTES = 2 * MAX_CAUSE_CHARS + 256 + 64;
+
+/**
+ * Abort's result at `$.abort`, beside the sources it names: the reason (at most 2,000
+ * characters), what to do, package ids, possible orphans; and the wrapper of Abort's input.
+ */
+export const ABORT_RESULT_STATE_BYTES = 12 * 1024;
+
+/**
+ * Budget for the delivery's own share of the workflow state: the request, the prepared delivery,
+ * and the sources Abort's result names. The rest of the 256 KiB is kept for a failure, whose state
+ * (at Abort's output) is all of them plus the caught error and Abort's result.
+ */
+export const MAX_DELIVERY_STATE_BYTES =
+  MAX_EXECUTION_INPUT_BYTES - CAUGHT_ERROR_STATE_BYTES - ABORT_RESULT_STATE_BYTES;
 
 /** One source object of a delivery. */
 export const sourceSchema = z.strictObject({

@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { RelayConfig } from './config.js';
 import type { EventPublisher } from './events.js';
+import type { ExecutionLookup } from './executions.js';
 import type { MasvClient } from './masv/client.js';
 import type { RetryClock } from './retry.js';
 import type { StateBucket } from './state-bucket.js';
@@ -21,6 +22,8 @@ export interface RelayDeps {
   /** Reads a secret by name (Secrets Manager in AWS). */
   secret: (name: string) => Promise<string>;
   events: EventPublisher;
+  /** Reads an execution's input and failure; Abort needs it for the sweep's status-change events. */
+  executions?: ExecutionLookup;
   log: Logger;
   clock?: RetryClock;
   now?: () => Date;

@@ -2,6 +2,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_FILES_PER_DELIVERY } from '../../functions/core/delivery.js';
 import { DELIVERY_FAILED } from '../../functions/core/events.js';
+import { causeMessage } from '../../functions/core/steps/abort.js';
 import { LocalRelay, SOURCE_BUCKET } from '../../local/relay.js';
 import { sha256 } from '../helpers/bytes.js';
 import { deliveredPackage, KiB, putSource, testRelayOptions } from '../helpers/local-relay.js';
@@ -129,7 +130,7 @@ describe('folder deliveries through the real workflow', () => {
       const summary = await drop(`${folder}_MASV_READY`, body);
       const outcome = await outcomeOf(summary.started[0]!);
       expect(outcome).toMatchObject({ status: 'FAILED', error: 'DeliveryRequestError' });
-      expect((outcome as { cause: string }).cause).toMatch(reason);
+      expect(causeMessage((outcome as { cause: string }).cause)).toMatch(reason);
       const event = relay.events.events.find(
         (e) => e.detailType === DELIVERY_FAILED && e.detail.deliveryId === summary.started[0],
       );

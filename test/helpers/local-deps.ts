@@ -26,9 +26,9 @@ export async function startPrepareWithMadeUpSizes(config?: LocalDepsOptions['con
     }).deps,
     s3: sources,
   };
-  const reportSize = (size: number) => {
+  const reportSize = (size: number, etag = '"e"') => {
     heads.reset();
-    heads.on(HeadObjectCommand).resolves({ ContentLength: size, ETag: '"e"', LastModified: new Date(0) });
+    heads.on(HeadObjectCommand).resolves({ ContentLength: size, ETag: etag, LastModified: new Date(0) });
   };
   const close = async () => {
     await masv.close();

@@ -1,6 +1,7 @@
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../functions/core/config.js';
+import { causeMessage } from '../../functions/core/steps/abort.js';
 import { type RunningEmulator, startEmulator } from '../../local/emulator/server.js';
 import { API_KEY_SECRET, LocalRelay, type LocalRelayOptions, SOURCE_BUCKET } from '../../local/relay.js';
 import { dropObject, KiB, putSource, TINY_SPEC, testRelayOptions } from '../helpers/local-relay.js';
@@ -99,7 +100,8 @@ async function portalOutcome(r: LocalRelay, key: string) {
   return (await dropObject(r, key, 10 * KiB)).run.result;
 }
 
-const causeOf = (outcome: unknown) => (outcome as { cause: string }).cause;
+/** The error message inside the execution's Cause (the Lambda error JSON, as on AWS). */
+const causeOf = (outcome: unknown) => causeMessage((outcome as { cause: string }).cause);
 
 describe('bad-input table: each input gets its exact outcome', () => {
   it.each([

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetworkError } from '../../functions/core/errors.js';
 import type { StateBucket } from '../../functions/core/state-bucket.js';
+import { runtimeExited } from '../../local/aws-limits.js';
+import { processExit } from '../../local/local-lambda.js';
 import { LocalRelay } from '../../local/relay.js';
 import {
   depsOf,
@@ -125,16 +127,14 @@ describe('a delivered package stays a success', () => {
     }
   }, 60_000);
 
-  it('when the Finalize answer is lost after it completed (Lambda.Unknown) and Step Functions retries it', async () => {
+  it('when the Finalize answer is lost after it completed (killed for memory) and Step Functions retries it', async () => {
     const finalize = relay.lambdas.finalize;
     const invoke = finalize.invoke.bind(finalize);
     let lost = 0;
     finalize.invoke = async (event) => {
       const output = await invoke(event);
-      if (lost === 0 && ++lost)
-        throw Object.assign(new Error('The function ran out of memory after returning'), {
-          name: 'Lambda.Unknown',
-        });
+      // The process is killed for memory before Lambda sends the answer: Runtime.ExitError.
+      if (lost === 0 && ++lost) throw runtimeExited('finalize-request', 'signal: killed');
       return output;
     };
     try {
@@ -143,6 +143,32 @@ describe('a delivered package stays a success', () => {
       expectSucceeded(delivery);
     } finally {
       finalize.invoke = invoke;
+    }
+  });
+});
+
+describe('a Lambda that dies is run again, not aborted', () => {
+  it('when Finalize crashes before it finalizes (Runtime.ExitError): retried, the package delivered', async () => {
+    const stateBucket = depsOf(relay).stateBucket;
+    const mark = stateBucket.mark.bind(stateBucket);
+    let crashes = 0;
+    // The process exits right before the finalize call: Lambda answers Runtime.ExitError, which
+    // Step Functions passes through as the Task's error.
+    stateBucket.mark = async (deliveryId, which) => {
+      if (which === 'package-finalizing' && crashes++ === 0) throw processExit(1);
+      return mark(deliveryId, which);
+    };
+    try {
+      const delivery = await deliver('break/finalize-crash.bin');
+      expect(crashes).toBe(2);
+      const retried = delivery.run.events.find(
+        (e) => e.type === 'StateRetried' && e.state?.name === 'Finalize',
+      );
+      expect(retried).toBeDefined();
+      expect(delivery.run.events.some((e) => e.state?.name === 'Abort')).toBe(false);
+      expectSucceeded(delivery);
+    } finally {
+      stateBucket.mark = mark;
     }
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FaultRule } from '../../local/emulator/faults.js';
+import { processExit } from '../../local/local-lambda.js';
 import { LocalRelay, type LocalRelayOptions } from '../../local/relay.js';
 import { dropObject, KiB, testRelayOptions } from '../helpers/local-relay.js';
 import { findSecrets, newTally, settleDelivery, summaryLine, tallyAudit } from './tally.js';
@@ -135,10 +136,8 @@ describe('fault matrix: every delivery ends byte-exact or cleanly failed', () =>
     const relay = await start({
       config: { transfer: { partSizeMiB: 5, mapConcurrency: 1, partConcurrency: 1, partsPerBatch: 8 } },
       onPart: () => {
-        if (++recorded === 3)
-          throw Object.assign(new Error('Runtime exited without providing a reason'), {
-            name: 'Lambda.Unknown',
-          });
+        // The process exits mid-batch: Lambda answers Runtime.ExitError.
+        if (++recorded === 3) throw processExit(1);
       },
     });
     const { outcome } = await deliverWithFaults(relay, 'faults/dies.bin', 2000 * KiB, []);

@@ -1,12 +1,15 @@
 import { GetObjectTaggingCommand, PutObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { abortInputOf } from '../../functions/abort/abort-handler.js';
+import { abortInputOf, withExecutionDetails } from '../../functions/abort/abort-handler.js';
+import { sfnExecutions } from '../../functions/abort/sfn-executions.js';
 import type { PreparedDelivery } from '../../functions/core/delivery.js';
 import { MasvServerError } from '../../functions/core/errors.js';
 import type { MasvClient } from '../../functions/core/masv/client.js';
 import type { FinalizeMark, PackageGeneration, StateBucket } from '../../functions/core/state-bucket.js';
-import { abortDelivery } from '../../functions/core/steps/abort.js';
+import { abortDelivery, causeMessage } from '../../functions/core/steps/abort.js';
+import { handlerError, MAX_CAUSE_CHARS, runtimeExited, taskErrorCause } from '../../local/aws-limits.js';
 import { stepDeps } from '../helpers/step-deps.js';
 
 /**
@@ -228,6 +231,39 @@ describe('the sweep: Abort from an execution status change', () => {
     });
   });
 
+  it('reads the input, error and cause the event left out (customer managed key) with DescribeExecution', async () => {
+    const sfn = mockClient(SFNClient);
+    const executionArn = 'arn:aws:states:us-east-1:123456789012:execution:masv-relay:clip-mov-abc';
+    sfn.on(DescribeExecutionCommand, { executionArn }).resolves({
+      status: 'FAILED',
+      input: JSON.stringify({ files: [{ bucket: 'src', key: 'clip.mov' }] }),
+      error: 'States.DataLimitExceeded',
+      cause: 'The input of state "Prepare" is 300000 bytes, over the 262144-byte (256 KiB) quota.',
+    });
+    const { deps } = arrange({});
+    const event = {
+      'detail-type': 'Step Functions Execution Status Change' as const,
+      detail: { executionArn, name: 'clip-mov-abc', status: 'FAILED', input: null, error: null, cause: null },
+    };
+    try {
+      const complete = await withExecutionDetails({ ...deps, executions: sfnExecutions() }, event);
+      expect(abortInputOf(complete)).toMatchObject({
+        deliveryId: 'clip-mov-abc',
+        sweep: true,
+        request: { files: [{ bucket: 'src', key: 'clip.mov' }] },
+        error: { Error: 'States.DataLimitExceeded', Cause: expect.stringMatching(/^The input of state/) },
+      });
+      // An event that carries the input is taken as it is.
+      const plain = { ...event, detail: { ...event.detail, input: complete.detail.input } };
+      expect(await withExecutionDetails({ ...deps, executions: sfnExecutions() }, plain)).toBe(plain);
+      expect(sfn.commandCalls(DescribeExecutionCommand)).toHaveLength(1);
+      // Without a way to read the execution, Abort fails (and is retried) rather than guess.
+      await expect(withExecutionDetails(deps, event)).rejects.toThrow(/DescribeExecution/);
+    } finally {
+      sfn.restore();
+    }
+  });
+
   it('does nothing when the workflow’s own Abort already handled the delivery', async () => {
     const { deps, deleted, events } = arrange({ generations: [record(1, 'P2')] });
     (deps.stateBucket as unknown as { aborted: () => Promise<unknown> }).aborted = async () => ({
@@ -239,5 +275,33 @@ describe('the sweep: Abort from an execution status change', () => {
     expect(result).toMatchObject({ alreadyHandled: true });
     expect(deleted).toEqual([]);
     expect(events.events).toEqual([]);
+  });
+});
+
+describe("Abort's reason from the Cause Step Functions gives", () => {
+  const causeOf = (error: Error) => taskErrorCause(handlerError(error));
+
+  it('is the errorMessage of a Lambda error JSON, without its type or stack trace', () => {
+    const error = Object.assign(new Error('MASV answered 500 on "add file"'), { name: 'MasvServerError' });
+    expect(causeMessage(causeOf(error))).toBe('MASV answered 500 on "add file"');
+    const exited = taskErrorCause(runtimeExited('r-1', 'signal: killed'));
+    expect(causeMessage(exited)).toBe('RequestId: r-1 Error: Runtime exited with error: signal: killed');
+  });
+
+  it('is still the message when the Cause was cut at 32,768 characters inside it', () => {
+    const long = `Source "clip.mov" unreadable: ${'\\"x\\" '.repeat(9_000)}`;
+    const cause = causeOf(Object.assign(new Error(long), { name: 'SourceNotFoundError' }));
+    expect(cause).toHaveLength(MAX_CAUSE_CHARS);
+    expect(() => JSON.parse(cause)).toThrow();
+    const message = causeMessage(cause);
+    expect(message.startsWith('Source "clip.mov" unreadable: \\"x\\" ')).toBe(true);
+    expect(long.startsWith(message)).toBe(true);
+  });
+
+  it('is the cause itself when it is not a Lambda error, and says so when there is none', () => {
+    expect(causeMessage('The execution ended TIMED_OUT before its Abort step could run.')).toBe(
+      'The execution ended TIMED_OUT before its Abort step could run.',
+    );
+    expect(causeMessage(undefined)).toBe('no details');
   });
 });

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { describe, expect, it } from 'vitest';
-import { AWS_LIMITS, KiB } from '../../local/aws-limits.js';
+import { AWS_LIMITS, KiB, MAX_CAUSE_CHARS } from '../../local/aws-limits.js';
 import { runWithLimits, scaleWaits } from '../../local/limited-execution.js';
-import { LocalLambda } from '../../local/local-lambda.js';
+import { LocalLambda, outOfMemoryKill, processExit } from '../../local/local-lambda.js';
 
 const ARN = 'arn:aws:lambda:us-east-1:000000000000:function:fn';
 
@@ -174,12 +174,86 @@ describe('local runner: Lambda quotas and errors', () => {
 
   it('times a slow invocation out with Sandbox.Timedout and frees its slot', async () => {
     const fn = lambda(() => sleep(300).then(() => 'late'), { timeoutMs: 50, reservedConcurrency: 1 });
-    await expect(fn.invoke({})).rejects.toMatchObject({
+    const timedOut = fn.invoke({});
+    await expect(timedOut).rejects.toMatchObject({
       name: 'Sandbox.Timedout',
-      message: 'Task timed out after 0.05 seconds',
+      message: expect.stringMatching(/^RequestId: [\w-]+ Error: Task timed out after 0\.05 seconds$/),
     });
+    await expect(timedOut).rejects.toMatchObject({ payload: { errorType: 'Sandbox.Timedout' } });
     expect(fn.running).toBe(0);
     expect(fn.timeouts).toBe(1);
+  });
+
+  it("fails a crash and an out-of-memory kill with Lambda's Runtime.ExitError and its messages", async () => {
+    const crashed = lambda(() => {
+      throw processExit(1);
+    });
+    await expect(crashed.invoke({})).rejects.toMatchObject({
+      name: 'Runtime.ExitError',
+      payload: {
+        errorType: 'Runtime.ExitError',
+        errorMessage: expect.stringMatching(
+          /^RequestId: [\w-]+ Error: Runtime exited with error: exit status 1$/,
+        ),
+      },
+    });
+    const killed = lambda(async () => {
+      await sleep(5);
+      throw outOfMemoryKill();
+    });
+    await expect(killed.invoke({})).rejects.toMatchObject({
+      name: 'Runtime.ExitError',
+      message: expect.stringMatching(/Error: Runtime exited with error: signal: killed$/),
+    });
+  });
+
+  it('answers a thrown error as the Node.js runtime does: its name, message and stack lines', async () => {
+    const fn = lambda(() => {
+      throw Object.assign(new Error('MASV answered 500'), { name: 'MasvServerError' });
+    });
+    await expect(fn.invoke({})).rejects.toMatchObject({
+      name: 'MasvServerError',
+      message: 'MASV answered 500',
+      payload: {
+        errorType: 'MasvServerError',
+        errorMessage: 'MASV answered 500',
+        trace: expect.arrayContaining(['MasvServerError: MASV answered 500']),
+      },
+    });
+  });
+
+  it("puts the whole Lambda error JSON in a caught error's Cause, cut at 32,768 characters", async () => {
+    const caught = (message: string) => {
+      const fn = lambda(() => {
+        throw Object.assign(new Error(message), { name: 'MasvServerError' });
+      });
+      const definition = {
+        StartAt: 'Work',
+        States: {
+          Work: {
+            Type: 'Task',
+            Resource: ARN,
+            Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Caught' }],
+            End: true,
+          },
+          Caught: { Type: 'Pass', End: true },
+        },
+      };
+      return runWithLimits(machine(definition), {}, { lambdas: { Work: fn } }).result;
+    };
+    const short = (await caught('MASV answered 500')) as {
+      output: { error: { Error: string; Cause: string } };
+    };
+    expect(short.output.error.Error).toBe('MasvServerError');
+    const cause = JSON.parse(short.output.error.Cause);
+    expect(cause).toMatchObject({ errorType: 'MasvServerError', errorMessage: 'MASV answered 500' });
+    expect(cause.trace[0]).toBe('MasvServerError: MASV answered 500');
+    expect(cause.trace.length).toBeGreaterThan(1);
+    const long = (await caught('x'.repeat(40_000))) as { output: { error: { Cause: string } } };
+    expect(long.output.error.Cause).toHaveLength(MAX_CAUSE_CHARS);
+    expect(long.output.error.Cause.startsWith('{"errorType":"MasvServerError","errorMessage":"xxx')).toBe(
+      true,
+    );
   });
 
   it('retries Sandbox.Timedout when the Retry lists it', async () => {
@@ -252,6 +326,50 @@ describe('local runner: Lambda quotas and errors', () => {
     // The Map starts 4 iterations at once against 1 slot: at least 3 are throttled; how often the
     // retries are throttled again depends on the jittered backoff.
     expect(fn.throttles).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('local runner: how an execution ends, as Step Functions ends it', () => {
+  it('starts no queued Map iteration once the Map has failed', async () => {
+    const started: number[] = [];
+    const fn = lambda(async (item: number) => {
+      started.push(item);
+      await sleep(5);
+      if (item === 0) throw Object.assign(new Error('batch 0 failed'), { name: 'Broken' });
+      return {};
+    });
+    const definition = mapOf(6, {
+      StartAt: 'Work',
+      States: { Work: { Type: 'Task', Resource: ARN, End: true } },
+    });
+    (definition.States.Each as { MaxConcurrency: number }).MaxConcurrency = 2;
+    const run = runWithLimits(machine(definition), itemsInput(6), { lambdas: { Work: fn } });
+    expect(await run.result).toMatchObject({ status: 'SUCCEEDED' }); // caught by the Map's Catch
+    await sleep(100);
+    // Items 0 and 1 were running; none of 2–5 may start after item 0 failed.
+    expect(started.sort()).toEqual([0, 1]);
+    const iterationsStarted = run.events.filter((e) => e.type === 'MapIterationStarted').map((e) => e.index);
+    expect(iterationsStarted.sort()).toEqual([0, 1]);
+  });
+
+  it('ends TIMED_OUT, with no error or cause, when the execution passes its TimeoutSeconds', async () => {
+    const definition = {
+      TimeoutSeconds: 1,
+      StartAt: 'Work',
+      States: {
+        Work: {
+          Type: 'Task',
+          Resource: ARN,
+          Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Caught' }],
+          End: true,
+        },
+        Caught: { Type: 'Pass', End: true },
+      },
+    };
+    const fn = lambda(() => sleep(1_300).then(() => 'late'), { timeoutMs: 5_000 });
+    const run = runWithLimits(machine(definition), {}, { lambdas: { Work: fn } });
+    expect(await run.result).toEqual({ status: 'TIMED_OUT' });
+    expect(run.events.map((e) => e.type)).toContain('ExecutionTimeout');
   });
 });
 

@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
+import aslLanguageService from 'amazon-states-language-service';
 import aslValidator from 'asl-validator';
+import { StateMachine } from 'aws-local-stepfunctions';
 import { describe, expect, it } from 'vitest';
 import { RETRYABLE_ERROR_NAMES } from '../../functions/core/errors.js';
 import { EXECUTION_TIMEOUT_SECONDS, HISTORY_EVENT_BUDGET } from '../../functions/core/part-plan.js';
+import { runWithLimits } from '../../local/limited-execution.js';
 import {
   ARN_PLACEHOLDERS,
   DEFINITION_PATH,
@@ -33,6 +36,21 @@ describe('statemachines/relay.asl.json', () => {
     const result = aslValidator(definition);
     expect(result.errorsText()).toBe('');
     expect(result.isValid).toBe(true);
+  });
+
+  it("has no diagnostics from AWS's own ASL language service, as written and once substituted", async () => {
+    const service = aslLanguageService.getLanguageService({});
+    const diagnosticsOf = async (text: string) => {
+      const document = aslLanguageService.TextDocument.create('file:///relay.asl.json', 'json', 1, text);
+      const found = await service.doValidation(document, service.parseJSONDocument(document));
+      return found.map((d) => `${d.range.start.line + 1}: ${d.message}`);
+    };
+    expect(await diagnosticsOf(renderDefinition({ MapConcurrency: 10 }, raw))).toEqual([]);
+    expect(await diagnosticsOf(JSON.stringify(definition, null, 2))).toEqual([]);
+    // It does find what is wrong: a misspelt field, a missing Next.
+    expect(
+      await diagnosticsOf('{"StartAt":"A","States":{"A":{"Type":"Pass","Nex":"B"},"B":{"Type":"Succeed"}}}'),
+    ).not.toEqual([]);
   });
 
   it('uses JSONPath, an inline Map with MaxConcurrency from the substitution, and small items', () => {
@@ -121,12 +139,46 @@ describe('statemachines/relay.asl.json', () => {
     expect(choice.Choices).toEqual([
       { Variable: '$.abort.delivered', BooleanEquals: true, Next: 'Delivered Despite Error' },
     ]);
-    expect(choice.Default).toBe('Delivery Failed');
+    expect(choice.Default).toBe('Cause Given?');
+    expect(definition.States.Abort.Catch[0].Next).toBe('Cause Given?');
     expect(definition.States['Delivered Despite Error']).toMatchObject({
       Type: 'Succeed',
       OutputPath: '$.abort',
     });
     expect(definition.States['Delivery Failed'].Type).toBe('Fail');
+  });
+
+  it("fails with the delivery's own error whether or not the caught error has a Cause", async () => {
+    // The end of the workflow, from Abort's answer on: run as the local engine runs it.
+    const ending = {
+      StartAt: 'Delivered After All?',
+      States: Object.fromEntries(
+        Object.entries(definition.States).filter(
+          ([name]) =>
+            ['Delivered After All?', 'Delivered Despite Error', 'Cause Given?'].includes(name) ||
+            name.startsWith('Delivery Failed'),
+        ),
+      ),
+    };
+    const end = (error: object) =>
+      runWithLimits(
+        new StateMachine(ending as never),
+        { error, abort: { delivered: false } },
+        { lambdas: {} },
+      ).result;
+    expect(await end({ Error: 'MasvServerError', Cause: '{"errorType":"MasvServerError"}' })).toEqual({
+      status: 'FAILED',
+      error: 'MasvServerError',
+      cause: '{"errorType":"MasvServerError"}',
+    });
+    expect(await end({ Error: 'States.Timeout' })).toMatchObject({
+      status: 'FAILED',
+      error: 'States.Timeout',
+    });
+    expect(await end({ Error: 'States.Timeout', Cause: null })).toMatchObject({
+      status: 'FAILED',
+      error: 'States.Timeout',
+    });
   });
 
   it('retries Prepare and Finalize cut short by a timeout: both are safe to run again', () => {
@@ -140,6 +192,26 @@ describe('statemachines/relay.asl.json', () => {
     expect(retried(definition.States.Transfer.ItemProcessor.States['Transfer Batch'])).toContain(
       'TimeoutError',
     );
+  });
+
+  it("retries every Lambda Task on Lambda's crashes and AWS's transient Lambda service errors", () => {
+    // Unhandled function errors (Lambda.Unknown), a crash or out-of-memory kill (Runtime.ExitError,
+    // passed through as Lambda reports it), a timeout (Sandbox.Timedout), and the retrier AWS's
+    // guide recommends for transient service errors ("Handle Lambda service exceptions").
+    const lambdaFailures = [
+      'Lambda.Unknown',
+      'Runtime.ExitError',
+      'Sandbox.Timedout',
+      'Lambda.ClientExecutionTimeoutException',
+      'Lambda.ServiceException',
+      'Lambda.AWSLambdaException',
+      'Lambda.SdkClientException',
+    ];
+    for (const [name, task] of allTasks(definition.States)) {
+      const retried = (task.Retry as Array<{ ErrorEquals: string[] }>).flatMap((r) => r.ErrorEquals);
+      if (retried.includes('States.ALL')) continue; // Abort: everything is retried.
+      for (const failure of lambdaFailures) expect(retried, `${name} retries ${failure}`).toContain(failure);
+    }
   });
 
   it('waits out Lambda throttles in every Task, not only Transfer, within the history reserve', () => {

@@ -40,16 +40,31 @@ const WHAT_TO_DO: Record<string, string> = {
     "Check the relay functions' permissions on the state bucket and its KMS key, then re-upload the object.",
 };
 
-/** The error message of a Lambda error cause (`{"errorMessage": …}`) or the cause as given. */
+/**
+ * The error message of a caught error's Cause. For a Lambda error Step Functions gives the whole
+ * error JSON (`{"errorType", "errorMessage", "trace"}`), cut at 32,768 characters: its
+ * `errorMessage`, read from the text when the cut left the JSON unparsable. Any other cause as given.
+ */
 export function causeMessage(cause: string | undefined): string {
   if (!cause) return 'no details';
   try {
-    const parsed = JSON.parse(cause) as { errorMessage?: string };
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
     if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
   } catch {
-    // not JSON
+    const cut = /^\{"errorType":"(?:[^"\\]|\\.)*","errorMessage":"((?:[^"\\]|\\.)*)/.exec(cause);
+    if (cut) return unescapeJson(cut[1]!);
   }
   return cause;
+}
+
+/** A JSON string's content without its escapes; an escape cut at the end is dropped. */
+function unescapeJson(text: string): string {
+  const whole = text.replace(/\\(u[0-9a-fA-F]{0,3})?$/, '');
+  try {
+    return JSON.parse(`"${whole}"`) as string;
+  } catch {
+    return whole;
+  }
 }
 
 /**

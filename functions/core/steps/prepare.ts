@@ -2,8 +2,8 @@ import {
   type BatchItem,
   type DeliveryFile,
   type DeliveryRequest,
+  MAX_DELIVERY_STATE_BYTES,
   MAX_FILES_PER_DELIVERY,
-  MAX_PREPARED_STATE_BYTES,
   type PreparedDelivery,
   type Source,
 } from '../delivery.js';
@@ -62,8 +62,13 @@ const LONGEST_UPLOAD = {
   partCheck: 'content-md5',
 } as const;
 
-/** Size of the prepared delivery in workflow state, with ids at their longest, before anything is created. */
+/**
+ * The delivery's share of the workflow state, before anything is created: the request (the
+ * execution input stays in state), the prepared delivery with ids at their longest, and the
+ * sources Abort's result names on a failure.
+ */
 function estimateStateBytes(
+  request: DeliveryRequest,
   objects: SourceObject[],
   names: Array<{ path: string; name: string }>,
   plans: PartPlan[],
@@ -71,7 +76,13 @@ function estimateStateBytes(
   const files = objects.map((o, index) =>
     deliveryFile(index, o, names[index]!, plans[index]!, LONGEST_UPLOAD),
   );
-  return Buffer.byteLength(JSON.stringify({ files, batches: batchItems(plans) })) + 1024;
+  const named = objects.map((o) => ({ bucket: o.bucket, key: o.key }));
+  return (
+    Buffer.byteLength(JSON.stringify(request)) +
+    Buffer.byteLength(JSON.stringify({ files, batches: batchItems(plans) })) +
+    Buffer.byteLength(JSON.stringify(named)) +
+    1024
+  );
 }
 
 /** A finished earlier attempt's result, returned as it is: nothing created or deleted. */
@@ -176,10 +187,10 @@ export async function prepareDelivery(
     );
   }
   const names = packagePaths(sources, request.prefix?.prefix);
-  const draftBytes = estimateStateBytes(objects, names, plans);
-  if (draftBytes > MAX_PREPARED_STATE_BYTES) {
+  const draftBytes = estimateStateBytes(request, objects, names, plans);
+  if (draftBytes > MAX_DELIVERY_STATE_BYTES) {
     throw new DeliveryRequestError(
-      `This delivery's plan would need about ${draftBytes} bytes of workflow state (limit ${MAX_PREPARED_STATE_BYTES}): too many files or very long keys for one package. Split it into several requests.`,
+      `This delivery's plan would need about ${draftBytes} bytes of workflow state (limit ${MAX_DELIVERY_STATE_BYTES}): too many files or very long keys for one package. Split it into several requests.`,
     );
   }
   const seen = new Set<string>();
