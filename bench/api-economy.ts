@@ -1,4 +1,4 @@
-import { LocalRelay } from '../local/relay.js';
+import { LocalRelay } from '../local/workflow/relay.js';
 import { putSourceBytes } from './source.js';
 
 const SPEC_ROUTE = 'GET /v1/system/packages/spec';

@@ -1,10 +1,10 @@
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { partRange } from '../functions/core/delivery/part-plan.js';
 import { MasvClient } from '../functions/core/masv/client.js';
-import { partRange } from '../functions/core/part-plan.js';
 import { runPool } from '../functions/core/pool.js';
-import { openRange } from '../functions/core/s3-source.js';
-import { uploadRandomObject } from '../local/demo-upload.js';
-import { LocalRelay, SOURCE_BUCKET } from '../local/relay.js';
+import { openRange } from '../functions/core/source/s3-source.js';
+import { uploadRandomObject } from '../local/cli/demo-upload.js';
+import { LocalRelay, SOURCE_BUCKET } from '../local/workflow/relay.js';
 import { median, spawnServers, storedSha256 } from './lib.js';
 
 export interface EfficiencyOptions {

@@ -1,4 +1,4 @@
-import { LocalRelay } from '../local/relay.js';
+import { LocalRelay } from '../local/workflow/relay.js';
 import { burstRelayOptions, runBurst } from '../test/load/burst.js';
 
 const MiB = 1024 * 1024;

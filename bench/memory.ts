@@ -2,10 +2,10 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { finalizeDelivery } from '../functions/core/steps/finalize.js';
 import { prepareDelivery } from '../functions/core/steps/prepare.js';
-import { uploadRandomObject } from '../local/demo-upload.js';
+import { uploadRandomObject } from '../local/cli/demo-upload.js';
 import { startEmulator } from '../local/emulator/server.js';
-import { createLocalDeps, SOURCE_BUCKET, STATE_BUCKET } from '../local/local-deps.js';
-import { startLocalS3 } from '../local/s3-server.js';
+import { startLocalS3 } from '../local/s3/server.js';
+import { createLocalDeps, SOURCE_BUCKET, STATE_BUCKET } from '../local/workflow/local-deps.js';
 
 /**
  * P2: peak RSS of the transfer worker (its own process) relaying the same object with small and

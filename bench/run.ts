@@ -1,4 +1,4 @@
-import '../local/polyfills.js';
+import '../local/workflow/polyfills.js';
 import { execSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';

@@ -1,7 +1,7 @@
-import '../local/polyfills.js';
+import '../local/workflow/polyfills.js';
 import { startEmulator } from '../local/emulator/server.js';
-import { SOURCE_BUCKET, STATE_BUCKET } from '../local/relay.js';
-import { startLocalS3 } from '../local/s3-server.js';
+import { startLocalS3 } from '../local/s3/server.js';
+import { SOURCE_BUCKET, STATE_BUCKET } from '../local/workflow/relay.js';
 
 /**
  * The local stand-ins in a process of their own, as S3 and MASV are remote from a Lambda: the

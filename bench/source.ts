@@ -1,6 +1,6 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import type { LocalRelay } from '../local/relay.js';
-import { SOURCE_BUCKET } from '../local/relay.js';
+import type { LocalRelay } from '../local/workflow/relay.js';
+import { SOURCE_BUCKET } from '../local/workflow/relay.js';
 import { patternStream } from './lib.js';
 
 /** Puts `size` bytes of a cheap pattern into the local source bucket; returns the unquoted ETag. */

@@ -1,7 +1,7 @@
-import '../local/polyfills.js';
-import type { PreparedDelivery } from '../functions/core/delivery.js';
+import '../local/workflow/polyfills.js';
+import type { PreparedDelivery } from '../functions/core/delivery/request.js';
 import { transferBatch } from '../functions/core/steps/transfer.js';
-import { createLocalDeps, type LocalDepsOptions } from '../local/local-deps.js';
+import { createLocalDeps, type LocalDepsOptions } from '../local/workflow/local-deps.js';
 import { peakRssMiB } from './lib.js';
 
 /**

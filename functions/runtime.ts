@@ -6,8 +6,8 @@ import type { RelayDeps } from './core/deps.js';
 import { SecretFormatError } from './core/errors.js';
 import { EventBridgePublisher } from './core/events.js';
 import { MasvClient } from './core/masv/client.js';
-import { createS3Client } from './core/s3-source.js';
-import { StateBucket } from './core/state-bucket.js';
+import { createS3Client } from './core/source/s3-source.js';
+import { StateBucket } from './core/state/state-bucket.js';
 import { requiredEnv } from './env.js';
 
 /* Wiring for the Lambda runtime: configuration and clients from the environment the stack sets. */

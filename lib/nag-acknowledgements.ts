@@ -1,7 +1,7 @@
 import { type CfnElement, Stack, Token, Validations } from 'aws-cdk-lib';
 import type { CfnStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import type { IConstruct } from 'constructs';
-import { statePattern } from '../functions/core/state-keys.js';
+import { statePattern } from '../functions/core/state/keys.js';
 import type { MasvRelay } from './masv-relay.js';
 
 const ack = (scope: IConstruct, id: string, reason: string) =>

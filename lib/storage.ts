@@ -4,7 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { RelayConfig } from '../functions/core/config.js';
-import { STATE_PREFIX } from '../functions/core/state-keys.js';
+import { STATE_PREFIX } from '../functions/core/state/keys.js';
 
 /** The relay's key, the bucket its deliveries come from and the bucket that keeps their records. */
 export interface RelayStorage {

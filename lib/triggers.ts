@@ -10,7 +10,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { ConfigError, type RelayConfig } from '../functions/core/config.js';
-import { RELAY_REQUEST_DETAIL_TYPE } from '../functions/core/triggers.js';
+import { RELAY_REQUEST_DETAIL_TYPE } from '../functions/core/triggers/triggers.js';
 import { LAMBDA_TIMEOUT_SECONDS } from '../statemachines/definition.js';
 import type { RelayNames } from './names.js';
 import { refuseElsewhere } from './placement.js';

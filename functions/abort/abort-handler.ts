@@ -6,7 +6,7 @@ import {
   parseWorkflowRequest,
   type Source,
   sourceSchema,
-} from '../core/delivery.js';
+} from '../core/delivery/request.js';
 import type { RelayDeps } from '../core/deps.js';
 import { type AbortInput, abortDelivery } from '../core/steps/abort.js';
 import { countDelivery, type Observability, wrapHandler } from '../handler-kit.js';

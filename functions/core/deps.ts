@@ -4,7 +4,7 @@ import type { EventPublisher } from './events.js';
 import type { ExecutionLookup } from './executions.js';
 import type { MasvClient } from './masv/client.js';
 import type { RetryClock } from './retry.js';
-import type { StateBucket } from './state-bucket.js';
+import type { StateBucket } from './state/state-bucket.js';
 
 export interface Logger {
   info(message: string, ...extra: Array<Record<string, unknown>>): void;

@@ -1,5 +1,5 @@
 import type { Context } from 'aws-lambda';
-import type { PreparedDelivery } from '../core/delivery.js';
+import type { PreparedDelivery } from '../core/delivery/request.js';
 import type { RelayDeps } from '../core/deps.js';
 import { finalizeDelivery } from '../core/steps/finalize.js';
 import { countDelivery, type Observability, wrapHandler } from '../handler-kit.js';

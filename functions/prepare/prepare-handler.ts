@@ -1,5 +1,5 @@
 import type { Context } from 'aws-lambda';
-import { parseWorkflowRequest } from '../core/delivery.js';
+import { parseWorkflowRequest } from '../core/delivery/request.js';
 import type { RelayDeps } from '../core/deps.js';
 import { DeliveryRequestError } from '../core/errors.js';
 import { prepareDelivery } from '../core/steps/prepare.js';

@@ -1,4 +1,4 @@
-import type { TriggerContext } from '../core/triggers.js';
+import type { TriggerContext } from '../core/triggers/triggers.js';
 import { observability } from '../env.js';
 import { sfnStarter } from './sfn-starter.js';
 import { createStartHandler } from './start-handler.js';

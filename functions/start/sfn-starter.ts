@@ -4,7 +4,7 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import type { DeliveryRequest } from '../core/delivery.js';
+import type { DeliveryRequest } from '../core/delivery/request.js';
 import { DeliveryRequestError } from '../core/errors.js';
 import { deliveryConflict, type StartExecution, sameDeliveryRequest } from '../core/steps/start.js';
 import { requiredEnv } from '../env.js';

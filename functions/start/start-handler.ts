@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
-import { isBatchOperationsEvent, startFromBatchOperations } from '../core/batch-operations.js';
 import { isSqsEvent, type StartExecution, startFromPayload, startFromSqs } from '../core/steps/start.js';
-import type { TriggerContext } from '../core/triggers.js';
+import { isBatchOperationsEvent, startFromBatchOperations } from '../core/triggers/batch-operations.js';
+import type { TriggerContext } from '../core/triggers/triggers.js';
 import { type Observability, wrapHandler } from '../handler-kit.js';
 
 /**

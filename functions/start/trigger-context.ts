@@ -1,5 +1,5 @@
 import { parseConfig } from '../core/config.js';
-import type { TriggerContext } from '../core/triggers.js';
+import type { TriggerContext } from '../core/triggers/triggers.js';
 import { requiredEnv } from '../env.js';
 
 /** The trigger context from the environment the stack sets (configuration, source bucket, topics). */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalRelay, SOURCE_BUCKET } from '../../local/relay.js';
+import { LocalRelay, SOURCE_BUCKET } from '../../local/workflow/relay.js';
 import {
   batchOperationsV1,
   batchOperationsV2,

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { LocalRelay } from '../../local/relay.js';
+import { LocalRelay } from '../../local/workflow/relay.js';
 import { KiB, relayObject, testRelayOptions } from '../helpers/local-relay.js';
 
 /**

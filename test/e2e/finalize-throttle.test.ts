@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { throttled } from '../../local/aws-limits.js';
-import { LocalRelay } from '../../local/relay.js';
+import { throttled } from '../../local/workflow/aws-limits.js';
+import { LocalRelay } from '../../local/workflow/relay.js';
 import { KiB, relayObject, testRelayOptions } from '../helpers/local-relay.js';
 
 /**

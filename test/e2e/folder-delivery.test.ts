@@ -1,9 +1,9 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_FILES_PER_DELIVERY } from '../../functions/core/delivery.js';
+import { MAX_FILES_PER_DELIVERY } from '../../functions/core/delivery/request.js';
 import { DELIVERY_FAILED } from '../../functions/core/events.js';
 import { causeMessage } from '../../functions/core/steps/abort.js';
-import { LocalRelay, SOURCE_BUCKET } from '../../local/relay.js';
+import { LocalRelay, SOURCE_BUCKET } from '../../local/workflow/relay.js';
 import { sha256 } from '../helpers/bytes.js';
 import { deliveredPackage, KiB, putSource, testRelayOptions } from '../helpers/local-relay.js';
 

@@ -19,7 +19,7 @@ describe('npm start + npm run drop -- <directory>', () => {
       [
         '--import',
         'tsx',
-        'local/run.ts',
+        'local/cli/run.ts',
         '--json',
         '--size-mib',
         '1',
@@ -43,7 +43,16 @@ describe('npm start + npm run drop -- <directory>', () => {
         if (event.type === 'delivery' && String(event.key).startsWith('demo/')) {
           const drop = spawnSync(
             process.execPath,
-            ['--import', 'tsx', 'local/drop.ts', directory, '--endpoint', endpoint, '--name', 'Shoot day 1'],
+            [
+              '--import',
+              'tsx',
+              'local/cli/drop.ts',
+              directory,
+              '--endpoint',
+              endpoint,
+              '--name',
+              'Shoot day 1',
+            ],
             { encoding: 'utf8', timeout: 60_000 },
           );
           expect(drop.stderr).toBe('');

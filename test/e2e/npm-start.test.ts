@@ -8,7 +8,7 @@ describe('npm start', () => {
       [
         '--import',
         'tsx',
-        'local/run.ts',
+        'local/cli/run.ts',
         '--once',
         '--json',
         '--size-mib',
@@ -45,7 +45,7 @@ describe('npm start', () => {
   }, 180_000);
 
   it('rejects a bad flag with a specific message and exit status 2', () => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', 'local/run.ts', '--size-mib', 'lots'], {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'local/cli/run.ts', '--size-mib', 'lots'], {
       encoding: 'utf8',
     });
     expect(run.status).toBe(2);

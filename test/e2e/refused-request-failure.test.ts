@@ -1,6 +1,6 @@
 import { GetObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalRelay, SOURCE_BUCKET } from '../../local/relay.js';
+import { LocalRelay, SOURCE_BUCKET } from '../../local/workflow/relay.js';
 import { KiB, putSource, testRelayOptions } from '../helpers/local-relay.js';
 
 /**

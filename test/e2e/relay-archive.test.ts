@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { GetObjectTaggingCommand, PutObjectCommand, type StorageClass } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LocalRelay, SOURCE_BUCKET } from '../../local/relay.js';
-import { archiveControls } from '../../local/s3-archive.js';
+import { archiveControls } from '../../local/s3/archive.js';
+import { LocalRelay, SOURCE_BUCKET } from '../../local/workflow/relay.js';
 import { sha256 } from '../helpers/bytes.js';
 import { deliveredPackage, KiB, testRelayOptions } from '../helpers/local-relay.js';
 

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LocalRelay, type LocalRelayOptions } from '../../local/relay.js';
+import { LocalRelay, type LocalRelayOptions } from '../../local/workflow/relay.js';
 import { expectDelivered, KiB, relayObject, testRelayOptions } from '../helpers/local-relay.js';
 
 let relay: LocalRelay | undefined;

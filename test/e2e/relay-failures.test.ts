@@ -1,6 +1,6 @@
 import { GetObjectTaggingCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LocalRelay, SOURCE_BUCKET } from '../../local/relay.js';
+import { LocalRelay, SOURCE_BUCKET } from '../../local/workflow/relay.js';
 import { sha256 } from '../helpers/bytes.js';
 import {
   deliveredPackage,

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StorageEncryption } from '../../local/emulator/storage-encryption.js';
-import { LocalRelay } from '../../local/relay.js';
+import { LocalRelay } from '../../local/workflow/relay.js';
 import { md5, sha256 } from '../helpers/bytes.js';
 import { deliveredPackage, KiB, relayObject, TINY_SPEC, testRelayOptions } from '../helpers/local-relay.js';
 

@@ -1,6 +1,6 @@
 import { GetObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalRelay } from '../../local/relay.js';
+import { LocalRelay } from '../../local/workflow/relay.js';
 import { sha256 } from '../helpers/bytes.js';
 import {
   deliveredPackage,

@@ -1,7 +1,7 @@
 import { GetObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jsonBytes } from '../../local/aws-limits.js';
-import { LocalRelay, SOURCE_BUCKET } from '../../local/relay.js';
+import { jsonBytes } from '../../local/workflow/aws-limits.js';
+import { LocalRelay, SOURCE_BUCKET } from '../../local/workflow/relay.js';
 import { KiB, putSource, testRelayOptions } from '../helpers/local-relay.js';
 
 /**

@@ -1,11 +1,11 @@
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { PreparedDelivery } from '../../functions/core/delivery.js';
+import type { PreparedDelivery } from '../../functions/core/delivery/request.js';
 import type { RelayDeps } from '../../functions/core/deps.js';
 import { type TransferOptions, transferBatch } from '../../functions/core/steps/transfer.js';
 import { startEmulator } from '../../local/emulator/server.js';
-import { createLocalDeps, type LocalDepsOptions, STATE_BUCKET } from '../../local/local-deps.js';
-import { startLocalS3 } from '../../local/s3-server.js';
+import { startLocalS3 } from '../../local/s3/server.js';
+import { createLocalDeps, type LocalDepsOptions, STATE_BUCKET } from '../../local/workflow/local-deps.js';
 import { zeroWaitClock } from './local-relay.js';
 
 /**

@@ -3,8 +3,8 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { expect } from 'vitest';
 import type { RelayDeps } from '../../functions/core/deps.js';
 import type { FaultRule } from '../../local/emulator/faults.js';
-import type { ExecutionOutcome } from '../../local/limited-execution.js';
-import { type LocalRelay, type LocalRelayOptions, SOURCE_BUCKET } from '../../local/relay.js';
+import type { ExecutionOutcome } from '../../local/workflow/limited-execution.js';
+import { type LocalRelay, type LocalRelayOptions, SOURCE_BUCKET } from '../../local/workflow/relay.js';
 import { KiB, sha256 } from './bytes.js';
 
 export { KiB };

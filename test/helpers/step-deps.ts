@@ -1,7 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { parseConfig } from '../../functions/core/config.js';
 import type { RelayDeps } from '../../functions/core/deps.js';
-import { LocalEventSink } from '../../local/event-sink.js';
+import { LocalEventSink } from '../../local/workflow/event-sink.js';
 
 const silentLog = { info: () => undefined, warn: () => undefined, error: () => undefined };
 

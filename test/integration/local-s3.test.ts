@@ -10,11 +10,11 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SourceArchivedError, SourceChangedError, SourceNotFoundError } from '../../functions/core/errors.js';
-import { createS3Client, headSource, openRange, tagSource } from '../../functions/core/s3-source.js';
-import { restoreSource } from '../../functions/core/source-archive.js';
-import { StateBucket } from '../../functions/core/state-bucket.js';
-import { archiveControls } from '../../local/s3-archive.js';
-import { LOCAL_S3_CREDENTIALS, type LocalS3, startLocalS3 } from '../../local/s3-server.js';
+import { restoreSource } from '../../functions/core/source/archive.js';
+import { createS3Client, headSource, openRange, tagSource } from '../../functions/core/source/s3-source.js';
+import { StateBucket } from '../../functions/core/state/state-bucket.js';
+import { archiveControls } from '../../local/s3/archive.js';
+import { LOCAL_S3_CREDENTIALS, type LocalS3, startLocalS3 } from '../../local/s3/server.js';
 
 let s3: LocalS3;
 let client: ReturnType<typeof createS3Client>;

@@ -1,13 +1,13 @@
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deliveryReference } from '../../functions/core/delivery/package-lifecycle.js';
 import type { RelayDeps } from '../../functions/core/deps.js';
 import { PackageRecordConflictError } from '../../functions/core/errors.js';
-import { deliveryReference } from '../../functions/core/package-reconcile.js';
 import { prepareDelivery } from '../../functions/core/steps/prepare.js';
 import { transferBatch } from '../../functions/core/steps/transfer.js';
 import { type RunningEmulator, startEmulator } from '../../local/emulator/server.js';
-import { createLocalDeps, SOURCE_BUCKET, STATE_BUCKET } from '../../local/local-deps.js';
-import { type LocalS3, startLocalS3 } from '../../local/s3-server.js';
+import { type LocalS3, startLocalS3 } from '../../local/s3/server.js';
+import { createLocalDeps, SOURCE_BUCKET, STATE_BUCKET } from '../../local/workflow/local-deps.js';
 import { KiB, TINY_SPEC, zeroWaitClock } from '../helpers/local-relay.js';
 
 /**

@@ -1,8 +1,8 @@
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createS3Client } from '../../functions/core/s3-source.js';
-import { StateBucket } from '../../functions/core/state-bucket.js';
-import { LOCAL_S3_CREDENTIALS, type LocalS3, startLocalS3 } from '../../local/s3-server.js';
+import { createS3Client } from '../../functions/core/source/s3-source.js';
+import { StateBucket } from '../../functions/core/state/state-bucket.js';
+import { LOCAL_S3_CREDENTIALS, type LocalS3, startLocalS3 } from '../../local/s3/server.js';
 
 let s3: LocalS3;
 let client: S3Client;

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BYTES_PER_INVOCATION, invocationsFor } from '../../functions/core/part-plan.js';
+import { BYTES_PER_INVOCATION, invocationsFor } from '../../functions/core/delivery/part-plan.js';
 import { prepareDelivery } from '../../functions/core/steps/prepare.js';
-import { SOURCE_BUCKET } from '../../local/local-deps.js';
+import { SOURCE_BUCKET } from '../../local/workflow/local-deps.js';
 import { type PrepareWithMadeUpSizes, startPrepareWithMadeUpSizes } from '../helpers/local-deps.js';
 
 /**

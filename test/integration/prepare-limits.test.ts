@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_CAUSE_CHARS, MAX_FILES_PER_DELIVERY } from '../../functions/core/delivery.js';
+import { MAX_CAUSE_CHARS, MAX_FILES_PER_DELIVERY } from '../../functions/core/delivery/request.js';
 import { DeliveryTooLargeError, FileTooLargeError } from '../../functions/core/errors.js';
 import { abortDelivery } from '../../functions/core/steps/abort.js';
 import { prepareDelivery } from '../../functions/core/steps/prepare.js';
-import { AWS_LIMITS, handlerError, jsonBytes, taskErrorCause } from '../../local/aws-limits.js';
-import { SOURCE_BUCKET } from '../../local/local-deps.js';
+import { AWS_LIMITS, handlerError, jsonBytes, taskErrorCause } from '../../local/workflow/aws-limits.js';
+import { SOURCE_BUCKET } from '../../local/workflow/local-deps.js';
 import { type PrepareWithMadeUpSizes, startPrepareWithMadeUpSizes } from '../helpers/local-deps.js';
 
 /**

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StorageError } from '../../functions/core/errors.js';
 import { MasvClient } from '../../functions/core/masv/client.js';
-import { allowsContentMd5, partCheckFor } from '../../functions/core/part-integrity.js';
+import { allowsContentMd5, partCheckFor } from '../../functions/core/source/part-integrity.js';
 import { type RunningEmulator, startEmulator } from '../../local/emulator/server.js';
 import { EMULATOR_KMS_KEY_ID } from '../../local/emulator/storage-encryption.js';
 import { KiB, md5, sha256 } from '../helpers/bytes.js';

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MasvClient } from '../../functions/core/masv/client.js';
 import { type RunningEmulator, startEmulator } from '../../local/emulator/server.js';
-import { LocalRelay } from '../../local/relay.js';
+import { LocalRelay } from '../../local/workflow/relay.js';
 import { KiB, putSource, testRelayOptions } from '../helpers/local-relay.js';
 import { call, rawTeamApi } from '../helpers/raw-masv.js';
 

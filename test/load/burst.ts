@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { LocalRelay, type LocalRelayOptions, SOURCE_BUCKET } from '../../local/relay.js';
+import { LocalRelay, type LocalRelayOptions, SOURCE_BUCKET } from '../../local/workflow/relay.js';
 import { KiB, sha256 } from '../helpers/bytes.js';
 
 const MiB = 1024 * KiB;

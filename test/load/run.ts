@@ -1,4 +1,4 @@
-import '../../local/polyfills.js';
+import '../../local/workflow/polyfills.js';
 import { parseArgs } from 'node:util';
 import { runBurst, summaryLine } from './burst.js';
 

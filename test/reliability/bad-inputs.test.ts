@@ -3,7 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../functions/core/config.js';
 import { causeMessage } from '../../functions/core/steps/abort.js';
 import { type RunningEmulator, startEmulator } from '../../local/emulator/server.js';
-import { API_KEY_SECRET, LocalRelay, type LocalRelayOptions, SOURCE_BUCKET } from '../../local/relay.js';
+import {
+  API_KEY_SECRET,
+  LocalRelay,
+  type LocalRelayOptions,
+  SOURCE_BUCKET,
+} from '../../local/workflow/relay.js';
 import { dropObject, KiB, putSource, TINY_SPEC, testRelayOptions } from '../helpers/local-relay.js';
 import { findSecrets, newTally, settleDelivery, summaryLine, tallyAudit } from './tally.js';
 

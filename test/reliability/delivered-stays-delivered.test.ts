@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetworkError } from '../../functions/core/errors.js';
-import type { StateBucket } from '../../functions/core/state-bucket.js';
-import { runtimeExited } from '../../local/aws-limits.js';
-import { processExit } from '../../local/local-lambda.js';
-import { LocalRelay } from '../../local/relay.js';
+import type { StateBucket } from '../../functions/core/state/state-bucket.js';
+import { runtimeExited } from '../../local/workflow/aws-limits.js';
+import { processExit } from '../../local/workflow/lambda.js';
+import { LocalRelay } from '../../local/workflow/relay.js';
 import {
   depsOf,
   FILE_FINALIZE_REFUSED_ONCE,

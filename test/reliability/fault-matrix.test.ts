@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FaultRule } from '../../local/emulator/faults.js';
-import { processExit } from '../../local/local-lambda.js';
-import { LocalRelay, type LocalRelayOptions } from '../../local/relay.js';
+import { processExit } from '../../local/workflow/lambda.js';
+import { LocalRelay, type LocalRelayOptions } from '../../local/workflow/relay.js';
 import { dropObject, KiB, testRelayOptions } from '../helpers/local-relay.js';
 import { findSecrets, newTally, settleDelivery, summaryLine, tallyAudit } from './tally.js';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FaultRule, FaultTarget } from '../../local/emulator/faults.js';
 import { startEmulator } from '../../local/emulator/server.js';
-import { LocalRelay, type LocalRelayOptions } from '../../local/relay.js';
+import { LocalRelay, type LocalRelayOptions } from '../../local/workflow/relay.js';
 import { sha256 } from '../helpers/bytes.js';
 import {
   depsOf,

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PreparedDelivery } from '../../functions/core/delivery.js';
+import type { PreparedDelivery } from '../../functions/core/delivery/request.js';
 import type { RelayDeps } from '../../functions/core/deps.js';
 import { PackageRecordConflictError } from '../../functions/core/errors.js';
 import { finalizeDelivery } from '../../functions/core/steps/finalize.js';
 import { prepareDelivery } from '../../functions/core/steps/prepare.js';
-import { LocalRelay, SOURCE_BUCKET } from '../../local/relay.js';
+import { LocalRelay, SOURCE_BUCKET } from '../../local/workflow/relay.js';
 import { transferEveryBatch } from '../helpers/local-deps.js';
 import { depsOf, KiB, putSource, testRelayOptions } from '../helpers/local-relay.js';
 import { auditPackages } from './tally.js';

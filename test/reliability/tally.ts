@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
-import { deliveryReference } from '../../functions/core/package-reconcile.js';
+import { deliveryReference } from '../../functions/core/delivery/package-lifecycle.js';
 import type { RunningEmulator } from '../../local/emulator/server.js';
-import type { DeliveryRun, LocalRelay } from '../../local/relay.js';
+import type { DeliveryRun, LocalRelay } from '../../local/workflow/relay.js';
 import { sha256 } from '../helpers/bytes.js';
 
 export interface Tally {

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { MAX_FILES_PER_DELIVERY } from '../../functions/core/delivery.js';
-import { MAX_BATCHES_PER_DELIVERY } from '../../functions/core/part-plan.js';
-import { AWS_LIMITS, KiB } from '../../local/aws-limits.js';
-import type { ExecutionOutcome } from '../../local/limited-execution.js';
-import { type DeliveryRun, LocalRelay, SOURCE_BUCKET } from '../../local/relay.js';
+import { MAX_BATCHES_PER_DELIVERY } from '../../functions/core/delivery/part-plan.js';
+import { MAX_FILES_PER_DELIVERY } from '../../functions/core/delivery/request.js';
+import { AWS_LIMITS, KiB } from '../../local/workflow/aws-limits.js';
+import type { ExecutionOutcome } from '../../local/workflow/limited-execution.js';
+import { type DeliveryRun, LocalRelay, SOURCE_BUCKET } from '../../local/workflow/relay.js';
 
 /** MASV's largest part count per file. */
 export const MASV_MAX_PARTS = 10_000;

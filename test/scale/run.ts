@@ -1,4 +1,4 @@
-import '../../local/polyfills.js';
+import '../../local/workflow/polyfills.js';
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';

@@ -4,12 +4,21 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { abortInputOf, withExecutionDetails } from '../../functions/abort/abort-handler.js';
 import { sfnExecutions } from '../../functions/abort/sfn-executions.js';
-import type { PreparedDelivery } from '../../functions/core/delivery.js';
+import type { PreparedDelivery } from '../../functions/core/delivery/request.js';
 import { MasvServerError } from '../../functions/core/errors.js';
 import type { MasvClient } from '../../functions/core/masv/client.js';
-import type { FinalizeMark, PackageGeneration, StateBucket } from '../../functions/core/state-bucket.js';
+import type {
+  FinalizeMark,
+  PackageGeneration,
+  StateBucket,
+} from '../../functions/core/state/state-bucket.js';
 import { abortDelivery, causeMessage } from '../../functions/core/steps/abort.js';
-import { handlerError, MAX_CAUSE_CHARS, runtimeExited, taskErrorCause } from '../../local/aws-limits.js';
+import {
+  handlerError,
+  MAX_CAUSE_CHARS,
+  runtimeExited,
+  taskErrorCause,
+} from '../../local/workflow/aws-limits.js';
 import { stepDeps } from '../helpers/step-deps.js';
 
 /**

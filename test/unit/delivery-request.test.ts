@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { abortInputOf } from '../../functions/abort/abort-handler.js';
-import { normalizeRelayRequest, parseWorkflowRequest } from '../../functions/core/delivery.js';
+import { normalizeRelayRequest, parseWorkflowRequest } from '../../functions/core/delivery/request.js';
 import { DeliveryRequestError } from '../../functions/core/errors.js';
 
 const file = { bucket: 'bkt', key: 'a.mov' };

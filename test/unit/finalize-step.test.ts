@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { PreparedDelivery } from '../../functions/core/delivery.js';
+import type { PreparedDelivery } from '../../functions/core/delivery/request.js';
 import type { FinalizeOutcome, MasvClient } from '../../functions/core/masv/client.js';
-import type { FinalizeMark, StateBucket } from '../../functions/core/state-bucket.js';
+import type { FinalizeMark, StateBucket } from '../../functions/core/state/state-bucket.js';
 import { finalizeDelivery } from '../../functions/core/steps/finalize.js';
 import { stepDeps } from '../helpers/step-deps.js';
 

@@ -2,16 +2,16 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { isAllowedAddress, parseConfig } from '../../functions/core/config.js';
+import { resolvePackage } from '../../functions/core/delivery/package-settings.js';
 import { DeliveryRequestError, NetworkError } from '../../functions/core/errors.js';
+import type { SourceObject } from '../../functions/core/source/s3-source.js';
 import {
   folderRuleFor,
   isMarkerKey,
   markerFolder,
   parseMarkerBody,
   readMarkerOverrides,
-} from '../../functions/core/folder-delivery.js';
-import { resolvePackage } from '../../functions/core/package-settings.js';
-import type { SourceObject } from '../../functions/core/s3-source.js';
+} from '../../functions/core/triggers/folder-marker.js';
 import { configProblems, minimalTeamConfig } from '../helpers/config.js';
 import { s3Failure } from '../helpers/s3-errors.js';
 

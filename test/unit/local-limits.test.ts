@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { describe, expect, it } from 'vitest';
-import { AWS_LIMITS, KiB, MAX_CAUSE_CHARS } from '../../local/aws-limits.js';
-import { runWithLimits, scaleWaits } from '../../local/limited-execution.js';
-import { LocalLambda, outOfMemoryKill, processExit } from '../../local/local-lambda.js';
+import { AWS_LIMITS, KiB, MAX_CAUSE_CHARS } from '../../local/workflow/aws-limits.js';
+import { LocalLambda, outOfMemoryKill, processExit } from '../../local/workflow/lambda.js';
+import { runWithLimits, scaleWaits } from '../../local/workflow/limited-execution.js';
 
 const ARN = 'arn:aws:lambda:us-east-1:000000000000:function:fn';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/core/config.js';
+import { renderName, resolvePackage } from '../../functions/core/delivery/package-settings.js';
 import { DeliveryRequestError } from '../../functions/core/errors.js';
-import { renderName, resolvePackage } from '../../functions/core/package-settings.js';
-import type { SourceObject } from '../../functions/core/s3-source.js';
+import type { SourceObject } from '../../functions/core/source/s3-source.js';
 
 const config = parseConfig({
   masv: { target: { kind: 'team', teamId: 'T', apiKeySecretName: 'masv/api-key' } },

@@ -3,7 +3,7 @@ import {
   EVENTS_OUTSIDE_MAP,
   EVENTS_PER_BATCH,
   EVENTS_PER_INVOCATION,
-} from '../../functions/core/part-plan.js';
+} from '../../functions/core/delivery/part-plan.js';
 import { renderDefinition } from '../../statemachines/definition.js';
 
 /**

@@ -1,6 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { DeliveryTooLargeError, FileTooLargeError } from '../../functions/core/errors.js';
-import type { PackageSpec } from '../../functions/core/masv/types.js';
 import {
   estimateHistoryEvents,
   HISTORY_EVENT_BUDGET,
@@ -10,7 +8,9 @@ import {
   partRange,
   planDelivery,
   planParts,
-} from '../../functions/core/part-plan.js';
+} from '../../functions/core/delivery/part-plan.js';
+import { DeliveryTooLargeError, FileTooLargeError } from '../../functions/core/errors.js';
+import type { PackageSpec } from '../../functions/core/masv/types.js';
 
 const S3_SPEC: PackageSpec = { maxPartCount: 10_000, maxPartSize: 5 * 1024 * MiB, minPartSize: 5 * MiB };
 

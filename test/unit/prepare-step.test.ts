@@ -1,7 +1,8 @@
 import { HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import type { DeliveryRequest, PreparedDelivery } from '../../functions/core/delivery.js';
+import { deliveryReference } from '../../functions/core/delivery/package-lifecycle.js';
+import type { DeliveryRequest, PreparedDelivery } from '../../functions/core/delivery/request.js';
 import {
   DeliveryRequestError,
   MasvOutcomeUnknownError,
@@ -12,8 +13,7 @@ import {
 } from '../../functions/core/errors.js';
 import type { MasvClient } from '../../functions/core/masv/client.js';
 import type { Blueprint } from '../../functions/core/masv/types.js';
-import { deliveryReference } from '../../functions/core/package-reconcile.js';
-import type { PackageGeneration, StateBucket } from '../../functions/core/state-bucket.js';
+import type { PackageGeneration, StateBucket } from '../../functions/core/state/state-bucket.js';
 import { prepareDelivery } from '../../functions/core/steps/prepare.js';
 import { stepDeps } from '../helpers/step-deps.js';
 

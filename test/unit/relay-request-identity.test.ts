@@ -11,10 +11,10 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../functions/core/config.js';
 import { sameDeliveryRequest } from '../../functions/core/steps/start.js';
-import type { TriggerContext } from '../../functions/core/triggers.js';
+import type { TriggerContext } from '../../functions/core/triggers/triggers.js';
 import { sfnStarter } from '../../functions/start/sfn-starter.js';
 import { createStartHandler } from '../../functions/start/start-handler.js';
-import { lambdaContext } from '../../local/lambda-context.js';
+import { lambdaContext } from '../../local/workflow/lambda-context.js';
 import { BUCKET, REQUEST_QUEUE_ARN, sqsEventFrom } from '../helpers/aws-events.js';
 
 const STATE_MACHINE = 'arn:aws:states:us-west-2:123456789012:stateMachine:relay';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { SourceObject } from '../../functions/core/s3-source.js';
+import type { SourceObject } from '../../functions/core/source/s3-source.js';
 import { awaitRestores, MAX_RESTORE_ROUNDS, restoreWaitSeconds } from '../../functions/core/steps/restore.js';
 import { stepDeps } from '../helpers/step-deps.js';
 

@@ -8,8 +8,8 @@ import {
   SourceNotFoundError,
   StateBucketError,
 } from '../../functions/core/errors.js';
-import { headSource, openRange } from '../../functions/core/s3-source.js';
-import { StateBucket } from '../../functions/core/state-bucket.js';
+import { headSource, openRange } from '../../functions/core/source/s3-source.js';
+import { StateBucket } from '../../functions/core/state/state-bucket.js';
 import { s3Failure } from '../helpers/s3-errors.js';
 
 const s3 = mockClient(S3Client);

@@ -6,8 +6,8 @@ import {
   STATUS_TAG,
   sanitizeTagValue,
   type Tag,
-} from '../../functions/core/s3-tags.js';
-import { tagSetProblem } from '../../local/s3-tagging.js';
+} from '../../functions/core/source/tags.js';
+import { tagSetProblem } from '../../local/s3/tagging.js';
 
 /** A small seeded generator, so a failing case can be replayed. */
 function random(seed: number) {

@@ -2,7 +2,7 @@ import { RestoreObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { NetworkError, SourceArchivedError, SourceNotFoundError } from '../../functions/core/errors.js';
-import { archivedSourcesError, archiveStatusOf, restoreSource } from '../../functions/core/source-archive.js';
+import { archivedSourcesError, archiveStatusOf, restoreSource } from '../../functions/core/source/archive.js';
 import { s3Failure } from '../helpers/s3-errors.js';
 
 const s3 = mockClient(S3Client);

@@ -7,12 +7,12 @@ import {
 } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { DeliveryRequest } from '../../functions/core/delivery.js';
+import type { DeliveryRequest } from '../../functions/core/delivery/request.js';
 import { DeliveryRequestError } from '../../functions/core/errors.js';
 import { sfnStarter } from '../../functions/start/sfn-starter.js';
 import { createStartHandler } from '../../functions/start/start-handler.js';
 import { triggerContextFromEnvironment } from '../../functions/start/trigger-context.js';
-import { lambdaContext } from '../../local/lambda-context.js';
+import { lambdaContext } from '../../local/workflow/lambda-context.js';
 
 const logger = new Logger({ logLevel: 'SILENT' });
 const objectCreated = (key: string) =>

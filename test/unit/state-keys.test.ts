@@ -1,9 +1,9 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { PreparedDelivery } from '../../functions/core/delivery.js';
-import { StateBucket } from '../../functions/core/state-bucket.js';
-import { areaOf, STATE_PREFIX, type StateArea, statePattern } from '../../functions/core/state-keys.js';
+import type { PreparedDelivery } from '../../functions/core/delivery/request.js';
+import { areaOf, STATE_PREFIX, type StateArea, statePattern } from '../../functions/core/state/keys.js';
+import { StateBucket } from '../../functions/core/state/state-bucket.js';
 
 /** An IAM resource pattern as a regular expression (`*` spans any characters, `/` included). */
 const matcher = (pattern: string) =>

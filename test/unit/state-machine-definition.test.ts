@@ -3,9 +3,9 @@ import aslLanguageService from 'amazon-states-language-service';
 import aslValidator from 'asl-validator';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { describe, expect, it } from 'vitest';
+import { EXECUTION_TIMEOUT_SECONDS, HISTORY_EVENT_BUDGET } from '../../functions/core/delivery/part-plan.js';
 import { RETRYABLE_ERROR_NAMES } from '../../functions/core/errors.js';
-import { EXECUTION_TIMEOUT_SECONDS, HISTORY_EVENT_BUDGET } from '../../functions/core/part-plan.js';
-import { runWithLimits } from '../../local/limited-execution.js';
+import { runWithLimits } from '../../local/workflow/limited-execution.js';
 import {
   ARN_PLACEHOLDERS,
   DEFINITION_PATH,

@@ -4,9 +4,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
+import { planParts } from '../../functions/core/delivery/part-plan.js';
 import type { MasvClient } from '../../functions/core/masv/client.js';
-import { planParts } from '../../functions/core/part-plan.js';
-import type { StateBucket } from '../../functions/core/state-bucket.js';
+import type { StateBucket } from '../../functions/core/state/state-bucket.js';
 import { transferBatch } from '../../functions/core/steps/transfer.js';
 import { stepDeps } from '../helpers/step-deps.js';
 

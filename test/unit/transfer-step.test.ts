@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import type { BatchItem, DeliveryFile } from '../../functions/core/delivery.js';
+import type { BatchItem, DeliveryFile } from '../../functions/core/delivery/request.js';
 import {
   PackageRecordConflictError,
   PartIntegrityError,
@@ -11,7 +11,7 @@ import {
 } from '../../functions/core/errors.js';
 import type { MasvClient } from '../../functions/core/masv/client.js';
 import type { Blueprint, UploadedPart } from '../../functions/core/masv/types.js';
-import { StateBucket } from '../../functions/core/state-bucket.js';
+import { StateBucket } from '../../functions/core/state/state-bucket.js';
 import { transferBatch } from '../../functions/core/steps/transfer.js';
 import { md5 } from '../helpers/bytes.js';
 import { stepDeps } from '../helpers/step-deps.js';

@@ -10,12 +10,12 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../functions/core/config.js';
-import type { DeliveryRequest } from '../../functions/core/delivery.js';
+import type { DeliveryRequest } from '../../functions/core/delivery/request.js';
 import type { StartExecution } from '../../functions/core/steps/start.js';
-import type { TriggerContext } from '../../functions/core/triggers.js';
+import type { TriggerContext } from '../../functions/core/triggers/triggers.js';
 import { sfnStarter } from '../../functions/start/sfn-starter.js';
 import { createStartHandler } from '../../functions/start/start-handler.js';
-import { lambdaContext } from '../../local/lambda-context.js';
+import { lambdaContext } from '../../local/workflow/lambda-context.js';
 import {
   BUCKET,
   batchOperationsV1,

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { parseWorkflowRequest } from '../../functions/core/delivery.js';
+import { parseWorkflowRequest } from '../../functions/core/delivery/request.js';
 import { DeliveryRequestError } from '../../functions/core/errors.js';
 import {
   decodeS3NotificationKey,
   deliveryIdFor,
   outcomesFromPayload,
-} from '../../functions/core/triggers.js';
+} from '../../functions/core/triggers/triggers.js';
 
 const s3Notification = (key: string, extra: Record<string, unknown> = {}) => ({
   Records: [

@@ -1,11 +1,11 @@
-import type { DeliveryRequest, PreparedDelivery } from '../delivery.js';
+import { packageAccess } from '../delivery/masv-target.js';
+import { cleanUpEarlierGenerations } from '../delivery/package-lifecycle.js';
+import type { DeliveryRequest, PreparedDelivery } from '../delivery/request.js';
 import type { RelayDeps } from '../deps.js';
 import { DELIVERY_FAILED } from '../events.js';
-import { packageAccess } from '../masv-target.js';
-import { cleanUpEarlierGenerations } from '../package-reconcile.js';
 import { redact } from '../redact.js';
-import { tagSource } from '../s3-source.js';
-import type { PackageGeneration } from '../state-bucket.js';
+import { tagSource } from '../source/s3-source.js';
+import type { PackageGeneration } from '../state/state-bucket.js';
 import { completeDelivery, type FinalizeResult, packageIsFinalized } from './finalize.js';
 
 export interface AbortInput {

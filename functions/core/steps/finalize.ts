@@ -1,12 +1,12 @@
-import type { PreparedDelivery } from '../delivery.js';
+import { packageAccess } from '../delivery/masv-target.js';
+import type { PreparedDelivery } from '../delivery/request.js';
 import type { RelayDeps } from '../deps.js';
 import { IncompleteUploadError, MasvNotFoundError } from '../errors.js';
 import { DELIVERY_SUCCEEDED } from '../events.js';
 import type { PackageAccess, UploadedPart } from '../masv/types.js';
-import { packageAccess } from '../masv-target.js';
 import { runPool } from '../pool.js';
 import { redact } from '../redact.js';
-import { tagSource } from '../s3-source.js';
+import { tagSource } from '../source/s3-source.js';
 
 export interface FinalizeResult {
   deliveryId: string;

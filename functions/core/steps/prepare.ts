@@ -1,19 +1,6 @@
-import {
-  type BatchItem,
-  type DeliveryFile,
-  type DeliveryRequest,
-  MAX_DELIVERY_STATE_BYTES,
-  MAX_FILES_PER_DELIVERY,
-  type PreparedDelivery,
-  type Source,
-} from '../delivery.js';
-import type { RelayDeps } from '../deps.js';
-import { DeliveryRequestError, DeliveryTooLargeError, PackageRecordConflictError } from '../errors.js';
-import { isMarkerKey, readMarkerOverrides } from '../folder-delivery.js';
-import { packageAccess } from '../masv-target.js';
-import { cleanUpEarlierGenerations, createDeliveryPackage } from '../package-reconcile.js';
-import { resolvePackage } from '../package-settings.js';
-import { type PartCheck, partCheckFor } from '../part-integrity.js';
+import { packageAccess } from '../delivery/masv-target.js';
+import { cleanUpEarlierGenerations, createDeliveryPackage } from '../delivery/package-lifecycle.js';
+import { resolvePackage } from '../delivery/package-settings.js';
 import {
   EXECUTION_TIMEOUT_SECONDS,
   HISTORY_EVENT_BUDGET,
@@ -22,9 +9,22 @@ import {
   planDelivery,
   plannedTransferSeconds,
   TRANSFER_TIME_SHARE,
-} from '../part-plan.js';
+} from '../delivery/part-plan.js';
+import {
+  type BatchItem,
+  type DeliveryFile,
+  type DeliveryRequest,
+  MAX_DELIVERY_STATE_BYTES,
+  MAX_FILES_PER_DELIVERY,
+  type PreparedDelivery,
+  type Source,
+} from '../delivery/request.js';
+import type { RelayDeps } from '../deps.js';
+import { DeliveryRequestError, DeliveryTooLargeError, PackageRecordConflictError } from '../errors.js';
 import { runPool } from '../pool.js';
-import { headSource, listPrefix, type SourceObject } from '../s3-source.js';
+import { type PartCheck, partCheckFor } from '../source/part-integrity.js';
+import { headSource, listPrefix, type SourceObject } from '../source/s3-source.js';
+import { isMarkerKey, readMarkerOverrides } from '../triggers/folder-marker.js';
 import { awaitRestores, RESTORE_EVENT_RESERVE, type RestoreWait } from './restore.js';
 
 /** A file of the prepared delivery: built once for the state-size estimate and once for real. */

@@ -1,8 +1,8 @@
 import type { RelayDeps } from '../deps.js';
 import { SourceArchivedError } from '../errors.js';
 import { runPool } from '../pool.js';
-import type { SourceObject } from '../s3-source.js';
-import { archivedSourcesError, describeArchive, restoreSource } from '../source-archive.js';
+import { archivedSourcesError, describeArchive, restoreSource } from '../source/archive.js';
+import type { SourceObject } from '../source/s3-source.js';
 
 /**
  * Checks of a running restore one delivery may make: each round costs 9 history events (Prepare's

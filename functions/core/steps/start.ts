@@ -1,9 +1,14 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { SQSRecord } from 'aws-lambda';
-import { type DeliveryRequest, MAX_EXECUTION_INPUT_BYTES } from '../delivery.js';
+import { type DeliveryRequest, MAX_EXECUTION_INPUT_BYTES } from '../delivery/request.js';
 import type { Logger } from '../deps.js';
 import { DeliveryRequestError } from '../errors.js';
-import { canonicalJson, outcomesFromPayload, type TriggerContext, type TriggerOrigin } from '../triggers.js';
+import {
+  canonicalJson,
+  outcomesFromPayload,
+  type TriggerContext,
+  type TriggerOrigin,
+} from '../triggers/triggers.js';
 
 /**
  * Starts one workflow execution. Resolves `false` when an execution of that name already exists

@@ -1,16 +1,16 @@
 import { createHash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
-import type { BatchItem, DeliveryFile } from '../delivery.js';
+import { packageAccess } from '../delivery/masv-target.js';
+import { PLANNING_BYTES_PER_SECOND, partRange } from '../delivery/part-plan.js';
+import type { BatchItem, DeliveryFile } from '../delivery/request.js';
 import type { RelayDeps } from '../deps.js';
 import { isRetryable, PartIntegrityError, PartUrlExpiredError, StorageError } from '../errors.js';
-import { unquoteEtag } from '../etag.js';
 import type { Blueprint } from '../masv/types.js';
-import { packageAccess } from '../masv-target.js';
-import { allowsContentMd5, md5OfRange, type PartCheck } from '../part-integrity.js';
-import { PLANNING_BYTES_PER_SECOND, partRange } from '../part-plan.js';
 import { runPool } from '../pool.js';
 import { DEFAULT_RETRY_POLICY, realClock, withRetry } from '../retry.js';
-import { openRange } from '../s3-source.js';
+import { unquoteEtag } from '../source/etag.js';
+import { allowsContentMd5, md5OfRange, type PartCheck } from '../source/part-integrity.js';
+import { openRange } from '../source/s3-source.js';
 
 export interface TransferInput {
   deliveryId: string;

@@ -1,4 +1,4 @@
-import type { RelayConfig } from './config.js';
+import type { RelayConfig } from '../config.js';
 
 /**
  * What start knows about the deployment. Without it (unit tests of the shapes alone) every

@@ -1,7 +1,7 @@
 import cliProgress from 'cli-progress';
-import type { PreparedDelivery } from '../functions/core/delivery.js';
-import type { ExecutionOutcome } from './limited-execution.js';
-import type { DeliveryRun } from './relay.js';
+import type { PreparedDelivery } from '../../functions/core/delivery/request.js';
+import type { ExecutionOutcome } from '../workflow/limited-execution.js';
+import type { DeliveryRun } from '../workflow/relay.js';
 
 const MiB = 1048576;
 

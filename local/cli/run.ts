@@ -1,10 +1,10 @@
-import './polyfills.js';
+import '../workflow/polyfills.js';
 import { parseArgs } from 'node:util';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { LOCAL_S3_CREDENTIALS } from '../s3/server.js';
+import { type DeliveryRun, LocalRelay, SOURCE_BUCKET } from '../workflow/relay.js';
 import { uploadRandomObject } from './demo-upload.js';
 import { ProgressDisplay } from './progress.js';
-import { type DeliveryRun, LocalRelay, SOURCE_BUCKET } from './relay.js';
-import { LOCAL_S3_CREDENTIALS } from './s3-server.js';
 import { deliveredBytesMatch } from './verify.js';
 
 const USAGE = `Usage: npm start -- [options]

@@ -1,14 +1,14 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { parseConfig, type RelayConfigInput } from '../functions/core/config.js';
-import type { RelayDeps } from '../functions/core/deps.js';
-import { MasvClient } from '../functions/core/masv/client.js';
-import type { UploadedPart } from '../functions/core/masv/types.js';
-import type { RetryClock } from '../functions/core/retry.js';
-import { createS3Client } from '../functions/core/s3-source.js';
-import { StateBucket } from '../functions/core/state-bucket.js';
+import { parseConfig, type RelayConfigInput } from '../../functions/core/config.js';
+import type { RelayDeps } from '../../functions/core/deps.js';
+import { MasvClient } from '../../functions/core/masv/client.js';
+import type { UploadedPart } from '../../functions/core/masv/types.js';
+import type { RetryClock } from '../../functions/core/retry.js';
+import { createS3Client } from '../../functions/core/source/s3-source.js';
+import { StateBucket } from '../../functions/core/state/state-bucket.js';
+import { LOCAL_S3_CREDENTIALS } from '../s3/server.js';
 import { LocalEventSink } from './event-sink.js';
-import { LOCAL_S3_CREDENTIALS } from './s3-server.js';
 
 export const SOURCE_BUCKET = 'source';
 export const STATE_BUCKET = 'relay-state';

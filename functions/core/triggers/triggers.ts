@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { S3EventRecord } from 'aws-lambda';
-import { isAllowedAddress, type RelayConfig } from './config.js';
-import { type DeliveryRequest, normalizeRelayRequest } from './delivery.js';
-import { DeliveryRequestError } from './errors.js';
-import { unquoteEtag } from './etag.js';
-import { folderRuleFor, markerFolder, requireFolderInsideRule } from './folder-delivery.js';
-import type { TriggerContext } from './trigger-context.js';
-import { isSnsEnvelope, isSnsRecord, snsMessagePayload } from './trigger-sns.js';
+import { isAllowedAddress, type RelayConfig } from '../config.js';
+import { type DeliveryRequest, normalizeRelayRequest } from '../delivery/request.js';
+import { DeliveryRequestError } from '../errors.js';
+import { unquoteEtag } from '../source/etag.js';
+import type { TriggerContext } from './context.js';
+import { folderRuleFor, markerFolder, requireFolderInsideRule } from './folder-marker.js';
+import { isSnsEnvelope, isSnsRecord, snsMessagePayload } from './sns.js';
 
 export const RELAY_REQUEST_DETAIL_TYPE = 'MASV Relay Request';
 
@@ -15,7 +15,7 @@ export type TriggerOutcome =
   | { kind: 'start'; deliveryId: string; request: DeliveryRequest }
   | { kind: 'skip'; reason: string };
 
-export type { TriggerContext } from './trigger-context.js';
+export type { TriggerContext } from './context.js';
 
 /** The fields start reads of an S3 notification record, each optional: the payload is checked, not trusted. */
 type S3NotificationRecord = Partial<Pick<S3EventRecord, 'eventSource' | 'eventName'>> & {

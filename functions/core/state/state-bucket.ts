@@ -7,11 +7,11 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import type { PreparedDelivery } from './delivery.js';
-import { MasvProtocolError, NetworkError, PackageRecordConflictError, StateBucketError } from './errors.js';
-import type { UploadedPart } from './masv/types.js';
-import { statusOf } from './sdk-errors.js';
-import { areaOf, claimKey, DELIVERY_AREAS, outcomeKey, STATE_PREFIX } from './state-keys.js';
+import type { PreparedDelivery } from '../delivery/request.js';
+import { MasvProtocolError, NetworkError, PackageRecordConflictError, StateBucketError } from '../errors.js';
+import type { UploadedPart } from '../masv/types.js';
+import { statusOf } from '../sdk-errors.js';
+import { areaOf, claimKey, DELIVERY_AREAS, outcomeKey, STATE_PREFIX } from './keys.js';
 
 export interface PackageRecord {
   packageId: string;

@@ -8,7 +8,7 @@
  */
 
 import { ValidationException } from '@aws-sdk/client-sfn';
-import { MAX_CAUSE_CHARS } from '../functions/core/delivery.js';
+import { MAX_CAUSE_CHARS } from '../../functions/core/delivery/request.js';
 
 export const KiB = 1024;
 

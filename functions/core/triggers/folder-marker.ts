@@ -1,11 +1,11 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import * as z from 'zod/mini';
-import { prefixRuleFor, type RelayConfig } from './config.js';
-import type { PackageOverrides } from './delivery.js';
-import { DeliveryRequestError, NetworkError, SourceNotFoundError } from './errors.js';
-import { splitRecipients } from './package-settings.js';
-import { statusOf } from './sdk-errors.js';
-import { describeIssues, text } from './zod.js';
+import { prefixRuleFor, type RelayConfig } from '../config.js';
+import { splitRecipients } from '../delivery/package-settings.js';
+import type { PackageOverrides } from '../delivery/request.js';
+import { DeliveryRequestError, NetworkError, SourceNotFoundError } from '../errors.js';
+import { statusOf } from '../sdk-errors.js';
+import { describeIssues, text } from '../zod.js';
 
 /** The marker object that asked for a folder delivery, pinned to the version or ETag its event saw. */
 export interface MarkerRef {

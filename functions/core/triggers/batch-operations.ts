@@ -5,13 +5,13 @@ import type {
   S3BatchResult,
   S3BatchResultResultCode,
 } from 'aws-lambda';
-import { normalizeRelayRequest, type PackageOverrides } from './delivery.js';
-import type { Logger } from './deps.js';
-import { DeliveryRequestError, isNetworkFailure, RelayError } from './errors.js';
-import { folderRuleFor, markerFolder, requireFolderInsideRule } from './folder-delivery.js';
-import { splitRecipients } from './package-settings.js';
-import { statusOf } from './sdk-errors.js';
-import type { StartExecution } from './steps/start.js';
+import { splitRecipients } from '../delivery/package-settings.js';
+import { normalizeRelayRequest, type PackageOverrides } from '../delivery/request.js';
+import type { Logger } from '../deps.js';
+import { DeliveryRequestError, isNetworkFailure, RelayError } from '../errors.js';
+import { statusOf } from '../sdk-errors.js';
+import type { StartExecution } from '../steps/start.js';
+import { folderRuleFor, markerFolder, requireFolderInsideRule } from './folder-marker.js';
 import {
   decodeS3NotificationKey,
   deliveryIdFor,

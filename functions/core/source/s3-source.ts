@@ -8,13 +8,13 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import type { Source } from './delivery.js';
-import { NetworkError, SourceArchivedError, SourceChangedError, SourceNotFoundError } from './errors.js';
+import type { Source } from '../delivery/request.js';
+import { NetworkError, SourceArchivedError, SourceChangedError, SourceNotFoundError } from '../errors.js';
+import { statusOf } from '../sdk-errors.js';
+import { type ArchiveStatus, archiveStatusOf } from './archive.js';
 import { unquoteEtag } from './etag.js';
 import { objectParams, s3Url } from './s3-object.js';
-import { type MergedTags, mergeTags } from './s3-tags.js';
-import { statusOf } from './sdk-errors.js';
-import { type ArchiveStatus, archiveStatusOf } from './source-archive.js';
+import { type MergedTags, mergeTags } from './tags.js';
 
 /**
  * An S3 client for the relay: checksums only when required, because the default CRC32 trailers

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { RelayDeps } from './deps.js';
-import { MasvOutcomeUnknownError, PackageRecordConflictError } from './errors.js';
-import type { PackageSummary } from './masv/client.js';
+import type { RelayDeps } from '../deps.js';
+import { MasvOutcomeUnknownError, PackageRecordConflictError } from '../errors.js';
+import type { PackageSummary } from '../masv/client.js';
+import type { CreateIntent, PackageGeneration, PackageRecord } from '../state/state-bucket.js';
 import { createPackage, packageAccess } from './masv-target.js';
 import type { ResolvedPackage } from './package-settings.js';
-import type { CreateIntent, PackageGeneration, PackageRecord } from './state-bucket.js';
 
 /** MASV's clock may differ from ours; a lost create is looked for this long before we asked. */
 export const CLOCK_SKEW_MS = 5 * 60_000;

@@ -10,7 +10,7 @@ import {
   replacedObject,
   type S3rverContext,
   s3Error,
-} from './s3rver-koa.js';
+} from './koa.js';
 
 /**
  * Archived objects as S3 treats them (S3 API reference: GetObject, HeadObject, RestoreObject):

@@ -4,14 +4,19 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ExecutionDoesNotExist } from '@aws-sdk/client-sfn';
 import type { StateMachine } from 'aws-local-stepfunctions';
-import type { RelayConfig, RelayConfigInput } from '../functions/core/config.js';
-import type { DeliveryRequest, PreparedDelivery } from '../functions/core/delivery.js';
-import type { RelayDeps } from '../functions/core/deps.js';
-import type { RetryClock } from '../functions/core/retry.js';
-import { deliveryConflict, type StartExecution, sameDeliveryRequest } from '../functions/core/steps/start.js';
-import { createStartHandler } from '../functions/start/start-handler.js';
+import type { RelayConfig, RelayConfigInput } from '../../functions/core/config.js';
+import type { DeliveryRequest, PreparedDelivery } from '../../functions/core/delivery/request.js';
+import type { RelayDeps } from '../../functions/core/deps.js';
+import type { RetryClock } from '../../functions/core/retry.js';
+import {
+  deliveryConflict,
+  type StartExecution,
+  sameDeliveryRequest,
+} from '../../functions/core/steps/start.js';
+import { createStartHandler } from '../../functions/start/start-handler.js';
+import { type EmulatorOptions, type RunningEmulator, startEmulator } from '../emulator/server.js';
+import { type LocalS3, startLocalS3 } from '../s3/server.js';
 import { AWS_LIMITS, type AwsLimits, executionInputTooLarge } from './aws-limits.js';
-import { type EmulatorOptions, type RunningEmulator, startEmulator } from './emulator/server.js';
 import type { LocalEventSink } from './event-sink.js';
 import { lambdaContext } from './lambda-context.js';
 import {
@@ -21,8 +26,7 @@ import {
   runWithLimits,
 } from './limited-execution.js';
 import { createLocalDeps, type PartObserver, SOURCE_BUCKET, STATE_BUCKET } from './local-deps.js';
-import { createLocalFunctions, createLocalStateMachine, type LocalFunctions } from './local-workflow.js';
-import { type LocalS3, startLocalS3 } from './s3-server.js';
+import { createLocalFunctions, createLocalStateMachine, type LocalFunctions } from './workflow.js';
 
 export { API_KEY_SECRET, SOURCE_BUCKET, STATE_BUCKET } from './local-deps.js';
 

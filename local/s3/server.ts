@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { XMLParser } from 'fast-xml-parser';
 import S3rver from 's3rver';
-import { archiveShim } from './s3-archive.js';
-import { taggingShim } from './s3-tagging.js';
+import { archiveShim } from './archive.js';
 import {
   escapeXml,
   isPlain,
@@ -17,7 +16,8 @@ import {
   REQUEST_ID,
   readBody,
   s3Error,
-} from './s3rver-koa.js';
+} from './koa.js';
+import { taggingShim } from './tagging.js';
 
 /** s3rver's built-in credentials: it refuses any other access key. */
 export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -168,7 +168,7 @@ function listObjectsV2Shim(server: S3rver) {
 /**
  * The buckets here are unversioned, as the relay's are by default, but s3rver knows no versions:
  * it would serve the current object for any `versionId`, so a read the relay pins by version (it
- * sends no If-Match then, `functions/core/s3-source.ts`) would not be pinned. In an unversioned
+ * sends no If-Match then, `functions/core/source/s3-source.ts`) would not be pinned. In an unversioned
  * bucket S3 keeps one version per key, `null`, and refuses any other id with 400 InvalidArgument
  * ("Invalid version id specified", naming the argument), on every object request that takes one.
  */

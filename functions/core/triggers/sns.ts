@@ -1,5 +1,5 @@
-import { DeliveryRequestError } from './errors.js';
-import type { TriggerContext } from './trigger-context.js';
+import { DeliveryRequestError } from '../errors.js';
+import type { TriggerContext } from './context.js';
 
 /** The SNS envelope: the `Sns` field of a Lambda record, or an SQS body without raw delivery. */
 interface SnsEnvelope {

@@ -1,7 +1,7 @@
-import type { RelayDeps } from './deps.js';
-import type { PackageAccess } from './masv/types.js';
+import type { RelayDeps } from '../deps.js';
+import type { PackageAccess } from '../masv/types.js';
+import type { PackageRecord } from '../state/state-bucket.js';
 import type { ResolvedPackage } from './package-settings.js';
-import type { PackageRecord } from './state-bucket.js';
 
 /** Creates the package on the configured Team or Portal. */
 export async function createPackage(

@@ -1,4 +1,4 @@
-import type { EventPublisher } from '../functions/core/events.js';
+import type { EventPublisher } from '../../functions/core/events.js';
 
 /** Collects events in memory and hands each to a callback (the local runner prints them). */
 export class LocalEventSink implements EventPublisher {

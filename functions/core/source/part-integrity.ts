@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { Blueprint } from './masv/types.js';
+import type { Blueprint } from '../masv/types.js';
 import { openRange, type PinnedSource } from './s3-source.js';
 
 /**

@@ -9,7 +9,7 @@ import {
   LambdaFunctionError,
   taskErrorCause,
 } from './aws-limits.js';
-import type { LocalLambda } from './local-lambda.js';
+import type { LocalLambda } from './lambda.js';
 import { stopMapsThatFail } from './map-stops.js';
 
 stopMapsThatFail();

@@ -1,7 +1,7 @@
-import { isAllowedAddress, type PackageSettings, prefixRuleFor, type RelayConfig } from './config.js';
-import type { PackageOverrides } from './delivery.js';
-import { DeliveryRequestError } from './errors.js';
-import type { SourceObject } from './s3-source.js';
+import { isAllowedAddress, type PackageSettings, prefixRuleFor, type RelayConfig } from '../config.js';
+import { DeliveryRequestError } from '../errors.js';
+import type { SourceObject } from '../source/s3-source.js';
+import type { PackageOverrides } from './request.js';
 
 export interface ResolvedPackage {
   name: string;

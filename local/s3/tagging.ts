@@ -11,7 +11,7 @@ import {
   readBody,
   replacedObject,
   s3Error,
-} from './s3rver-koa.js';
+} from './koa.js';
 
 /**
  * S3's object tagging rules, as the S3 User Guide ("Categorizing your storage using tags") and the

@@ -1,7 +1,7 @@
 import { RestoreObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { NetworkError, SourceArchivedError, SourceNotFoundError } from './errors.js';
+import { NetworkError, SourceArchivedError, SourceNotFoundError } from '../errors.js';
+import { statusOf } from '../sdk-errors.js';
 import { objectParams, type S3ObjectName, s3Url } from './s3-object.js';
-import { statusOf } from './sdk-errors.js';
 
 /**
  * Archived sources: S3 Glacier Flexible Retrieval (`GLACIER`), S3 Glacier Deep Archive

@@ -1,13 +1,13 @@
-import './polyfills.js';
+import '../workflow/polyfills.js';
 import { createReadStream, readdirSync, statSync } from 'node:fs';
 import { basename, join, relative, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { DEFAULT_FOLDER_MARKER } from '../functions/core/config.js';
-import { createS3Client } from '../functions/core/s3-source.js';
-import { SOURCE_BUCKET } from './local-deps.js';
-import { LOCAL_S3_CREDENTIALS } from './s3-server.js';
+import { DEFAULT_FOLDER_MARKER } from '../../functions/core/config.js';
+import { createS3Client } from '../../functions/core/source/s3-source.js';
+import { LOCAL_S3_CREDENTIALS } from '../s3/server.js';
+import { SOURCE_BUCKET } from '../workflow/local-deps.js';
 
 const USAGE = `Usage: npm run drop -- <file | directory> [options]
 

@@ -1,14 +1,14 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { createAbortHandler } from '../functions/abort/abort-handler.js';
-import type { RelayDeps } from '../functions/core/deps.js';
-import { createFinalizeHandler } from '../functions/finalize/finalize-handler.js';
-import type { Observability } from '../functions/handler-kit.js';
-import { createPrepareHandler } from '../functions/prepare/prepare-handler.js';
-import { createTransferHandler } from '../functions/transfer/transfer-handler.js';
-import { LAMBDA_TIMEOUT_SECONDS, renderDefinition, substituteArns } from '../statemachines/definition.js';
+import { createAbortHandler } from '../../functions/abort/abort-handler.js';
+import type { RelayDeps } from '../../functions/core/deps.js';
+import { createFinalizeHandler } from '../../functions/finalize/finalize-handler.js';
+import type { Observability } from '../../functions/handler-kit.js';
+import { createPrepareHandler } from '../../functions/prepare/prepare-handler.js';
+import { createTransferHandler } from '../../functions/transfer/transfer-handler.js';
+import { LAMBDA_TIMEOUT_SECONDS, renderDefinition, substituteArns } from '../../statemachines/definition.js';
+import { LocalLambda } from './lambda.js';
 import { scaleWaits } from './limited-execution.js';
-import { LocalLambda } from './local-lambda.js';
 
 const timeoutMs = (step: keyof typeof LAMBDA_TIMEOUT_SECONDS) => LAMBDA_TIMEOUT_SECONDS[step] * 1000;
 

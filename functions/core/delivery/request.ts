@@ -1,8 +1,8 @@
 import * as z from 'zod/mini';
-import { DeliveryRequestError } from './errors.js';
-import type { PossibleOrphan } from './package-reconcile.js';
+import { DeliveryRequestError } from '../errors.js';
+import { describeIssues, text, whole } from '../zod.js';
+import type { PossibleOrphan } from './package-lifecycle.js';
 import type { Batch } from './part-plan.js';
-import { describeIssues, text, whole } from './zod.js';
 
 /** Files one delivery (one package) may hold, so the workflow state stays far below 256 KiB. */
 export const MAX_FILES_PER_DELIVERY = 250;

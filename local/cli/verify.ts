@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { PreparedDelivery } from '../functions/core/delivery.js';
-import type { RunningEmulator } from './emulator/server.js';
+import type { PreparedDelivery } from '../../functions/core/delivery/request.js';
+import type { RunningEmulator } from '../emulator/server.js';
 
 /** SHA-256 of a source object, read back through S3. */
 export async function sourceSha256(s3: S3Client, bucket: string, key: string): Promise<string> {

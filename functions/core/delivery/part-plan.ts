@@ -1,5 +1,5 @@
-import { DeliveryTooLargeError, FileTooLargeError } from './errors.js';
-import type { PackageSpec } from './masv/types.js';
+import { DeliveryTooLargeError, FileTooLargeError } from '../errors.js';
+import type { PackageSpec } from '../masv/types.js';
 
 export const MiB = 1024 * 1024;
 /** MASV's default part size. */
