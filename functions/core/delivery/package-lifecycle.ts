@@ -5,6 +5,7 @@ import type { PackageSummary } from '../masv/client.js';
 import type { CreateIntent, PackageGeneration, PackageRecord } from '../state/state-bucket.js';
 import { createPackage, packageAccess } from './masv-target.js';
 import type { ResolvedPackage } from './package-settings.js';
+import type { PossibleOrphan } from './request.js';
 
 /** MASV's clock may differ from ours; a lost create is looked for this long before we asked. */
 export const CLOCK_SKEW_MS = 5 * 60_000;
@@ -13,15 +14,6 @@ export const CLOCK_SKEW_MS = 5 * 60_000;
 const CREATE_ATTEMPTS = 3;
 
 /** A package the relay may have created but cannot find: a Portal package whose answer was lost. */
-export interface PossibleOrphan {
-  /** Name the package would carry. */
-  name: string;
-  /** The package was created at or after this time, if at all. */
-  createdAfter: string;
-  /** Its id, when known. */
-  packageId?: string;
-}
-
 export interface CreatedDeliveryPackage {
   record: PackageRecord;
   possibleOrphans: PossibleOrphan[];

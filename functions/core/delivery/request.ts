@@ -1,7 +1,6 @@
 import * as z from 'zod/mini';
 import { DeliveryRequestError } from '../errors.js';
 import { describeIssues, text, whole } from '../zod.js';
-import type { PossibleOrphan } from './package-lifecycle.js';
 import type { Batch } from './part-plan.js';
 
 /** Files one delivery (one package) may hold, so the workflow state stays far below 256 KiB. */
@@ -204,6 +203,16 @@ export interface DeliveryFile {
 export interface PackageRef {
   id: string;
   owner: 'team' | 'portal';
+}
+
+/** A package an attempt may have created although its answer was lost: Abort looks for it by name. */
+export interface PossibleOrphan {
+  /** Name the package would carry. */
+  name: string;
+  /** The package was created at or after this time, if at all. */
+  createdAfter: string;
+  /** Its id, when known. */
+  packageId?: string;
 }
 
 /** One Map item: a batch of parts of one file (its index in `files`). */
