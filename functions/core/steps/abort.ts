@@ -1,5 +1,4 @@
-import { packageAccess } from '../delivery/masv-target.js';
-import { cleanUpEarlierGenerations } from '../delivery/package-lifecycle.js';
+import { cleanUpEarlierGenerations, packageAccess } from '../delivery/package-lifecycle.js';
 import type { DeliveryRequest, PreparedDelivery } from '../delivery/request.js';
 import type { RelayDeps } from '../deps.js';
 import { DELIVERY_FAILED } from '../events.js';

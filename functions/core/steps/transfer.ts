@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
-import { packageAccess } from '../delivery/masv-target.js';
+import { packageAccess } from '../delivery/package-lifecycle.js';
 import { PLANNING_BYTES_PER_SECOND, partRange } from '../delivery/part-plan.js';
 import type { BatchItem, DeliveryFile } from '../delivery/request.js';
 import type { RelayDeps } from '../deps.js';
