@@ -3,6 +3,12 @@ import type { PackageAccess } from '../masv/types.js';
 import type { PackageRecord } from '../state/state-bucket.js';
 import type { ResolvedPackage } from './package-settings.js';
 
+/*
+ * The lower layer of the package lifecycle: how a package is created on the configured Team or
+ * Portal, and how a record becomes credentials. It records and decides nothing; only
+ * package-lifecycle.ts imports it, and the steps reach both through the lifecycle.
+ */
+
 /** Creates the package on the configured Team or Portal. */
 export async function createPackage(
   deps: RelayDeps,

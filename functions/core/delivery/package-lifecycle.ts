@@ -2,10 +2,19 @@ import { createHash } from 'node:crypto';
 import type { RelayDeps } from '../deps.js';
 import { MasvOutcomeUnknownError, PackageRecordConflictError } from '../errors.js';
 import type { PackageSummary } from '../masv/client.js';
+import type { PackageAccess } from '../masv/types.js';
 import type { CreateIntent, PackageGeneration, PackageRecord } from '../state/state-bucket.js';
 import { createPackage, packageAccess } from './masv-target.js';
 import type { ResolvedPackage } from './package-settings.js';
-import type { PossibleOrphan } from './request.js';
+import type { PossibleOrphan, PreparedDelivery } from './request.js';
+
+/*
+ * The package lifecycle, owned here: create (intent first, then claim), adopt after a lost answer,
+ * record, delete (a failed Prepare's package, earlier generations', a lost create's). masv-target.ts
+ * below it only speaks to the configured Team or Portal; the steps use this module alone.
+ */
+
+export { packageAccess };
 
 /** MASV's clock may differ from ours; a lost create is looked for this long before we asked. */
 export const CLOCK_SKEW_MS = 5 * 60_000;
@@ -187,5 +196,121 @@ export async function createDeliveryPackage(
   }
   throw new PackageRecordConflictError(
     `Could not create a package for delivery ${deliveryId} in ${CREATE_ATTEMPTS} attempts (answers lost or packages claimed); the workflow retries Prepare.`,
+  );
+}
+
+/** A Prepare's package once created: its generation, record and credentials, and what may be orphaned. */
+export interface DeliveryPackage {
+  generation: number;
+  record: PackageRecord;
+  access: PackageAccess;
+  possibleOrphans: PossibleOrphan[];
+}
+
+/** What Prepare asks the package for: its settings, the part size and how many files it will hold. */
+export interface PackageOrder {
+  settings: ResolvedPackage;
+  partSize: number;
+  files: number;
+}
+
+/** A finished attempt's result, returned as it is: nothing created or deleted. */
+function alreadyPrepared(deps: RelayDeps, finished: { generation: number; prepared: PreparedDelivery }) {
+  // Its answer was lost, or this is a late, stale invocation.
+  deps.log.info('Prepare already finished for this delivery; returning its result', {
+    deliveryId: finished.prepared.deliveryId,
+    packageId: finished.prepared.package.id,
+    generation: finished.generation,
+  });
+  return finished.prepared;
+}
+
+/** The result of a Prepare that already finished for this delivery, from the state bucket alone. */
+export async function finishedPrepare(
+  deps: RelayDeps,
+  deliveryId: string,
+): Promise<PreparedDelivery | undefined> {
+  const earlier = await deps.stateBucket.finishedPrepare(deliveryId);
+  return earlier ? alreadyPrepared(deps, earlier) : undefined;
+}
+
+/**
+ * Prepare's package from creation to the kept result: earlier generations are cleaned up, the
+ * package is created (or adopted) and recorded, `fill` adds the files, and the result is kept. A
+ * package whose filling fails, or that a newer attempt overtook, is deleted again.
+ */
+export async function preparePackage(
+  deps: RelayDeps,
+  deliveryId: string,
+  order: PackageOrder,
+  fill: (pkg: DeliveryPackage) => Promise<PreparedDelivery>,
+): Promise<PreparedDelivery> {
+  // Read again right before the clean-up deletes the packages it lists: an overlapping attempt may
+  // have finished (and its package been finalized) while this one read the sources.
+  const generations = await deps.stateBucket.packageGenerations(deliveryId);
+  const finished = generations.findLast((g) => g.prepared);
+  if (finished?.prepared && finished === generations.findLast((g) => g.record)) {
+    return alreadyPrepared(deps, { generation: finished.generation, prepared: finished.prepared });
+  }
+  const generation = (generations.at(-1)?.generation ?? 0) + 1;
+  const earlierOrphans = await cleanUpEarlierGenerations(deps, deliveryId, generations);
+  const created = await createDeliveryPackage(deps, deliveryId, generation, order.settings, order.partSize);
+  const { record } = created;
+  deps.log.info('Created the MASV package', {
+    deliveryId,
+    packageId: record.packageId,
+    generation,
+    files: order.files,
+  });
+  const pkg: DeliveryPackage = {
+    generation,
+    record,
+    access: packageAccess(deps, deliveryId, record),
+    possibleOrphans: [...earlierOrphans, ...created.possibleOrphans],
+  };
+  const prepared = await fillRecordedPackage(deps, deliveryId, pkg, fill);
+  // Not in the fill's clean-up: the package is complete and recorded, so a failed write of the
+  // result must not delete it. If the write was stored after all, a retry returns this result; if
+  // not, the next attempt (or Abort) deletes the package as an unfinished generation's.
+  await deps.stateBucket.savePrepared(deliveryId, generation, prepared);
+  return prepared;
+}
+
+/** Records the package, then fills it; on any failure the package is deleted (its record kept). */
+async function fillRecordedPackage(
+  deps: RelayDeps,
+  deliveryId: string,
+  pkg: DeliveryPackage,
+  fill: (pkg: DeliveryPackage) => Promise<PreparedDelivery>,
+): Promise<PreparedDelivery> {
+  try {
+    await deps.stateBucket.savePackage(deliveryId, pkg.generation, pkg.record);
+    const prepared = await fill(pkg);
+    // A later attempt began while this one ran: it is the one the workflow waits for, so this
+    // one gives way (and its package goes) rather than compete.
+    const newest = await deps.stateBucket.newestGeneration(deliveryId);
+    if (newest > pkg.generation) {
+      throw new PackageRecordConflictError(
+        `Prepare generation ${pkg.generation} of delivery ${deliveryId} was overtaken by generation ${newest}; its package ${pkg.record.packageId} is deleted.`,
+      );
+    }
+    return prepared;
+  } catch (error) {
+    await deleteFailedPackage(deps, deliveryId, pkg);
+    throw error;
+  }
+}
+
+/** The package record stays: if this delete fails too, the next attempt or Abort deletes it. */
+async function deleteFailedPackage(deps: RelayDeps, deliveryId: string, pkg: DeliveryPackage) {
+  const packageId = pkg.record.packageId;
+  await deps.masv.deletePackage(pkg.access).then(
+    () => deps.log.warn('Deleted the package of the failed prepare', { deliveryId, packageId }),
+    (cleanupError: unknown) =>
+      deps.log.warn('Could not delete the package after a failed prepare; its record is kept', {
+        deliveryId,
+        packageId,
+        error: (cleanupError as Error).message,
+      }),
   );
 }

@@ -1,4 +1,4 @@
-import { packageAccess } from '../delivery/masv-target.js';
+import { packageAccess } from '../delivery/package-lifecycle.js';
 import type { PreparedDelivery } from '../delivery/request.js';
 import type { RelayDeps } from '../deps.js';
 import { IncompleteUploadError, MasvNotFoundError } from '../errors.js';

@@ -1,6 +1,5 @@
-import { packageAccess } from '../delivery/masv-target.js';
-import { cleanUpEarlierGenerations, createDeliveryPackage } from '../delivery/package-lifecycle.js';
-import { resolvePackage } from '../delivery/package-settings.js';
+import { type DeliveryPackage, finishedPrepare, preparePackage } from '../delivery/package-lifecycle.js';
+import { type ResolvedPackage, resolvePackage } from '../delivery/package-settings.js';
 import {
   EXECUTION_TIMEOUT_SECONDS,
   HISTORY_EVENT_BUDGET,
@@ -20,12 +19,208 @@ import {
   type Source,
 } from '../delivery/request.js';
 import type { RelayDeps } from '../deps.js';
-import { DeliveryRequestError, DeliveryTooLargeError, PackageRecordConflictError } from '../errors.js';
+import { DeliveryRequestError, DeliveryTooLargeError } from '../errors.js';
 import { runPool } from '../pool.js';
 import { type PartCheck, partCheckFor } from '../source/part-integrity.js';
 import { headSource, listPrefix, type SourceObject } from '../source/s3-source.js';
 import { isMarkerKey, readMarkerOverrides } from '../triggers/folder-marker.js';
 import { awaitRestores, RESTORE_EVENT_RESERVE, type RestoreWait } from './restore.js';
+
+/** Folder and name of one file inside the package. */
+type PackagePath = { path: string; name: string };
+
+/** What Prepare learnt before anything exists: the sources as read, their part plans and names. */
+interface DeliveryDraft {
+  objects: SourceObject[];
+  plans: PartPlan[];
+  names: PackagePath[];
+}
+
+type PrepareRequest = DeliveryRequest & { deliveryId: string };
+
+/**
+ * Prepare step: reads every source, plans its parts, creates the package, adds each file and
+ * starts its multipart upload. Nothing is created when a source is unreadable or too large; a
+ * package created before a failure is deleted again, so a retry never leaves a second package.
+ */
+export async function prepareDelivery(deps: RelayDeps, request: PrepareRequest): Promise<PreparedDelivery>;
+/** With `restore` (the workflow can wait), archived sources may be restored first: a RestoreWait. */
+export async function prepareDelivery(
+  deps: RelayDeps,
+  request: PrepareRequest,
+  restore: { round: number },
+): Promise<PreparedDelivery | RestoreWait>;
+export async function prepareDelivery(
+  deps: RelayDeps,
+  request: PrepareRequest,
+  restore?: { round: number },
+): Promise<PreparedDelivery | RestoreWait> {
+  // A repeat answers from the state bucket alone, before any source is read.
+  const earlier = await finishedPrepare(deps, request.deliveryId);
+  if (earlier) return earlier;
+  const { sources, objects } = await readSources(deps, request);
+  const plans = await planParts(deps, objects, restore);
+  const names = nameFiles(request, sources, objects, plans);
+  // Archived sources: refused, or restored first (source.restoreArchived) — before any package exists.
+  const archived = objects.filter((o) => o.archived);
+  if (archived.length > 0) return awaitRestores(deps, request.deliveryId, archived, restore);
+  const settings = await packageSettings(deps, request, objects);
+  const draft: DeliveryDraft = { objects, plans, names };
+  return preparePackage(
+    deps,
+    request.deliveryId,
+    { settings, partSize: plans[0]!.partSize, files: objects.length },
+    (pkg) => fillPackage(deps, request, draft, settings, pkg),
+  );
+}
+
+/** The request's sources (its files, or its prefix listed without folder markers), each HEAD read. */
+async function readSources(deps: RelayDeps, request: PrepareRequest) {
+  const sources =
+    request.files ??
+    (await listPrefix(
+      deps.s3,
+      request.prefix!.bucket,
+      request.prefix!.prefix,
+      isMarkerKey(deps.config.triggers.folderMarker),
+    ));
+  if (sources.length === 0) {
+    throw new DeliveryRequestError(
+      `s3://${request.prefix?.bucket}/${request.prefix?.prefix} holds no objects to deliver (folder markers are skipped).`,
+    );
+  }
+  if (sources.length > MAX_FILES_PER_DELIVERY) {
+    throw new DeliveryRequestError(
+      `s3://${request.prefix?.bucket}/${request.prefix?.prefix} holds ${sources.length} objects; one package takes at most ${MAX_FILES_PER_DELIVERY}. Request narrower prefixes (one package each).`,
+    );
+  }
+  const objects: SourceObject[] = new Array(sources.length);
+  await runPool([...sources.keys()], 8, async (i) => {
+    objects[i] = await headSource(deps.s3, sources[i]!);
+  });
+  return { sources, objects };
+}
+
+/** Each file's part plan from MASV's spec, refused when the transfers could not finish in time. */
+async function planParts(
+  deps: RelayDeps,
+  objects: SourceObject[],
+  restore: { round: number } | undefined,
+): Promise<PartPlan[]> {
+  const { transfer } = deps.config;
+  const spec = await deps.masv.getSpec();
+  // A delivery that waits for restores spends history on the wait: its plan gets that much less,
+  // in every round, so the decision does not change once the sources are readable.
+  const waits = (restore?.round ?? 0) > 0 || objects.some((o) => o.archived);
+  const plans = planDelivery(
+    objects.map((o) => o.size),
+    spec,
+    {
+      requestedPartSize: transfer.partSizeMiB * MiB,
+      partsPerBatch: transfer.partsPerBatch,
+      ...(waits ? { historyBudget: HISTORY_EVENT_BUDGET - RESTORE_EVENT_RESERVE } : {}),
+    },
+  );
+  checkTransferTime(deps, plans);
+  return plans;
+}
+
+/** The workflow times out after 48 h, which no Catch sees: refuse what cannot finish well before. */
+function checkTransferTime(deps: RelayDeps, plans: PartPlan[]) {
+  const { transfer } = deps.config;
+  const concurrency = Math.min(transfer.mapConcurrency, transfer.transferReservedConcurrency);
+  const transferSeconds = plannedTransferSeconds(plans, concurrency);
+  if (transferSeconds <= EXECUTION_TIMEOUT_SECONDS * TRANSFER_TIME_SHARE) return;
+  const hours = (s: number) => Math.round(s / 360) / 10;
+  throw new DeliveryTooLargeError(
+    `This delivery needs about ${hours(transferSeconds)} h of transfers with ${concurrency} transfer Lambdas at once (transfer.mapConcurrency ${transfer.mapConcurrency}, transfer.transferReservedConcurrency ${transfer.transferReservedConcurrency}); a delivery may take at most ${hours(EXECUTION_TIMEOUT_SECONDS * TRANSFER_TIME_SHARE)} h of its ${hours(EXECUTION_TIMEOUT_SECONDS)}-hour limit. Raise both settings, or split the delivery. Nothing was created.`,
+  );
+}
+
+/** The files' names in the package, refused when the plan outgrows the workflow state or names clash. */
+function nameFiles(
+  request: PrepareRequest,
+  sources: Source[],
+  objects: SourceObject[],
+  plans: PartPlan[],
+): PackagePath[] {
+  const names = packagePaths(sources, request.prefix?.prefix);
+  const draftBytes = estimateStateBytes(request, objects, names, plans);
+  if (draftBytes > MAX_DELIVERY_STATE_BYTES) {
+    throw new DeliveryRequestError(
+      `This delivery's plan would need about ${draftBytes} bytes of workflow state (limit ${MAX_DELIVERY_STATE_BYTES}): too many files or very long keys for one package. Split it into several requests.`,
+    );
+  }
+  const seen = new Set<string>();
+  for (const n of names) {
+    if (!n.name)
+      throw new DeliveryRequestError(`A file in the delivery has an empty name (path "${n.path}").`);
+    if (seen.has(n.path + n.name))
+      throw new DeliveryRequestError(`Two files would both be "${n.path}${n.name}" in the package.`);
+    seen.add(n.path + n.name);
+  }
+  return names;
+}
+
+/** The package's settings; a folder marker's body holds overrides, the request's own take precedence. */
+async function packageSettings(deps: RelayDeps, request: PrepareRequest, objects: SourceObject[]) {
+  const overrides = request.marker
+    ? { ...(await readMarkerOverrides(deps.s3, request.prefix!.bucket, request.marker)), ...request.package }
+    : request.package;
+  return resolvePackage(deps.config, objects, overrides, deps.now?.() ?? new Date(), {
+    link: request.link,
+    ...(request.marker ? { folder: request.prefix!.prefix } : {}),
+  });
+}
+
+/** Adds each file to the created package and starts its upload: the prepared delivery. */
+async function fillPackage(
+  deps: RelayDeps,
+  request: PrepareRequest,
+  draft: DeliveryDraft,
+  settings: ResolvedPackage,
+  pkg: DeliveryPackage,
+): Promise<PreparedDelivery> {
+  const files: DeliveryFile[] = [];
+  for (const index of draft.objects.keys()) files.push(await addFile(deps, pkg, draft, index));
+  const link = request.link ?? (settings.linkEmail ? { email: settings.linkEmail } : undefined);
+  return {
+    deliveryId: request.deliveryId,
+    package: { id: pkg.record.packageId, owner: pkg.record.owner },
+    files,
+    batches: batchItems(draft.plans),
+    ...(link ? { link } : {}),
+    ...(pkg.possibleOrphans.length > 0 ? { possibleOrphans: pkg.possibleOrphans } : {}),
+  };
+}
+
+/** One file: added to the package, its multipart upload created from MASV's blueprint. */
+async function addFile(
+  deps: RelayDeps,
+  pkg: DeliveryPackage,
+  draft: DeliveryDraft,
+  index: number,
+): Promise<DeliveryFile> {
+  const object = draft.objects[index]!;
+  const plan = draft.plans[index]!;
+  const named = draft.names[index]!;
+  const added = await deps.masv.addFile(pkg.access, {
+    kind: 'file',
+    name: named.name,
+    path: named.path,
+    lastModified: object.lastModified,
+    size: object.size,
+    partSize: plan.partSize,
+  });
+  if (!added.createBlueprint)
+    throw new DeliveryRequestError(`MASV returned no create_blueprint for ${named.name}.`);
+  const uploadId = await deps.masv.createUpload(added.createBlueprint);
+  return deliveryFile(index, object, named, plan, {
+    fileId: added.fileId,
+    uploadId,
+    partCheck: partCheckFor(added.createBlueprint),
+  });
+}
 
 /** A file of the prepared delivery: built once for the state-size estimate and once for real. */
 function deliveryFile(
@@ -85,19 +280,8 @@ function estimateStateBytes(
   );
 }
 
-/** A finished earlier attempt's result, returned as it is: nothing created or deleted. */
-function alreadyPrepared(deps: RelayDeps, finished: { generation: number; prepared: PreparedDelivery }) {
-  // Its answer was lost, or this is a late, stale invocation.
-  deps.log.info('Prepare already finished for this delivery; returning its result', {
-    deliveryId: finished.prepared.deliveryId,
-    packageId: finished.prepared.package.id,
-    generation: finished.generation,
-  });
-  return finished.prepared;
-}
-
 /** Folder (`a/b/`) and name of each file inside the package. */
-export function packagePaths(sources: Source[], prefix?: string): Array<{ path: string; name: string }> {
+export function packagePaths(sources: Source[], prefix?: string): PackagePath[] {
   const split = (relative: string) => {
     const slash = relative.lastIndexOf('/');
     return { path: slash === -1 ? '' : relative.slice(0, slash + 1), name: relative.slice(slash + 1) };
@@ -118,187 +302,4 @@ function commonFolder(keys: string[]): string {
   for (const key of keys)
     while (!key.startsWith(common)) common = common.slice(0, common.slice(0, -1).lastIndexOf('/') + 1);
   return common;
-}
-
-/**
- * Prepare step: reads every source, plans its parts, creates the package, adds each file and
- * starts its multipart upload. Nothing is created when a source is unreadable or too large; a
- * package created before a failure is deleted again, so a retry never leaves a second package.
- */
-export async function prepareDelivery(
-  deps: RelayDeps,
-  request: DeliveryRequest & { deliveryId: string },
-): Promise<PreparedDelivery>;
-/** With `restore` (the workflow can wait), archived sources may be restored first: a RestoreWait. */
-export async function prepareDelivery(
-  deps: RelayDeps,
-  request: DeliveryRequest & { deliveryId: string },
-  restore: { round: number },
-): Promise<PreparedDelivery | RestoreWait>;
-export async function prepareDelivery(
-  deps: RelayDeps,
-  request: DeliveryRequest & { deliveryId: string },
-  restore?: { round: number },
-): Promise<PreparedDelivery | RestoreWait> {
-  const { config, masv, log } = deps;
-  // A repeat answers from the state bucket alone, before any source is read.
-  const earlier = await deps.stateBucket.finishedPrepare(request.deliveryId);
-  if (earlier) return alreadyPrepared(deps, earlier);
-  const markerName = config.triggers.folderMarker;
-  const sources =
-    request.files ??
-    (await listPrefix(deps.s3, request.prefix!.bucket, request.prefix!.prefix, isMarkerKey(markerName)));
-  if (sources.length === 0) {
-    throw new DeliveryRequestError(
-      `s3://${request.prefix?.bucket}/${request.prefix?.prefix} holds no objects to deliver (folder markers are skipped).`,
-    );
-  }
-  if (sources.length > MAX_FILES_PER_DELIVERY) {
-    throw new DeliveryRequestError(
-      `s3://${request.prefix?.bucket}/${request.prefix?.prefix} holds ${sources.length} objects; one package takes at most ${MAX_FILES_PER_DELIVERY}. Request narrower prefixes (one package each).`,
-    );
-  }
-  const objects: SourceObject[] = new Array(sources.length);
-  await runPool([...sources.keys()], 8, async (i) => {
-    objects[i] = await headSource(deps.s3, sources[i]!);
-  });
-
-  const spec = await masv.getSpec();
-  const requestedPartSize = config.transfer.partSizeMiB * MiB;
-  // A delivery that waits for restores spends history on the wait: its plan gets that much less,
-  // in every round, so the decision does not change once the sources are readable.
-  const waits = (restore?.round ?? 0) > 0 || objects.some((o) => o.archived);
-  const plans: PartPlan[] = planDelivery(
-    objects.map((o) => o.size),
-    spec,
-    {
-      requestedPartSize,
-      partsPerBatch: config.transfer.partsPerBatch,
-      ...(waits ? { historyBudget: HISTORY_EVENT_BUDGET - RESTORE_EVENT_RESERVE } : {}),
-    },
-  );
-  // The workflow times out after 48 h, which no Catch sees: refuse what cannot finish well before.
-  const concurrency = Math.min(config.transfer.mapConcurrency, config.transfer.transferReservedConcurrency);
-  const transferSeconds = plannedTransferSeconds(plans, concurrency);
-  if (transferSeconds > EXECUTION_TIMEOUT_SECONDS * TRANSFER_TIME_SHARE) {
-    const hours = (s: number) => Math.round(s / 360) / 10;
-    throw new DeliveryTooLargeError(
-      `This delivery needs about ${hours(transferSeconds)} h of transfers with ${concurrency} transfer Lambdas at once (transfer.mapConcurrency ${config.transfer.mapConcurrency}, transfer.transferReservedConcurrency ${config.transfer.transferReservedConcurrency}); a delivery may take at most ${hours(EXECUTION_TIMEOUT_SECONDS * TRANSFER_TIME_SHARE)} h of its ${hours(EXECUTION_TIMEOUT_SECONDS)}-hour limit. Raise both settings, or split the delivery. Nothing was created.`,
-    );
-  }
-  const names = packagePaths(sources, request.prefix?.prefix);
-  const draftBytes = estimateStateBytes(request, objects, names, plans);
-  if (draftBytes > MAX_DELIVERY_STATE_BYTES) {
-    throw new DeliveryRequestError(
-      `This delivery's plan would need about ${draftBytes} bytes of workflow state (limit ${MAX_DELIVERY_STATE_BYTES}): too many files or very long keys for one package. Split it into several requests.`,
-    );
-  }
-  const seen = new Set<string>();
-  for (const n of names) {
-    if (!n.name)
-      throw new DeliveryRequestError(`A file in the delivery has an empty name (path "${n.path}").`);
-    if (seen.has(n.path + n.name))
-      throw new DeliveryRequestError(`Two files would both be "${n.path}${n.name}" in the package.`);
-    seen.add(n.path + n.name);
-  }
-  // Archived sources: refused, or restored first (source.restoreArchived) — before any package exists.
-  const archived = objects.filter((o) => o.archived);
-  if (archived.length > 0) return awaitRestores(deps, request.deliveryId, archived, restore);
-  // A folder marker's body holds overrides; the request's own (if any) take precedence.
-  const overrides = request.marker
-    ? { ...(await readMarkerOverrides(deps.s3, request.prefix!.bucket, request.marker)), ...request.package }
-    : request.package;
-  const settings = resolvePackage(config, objects, overrides, deps.now?.() ?? new Date(), {
-    link: request.link,
-    ...(request.marker ? { folder: request.prefix!.prefix } : {}),
-  });
-  // Read again right before the clean-up deletes the packages it lists: an overlapping attempt may
-  // have finished (and its package been finalized) while this one read the sources.
-  const generations = await deps.stateBucket.packageGenerations(request.deliveryId);
-  const finished = generations.findLast((g) => g.prepared);
-  if (finished?.prepared && finished === generations.findLast((g) => g.record)) {
-    return alreadyPrepared(deps, { generation: finished.generation, prepared: finished.prepared });
-  }
-  const generation = (generations.at(-1)?.generation ?? 0) + 1;
-  const earlierOrphans = await cleanUpEarlierGenerations(deps, request.deliveryId, generations);
-  const created = await createDeliveryPackage(
-    deps,
-    request.deliveryId,
-    generation,
-    settings,
-    plans[0]!.partSize,
-  );
-  const { record } = created;
-  const possibleOrphans = [...earlierOrphans, ...created.possibleOrphans];
-  log.info('Created the MASV package', {
-    deliveryId: request.deliveryId,
-    packageId: record.packageId,
-    generation,
-    files: objects.length,
-  });
-  const access = packageAccess(deps, request.deliveryId, record);
-  let prepared: PreparedDelivery;
-  try {
-    await deps.stateBucket.savePackage(request.deliveryId, generation, record);
-    const files: DeliveryFile[] = [];
-    for (const [index, object] of objects.entries()) {
-      const plan = plans[index]!;
-      const added = await masv.addFile(access, {
-        kind: 'file',
-        name: names[index]!.name,
-        path: names[index]!.path,
-        lastModified: object.lastModified,
-        size: object.size,
-        partSize: plan.partSize,
-      });
-      if (!added.createBlueprint)
-        throw new DeliveryRequestError(`MASV returned no create_blueprint for ${names[index]!.name}.`);
-      const uploadId = await masv.createUpload(added.createBlueprint);
-      files.push(
-        deliveryFile(index, object, names[index]!, plan, {
-          fileId: added.fileId,
-          uploadId,
-          partCheck: partCheckFor(added.createBlueprint),
-        }),
-      );
-    }
-    const link = request.link ?? (settings.linkEmail ? { email: settings.linkEmail } : undefined);
-    prepared = {
-      deliveryId: request.deliveryId,
-      package: { id: record.packageId, owner: record.owner },
-      files,
-      batches: batchItems(plans),
-      ...(link ? { link } : {}),
-      ...(possibleOrphans.length > 0 ? { possibleOrphans } : {}),
-    };
-    // A later attempt began while this one ran: it is the one the workflow waits for, so this
-    // one gives way (and its package goes) rather than compete.
-    const newest = await deps.stateBucket.newestGeneration(request.deliveryId);
-    if (newest > generation) {
-      throw new PackageRecordConflictError(
-        `Prepare generation ${generation} of delivery ${request.deliveryId} was overtaken by generation ${newest}; its package ${record.packageId} is deleted.`,
-      );
-    }
-  } catch (error) {
-    // The package record stays: if this delete fails too, the next attempt or Abort deletes it.
-    await masv.deletePackage(access).then(
-      () =>
-        log.warn('Deleted the package of the failed prepare', {
-          deliveryId: request.deliveryId,
-          packageId: record.packageId,
-        }),
-      (cleanupError: unknown) =>
-        log.warn('Could not delete the package after a failed prepare; its record is kept', {
-          deliveryId: request.deliveryId,
-          packageId: record.packageId,
-          error: (cleanupError as Error).message,
-        }),
-    );
-    throw error;
-  }
-  // Not in the try: the package is complete and recorded, so a failed write of the result must not
-  // delete it. If the write was stored after all, a retry returns this result; if not, the next
-  // attempt (or Abort) deletes the package as an unfinished generation's.
-  await deps.stateBucket.savePrepared(request.deliveryId, generation, prepared);
-  return prepared;
 }
