@@ -4,6 +4,7 @@ import { DeliveryTooLargeError, FileTooLargeError } from '../../functions/core/e
 import { abortDelivery } from '../../functions/core/steps/abort.js';
 import { prepareDelivery } from '../../functions/core/steps/prepare.js';
 import { AWS_LIMITS, handlerError, jsonBytes, taskErrorCause } from '../../local/workflow/aws-limits.js';
+import type { LocalEventSink } from '../../local/workflow/event-sink.js';
 import { SOURCE_BUCKET } from '../../local/workflow/local-deps.js';
 import { type PrepareWithMadeUpSizes, startPrepareWithMadeUpSizes } from '../helpers/local-deps.js';
 
@@ -107,7 +108,13 @@ describe('the largest plan Prepare accepts leaves room in the state for a failur
     const error = { Error: 'SourceChangedError', Cause };
     const deliveryId = `widest-${longest}`;
     const abort = await abortDelivery(prepare.deps, { deliveryId, request, prepared, error });
-    expect((abort as { files: unknown[] }).files).toHaveLength(MAX_FILES_PER_DELIVERY);
+    // The sources go to the failure event, not back into the state beside the request.
+    expect(abort).toMatchObject({ delivered: false, fileCount: MAX_FILES_PER_DELIVERY });
+    expect(abort).not.toHaveProperty('files');
+    const event = (prepare.deps.events as LocalEventSink).events.find(
+      (e) => e.detailType === 'MASV Relay Delivery Failed',
+    );
+    expect(event?.detail.files).toHaveLength(MAX_FILES_PER_DELIVERY);
     // MASV's ids at their longest (the emulator's are shorter), as Prepare's estimate assumes.
     const widest = {
       ...prepared,

@@ -20,15 +20,15 @@ export const MAX_CAUSE_CHARS = 32_768;
 export const CAUGHT_ERROR_STATE_BYTES = 2 * MAX_CAUSE_CHARS + 256 + 64;
 
 /**
- * Abort's result at `$.abort`, beside the sources it names: the reason (at most 2,000
- * characters), what to do, package ids, possible orphans; and the wrapper of Abort's input.
+ * Abort's result at `$.abort` (without the sources, which its event names): the reason (at most
+ * 2,000 characters), what to do, package ids, possible orphans; and the wrapper of Abort's input.
  */
 export const ABORT_RESULT_STATE_BYTES = 12 * 1024;
 
 /**
- * Budget for the delivery's own share of the workflow state: the request, the prepared delivery,
- * and the sources Abort's result names. The rest of the 256 KiB is kept for a failure, whose state
- * (at Abort's output) is all of them plus the caught error and Abort's result.
+ * Budget for the delivery's own share of the workflow state: the request and the prepared delivery.
+ * The rest of the 256 KiB is kept for a failure, whose state (at Abort's output) is both plus the
+ * caught error and Abort's result.
  */
 export const MAX_DELIVERY_STATE_BYTES =
   MAX_EXECUTION_INPUT_BYTES - CAUGHT_ERROR_STATE_BYTES - ABORT_RESULT_STATE_BYTES;

@@ -67,6 +67,16 @@ function unescapeJson(text: string): string {
 }
 
 /**
+ * What a failed Abort hands back to the workflow: the failure without its file list, which the
+ * event, the log and the aborted mark carry. The workflow keeps this at `$.abort` beside the whole
+ * delivery and the caught error, so the sources are not counted twice in the 256 KiB.
+ */
+function workflowResult<T extends { files: unknown[] }>(detail: T) {
+  const { files, ...rest } = detail;
+  return { ...rest, fileCount: files.length, delivered: false as const };
+}
+
+/**
  * Abort step. A package that MASV finalized is never deleted: the delivery happened, so Abort
  * completes it as a success instead (the workflow then succeeds). Otherwise it deletes every
  * package this delivery's Prepare attempts created (refreshing an expired Team token), deletes or
@@ -115,7 +125,7 @@ export async function abortDelivery(deps: RelayDeps, input: AbortInput) {
     files: failure.sources.map((s) => ({ bucket: s.bucket, key: s.key })),
   };
   await reportFailure(deps, detail, notDeleted);
-  return { ...detail, delivered: false as const };
+  return workflowResult(detail);
 }
 
 /** What Abort knows of the failure it handles. */
@@ -188,7 +198,7 @@ async function settleRequestedFinalize(
   await publishFailure(deps, detail);
   deps.log.error('Delivery failed after the package finalize was requested; the package is kept', detail);
   await deps.stateBucket.markAborted(deliveryId, detail).catch(() => undefined);
-  return { ...detail, delivered: false as const };
+  return workflowResult(detail);
 }
 
 /**

@@ -259,8 +259,8 @@ const LONGEST_UPLOAD = {
 
 /**
  * The delivery's share of the workflow state, before anything is created: the request (the
- * execution input stays in state), the prepared delivery with ids at their longest, and the
- * sources Abort's result names on a failure.
+ * execution input stays in state) and the prepared delivery with ids at their longest (Abort's
+ * result leaves the sources out, so a failure adds only the caught error and that result).
  */
 function estimateStateBytes(
   request: DeliveryRequest,
@@ -271,11 +271,9 @@ function estimateStateBytes(
   const files = objects.map((o, index) =>
     deliveryFile(index, o, names[index]!, plans[index]!, LONGEST_UPLOAD),
   );
-  const named = objects.map((o) => ({ bucket: o.bucket, key: o.key }));
   return (
     Buffer.byteLength(JSON.stringify(request)) +
     Buffer.byteLength(JSON.stringify({ files, batches: batchItems(plans) })) +
-    Buffer.byteLength(JSON.stringify(named)) +
     1024
   );
 }
