@@ -11,14 +11,10 @@ import { parseConfig, type RelayConfig, type RelayConfigInput } from '../functio
 import { createFunctions, type RelayFunctions } from './functions.js';
 import { RelayMonitoring } from './monitoring.js';
 import { relayNames } from './names.js';
-import {
-  admitOnlyOwnSenders,
-  admitRequestAccounts,
-  grantBatchOperations,
-  grantDeadLetterWrites,
-  grantLeastPrivilege,
-  grantWorkflow,
-} from './permissions.js';
+import { grantBatchOperations } from './permissions/batch-operations.js';
+import { admitOnlyOwnSenders, admitRequestAccounts } from './permissions/senders.js';
+import { grantDeadLetterWrites, grantWorkflow } from './permissions/workflow.js';
+import { grantLeastPrivilege } from './permissions.js';
 import { createStorage } from './storage.js';
 import { connectStart, createTriggers, routeEvents, subscribeTopics } from './triggers.js';
 import { createWorkflow, sweepEndedExecutions } from './workflow.js';

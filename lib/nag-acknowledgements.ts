@@ -99,7 +99,7 @@ function acknowledgeWorkflow(relay: MasvRelay) {
     );
   }
   // states:DescribeExecution on this state machine's executions (names are known only at run time),
-  // rendered as cdk-nag writes the executions' ARN (permissions.ts: from the workflow's fixed name).
+  // rendered as cdk-nag writes the executions' ARN (permissions/workflow.ts: from the workflow's fixed name).
   const stack = Stack.of(relay);
   const pseudo = (value: string, name: string) => (Token.isUnresolved(value) ? `<AWS::${name}>` : value);
   const workflowName = (relay.stateMachine.node.defaultChild as CfnStateMachine).stateMachineName;

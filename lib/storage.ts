@@ -51,7 +51,7 @@ export function createStorage(relay: Construct, props: RelayStorageProps): Relay
   // AWS documents them as unsupported in a key policy for EventBridge-to-encrypted-topic delivery
   // (SNS guide, key management) and the SQS guide's statement for event sources carries none; a
   // condition the request does not carry would refuse every event. The queue policies still admit
-  // only the relay's rules by aws:SourceArn (permissions.ts). See docs/architecture.md, Permissions.
+  // only the relay's rules by aws:SourceArn (permissions/senders.ts). See docs/architecture.md, Permissions.
   key.addToResourcePolicy(
     new iam.PolicyStatement({
       sid: 'EventBridgeRulesToRelayQueues',

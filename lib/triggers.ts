@@ -213,7 +213,7 @@ class TopicToQueue implements sns.ITopicSubscription {
 
 /**
  * An SQS target without CDK's own queue grant (which, for an encrypted queue, has no
- * `aws:SourceArn` condition); `admitOnlyOwnSenders` in permissions.ts writes the policy instead.
+ * `aws:SourceArn` condition); `admitOnlyOwnSenders` in permissions/senders.ts writes the policy instead.
  */
 function queueTarget(queue: sqs.IQueue, deadLetterQueue: sqs.IQueue): events.IRuleTarget {
   return {

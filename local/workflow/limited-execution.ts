@@ -66,6 +66,173 @@ type RawEvent = {
   Cause?: unknown;
 };
 
+type Execution = ReturnType<StateMachine['run']>;
+
+/** The quotas of one execution and what it used so far: a broken quota aborts the execution. */
+class QuotaMeter {
+  readonly usage: ExecutionUsage = { historyEvents: 0, peakStateBytes: 0, peakStateWhere: '' };
+  /** Each Map's aggregated result so far: its JSON array's bytes and how many results it holds. */
+  private readonly maps = new Map<string, { bytes: number; count: number }>();
+  /** Stops the execution; set once it runs. */
+  abort: () => void = () => undefined;
+
+  constructor(private readonly limits: AwsLimits) {}
+
+  fail(violation: AwsLimitError) {
+    if (this.usage.violation) return;
+    this.usage.violation = violation;
+    this.abort();
+  }
+
+  count(n: number) {
+    this.usage.historyEvents += n;
+    if (this.usage.historyEvents > this.limits.historyEvents)
+      this.fail(historyLimitExceeded(this.usage.historyEvents, this.limits.historyEvents));
+  }
+
+  measure(what: string, value: unknown) {
+    const bytes = jsonBytes(value);
+    if (bytes > this.usage.peakStateBytes) {
+      this.usage.peakStateBytes = bytes;
+      this.usage.peakStateWhere = what;
+    }
+    if (bytes > this.limits.stateBytes) this.fail(dataLimitExceeded(what, bytes, this.limits.stateBytes));
+  }
+
+  /** Counts an event of the execution log as history and measures the payload it carries. */
+  observe(event: RawEvent) {
+    const state = event.state;
+    switch (event.type) {
+      case 'ExecutionStarted':
+        this.count(1);
+        this.measure('The execution input', event.input);
+        break;
+      case 'ExecutionSucceeded':
+        this.count(1);
+        this.measure('The execution output', event.output);
+        break;
+      case 'ExecutionFailed':
+      case 'ExecutionTimeout':
+        this.count(1);
+        break;
+      case 'StateEntered':
+        this.count(state!.type === 'Map' ? 2 : 1); // MapStateEntered + MapStateStarted
+        this.measure(`The input of state "${state!.name}"`, state!.input);
+        if (state!.type === 'Map') this.maps.set(state!.name, { bytes: 2, count: 0 });
+        break;
+      case 'StateExited':
+        this.count(state!.type === 'Map' ? 2 : 1); // MapStateSucceeded + MapStateExited
+        this.measure(`The output of state "${state!.name}"`, state!.output);
+        break;
+      case 'StateFailed':
+        if (state!.type === 'Map') this.count(1); // MapStateFailed
+        break;
+      case 'MapIterationStarted':
+      case 'MapIterationFailed':
+        this.count(1);
+        break;
+      case 'MapIterationSucceeded':
+        this.count(1);
+        this.aggregate((event as { parentState?: { name: string } }).parentState?.name ?? '', event.output);
+        break;
+    }
+  }
+
+  /** Adds an iteration's output to its Map's aggregated result, which the payload quota also bounds. */
+  private aggregate(name: string, output: unknown) {
+    const aggregate = this.maps.get(name) ?? { bytes: 2, count: 0 };
+    aggregate.bytes += jsonBytes(output) + (aggregate.count > 0 ? 1 : 0);
+    aggregate.count++;
+    this.maps.set(name, aggregate);
+    if (aggregate.bytes > this.usage.peakStateBytes) {
+      this.usage.peakStateBytes = aggregate.bytes;
+      this.usage.peakStateWhere = `The aggregated result of Map state "${name}"`;
+    }
+    if (aggregate.bytes > this.limits.stateBytes)
+      this.fail(
+        dataLimitExceeded(
+          `The aggregated result of Map state "${name}" (${aggregate.count} iterations so far)`,
+          aggregate.bytes,
+          this.limits.stateBytes,
+        ),
+      );
+  }
+}
+
+/** Each Task's Lambda, its input and result measured and its attempts counted as history. */
+function limitedHandlers(lambdas: Record<string, LocalLambda>, meter: QuotaMeter) {
+  const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+  for (const [state, lambda] of Object.entries(lambdas)) {
+    handlers[state] = async (taskInput) => {
+      // Let the event log catch up, so a quota broken by the previous state stops this one.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (meter.usage.violation) throw meter.usage.violation;
+      meter.measure(`The input of state "${state}"`, taskInput);
+      if (meter.usage.violation) throw meter.usage.violation;
+      meter.count(1); // LambdaFunctionScheduled
+      let output: unknown;
+      try {
+        output = await lambda.invoke(taskInput);
+      } catch (error) {
+        // A throttled call never starts: LambdaFunctionStartFailed; otherwise Started + Failed/TimedOut.
+        meter.count((error as Error).name === 'Lambda.TooManyRequestsException' ? 1 : 2);
+        throw asTaskError(error as Error);
+      }
+      meter.count(2); // LambdaFunctionStarted, LambdaFunctionSucceeded
+      meter.measure(`The result of state "${state}"`, output);
+      if (meter.usage.violation) throw meter.usage.violation;
+      return output;
+    };
+  }
+  return handlers;
+}
+
+/** Reads the execution's log to its end: each event metered, then kept (small) and passed on. */
+async function collectEvents(
+  execution: Execution,
+  meter: QuotaMeter,
+  events: EventLog[],
+  onEvent: LimitedRunOptions['onEvent'],
+) {
+  for await (const raw of execution.eventLogs) {
+    const event = raw as RawEvent;
+    meter.observe(event);
+    const entry: EventLog = { type: event.type };
+    if (event.state) entry.state = { name: event.state.name, type: event.state.type };
+    if (event.index !== undefined) entry.index = event.index;
+    if (event.Error !== undefined) entry.Error = event.Error;
+    if (event.Cause !== undefined) entry.Cause = event.Cause;
+    events.push(entry);
+    onEvent?.(entry, raw as unknown as Record<string, unknown>);
+  }
+}
+
+/** How the execution ended, once its log is read: a broken quota wins over what the engine says. */
+async function outcomeOf(
+  execution: Execution,
+  collector: Promise<void>,
+  usage: ExecutionUsage,
+): Promise<ExecutionOutcome> {
+  try {
+    const output = await execution.result;
+    // The last events (ExecutionSucceeded) are checked before the outcome is told.
+    await collector.catch(() => undefined);
+    if (usage.violation) return failed(usage.violation);
+    return { status: 'SUCCEEDED', output };
+  } catch (error) {
+    await collector.catch(() => undefined);
+    if (usage.violation) return failed(usage.violation);
+    // The definition's TimeoutSeconds passed: TIMED_OUT, with no error or cause (ExecutionTimedOut).
+    if (error instanceof ExecutionTimeoutError) return { status: 'TIMED_OUT' };
+    const cause = (error as { cause?: { name?: string; message?: string } }).cause;
+    return {
+      status: 'FAILED',
+      error: cause?.name ?? (error as Error).name,
+      cause: cause?.message ?? String(error),
+    };
+  }
+}
+
 /**
  * Runs one execution of `machine` with the Step Functions quotas enforced: every state input and
  * output, each Task's effective input and result, and each Map's aggregated result are measured
@@ -80,151 +247,15 @@ export function runWithLimits(
   input: unknown,
   options: LimitedRunOptions,
 ): LimitedExecution {
-  const limits: AwsLimits = { ...AWS_LIMITS, ...options.limits };
-  const usage: ExecutionUsage = { historyEvents: 0, peakStateBytes: 0, peakStateWhere: '' };
-  const events: EventLog[] = [];
-  let abort: () => void = () => undefined;
-
-  const fail = (violation: AwsLimitError) => {
-    if (usage.violation) return;
-    usage.violation = violation;
-    abort();
-  };
-  const count = (n: number) => {
-    usage.historyEvents += n;
-    if (usage.historyEvents > limits.historyEvents)
-      fail(historyLimitExceeded(usage.historyEvents, limits.historyEvents));
-  };
-  const measure = (what: string, value: unknown) => {
-    const bytes = jsonBytes(value);
-    if (bytes > usage.peakStateBytes) {
-      usage.peakStateBytes = bytes;
-      usage.peakStateWhere = what;
-    }
-    if (bytes > limits.stateBytes) fail(dataLimitExceeded(what, bytes, limits.stateBytes));
-  };
-
-  const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
-  for (const [state, lambda] of Object.entries(options.lambdas)) {
-    handlers[state] = async (taskInput) => {
-      // Let the event log catch up, so a quota broken by the previous state stops this one.
-      await new Promise((resolve) => setImmediate(resolve));
-      if (usage.violation) throw usage.violation;
-      measure(`The input of state "${state}"`, taskInput);
-      if (usage.violation) throw usage.violation;
-      count(1); // LambdaFunctionScheduled
-      let output: unknown;
-      try {
-        output = await lambda.invoke(taskInput);
-      } catch (error) {
-        // A throttled call never starts: LambdaFunctionStartFailed; otherwise Started + Failed/TimedOut.
-        count((error as Error).name === 'Lambda.TooManyRequestsException' ? 1 : 2);
-        throw asTaskError(error as Error);
-      }
-      count(2); // LambdaFunctionStarted, LambdaFunctionSucceeded
-      measure(`The result of state "${state}"`, output);
-      if (usage.violation) throw usage.violation;
-      return output;
-    };
-  }
-
+  const meter = new QuotaMeter({ ...AWS_LIMITS, ...options.limits });
   const execution = machine.run(input as never, {
-    overrides: { taskResourceLocalHandlers: handlers as never },
+    overrides: { taskResourceLocalHandlers: limitedHandlers(options.lambdas, meter) as never },
     ...(options.context ? { context: options.context as never } : {}),
   });
-  abort = execution.abort;
-
-  const maps = new Map<string, { bytes: number; count: number }>();
-  const observe = (event: RawEvent) => {
-    const state = event.state;
-    switch (event.type) {
-      case 'ExecutionStarted':
-        count(1);
-        measure('The execution input', event.input);
-        break;
-      case 'ExecutionSucceeded':
-        count(1);
-        measure('The execution output', event.output);
-        break;
-      case 'ExecutionFailed':
-      case 'ExecutionTimeout':
-        count(1);
-        break;
-      case 'StateEntered':
-        count(state!.type === 'Map' ? 2 : 1); // MapStateEntered + MapStateStarted
-        measure(`The input of state "${state!.name}"`, state!.input);
-        if (state!.type === 'Map') maps.set(state!.name, { bytes: 2, count: 0 });
-        break;
-      case 'StateExited':
-        count(state!.type === 'Map' ? 2 : 1); // MapStateSucceeded + MapStateExited
-        measure(`The output of state "${state!.name}"`, state!.output);
-        break;
-      case 'StateFailed':
-        if (state!.type === 'Map') count(1); // MapStateFailed
-        break;
-      case 'MapIterationStarted':
-      case 'MapIterationFailed':
-        count(1);
-        break;
-      case 'MapIterationSucceeded': {
-        count(1);
-        const name = (event as { parentState?: { name: string } }).parentState?.name ?? '';
-        const aggregate = maps.get(name) ?? { bytes: 2, count: 0 };
-        aggregate.bytes += jsonBytes(event.output) + (aggregate.count > 0 ? 1 : 0);
-        aggregate.count++;
-        maps.set(name, aggregate);
-        if (aggregate.bytes > usage.peakStateBytes) {
-          usage.peakStateBytes = aggregate.bytes;
-          usage.peakStateWhere = `The aggregated result of Map state "${name}"`;
-        }
-        if (aggregate.bytes > limits.stateBytes)
-          fail(
-            dataLimitExceeded(
-              `The aggregated result of Map state "${name}" (${aggregate.count} iterations so far)`,
-              aggregate.bytes,
-              limits.stateBytes,
-            ),
-          );
-        break;
-      }
-    }
-  };
-
-  const collector = (async () => {
-    for await (const raw of execution.eventLogs) {
-      const event = raw as RawEvent;
-      observe(event);
-      const entry: EventLog = { type: event.type };
-      if (event.state) entry.state = { name: event.state.name, type: event.state.type };
-      if (event.index !== undefined) entry.index = event.index;
-      if (event.Error !== undefined) entry.Error = event.Error;
-      if (event.Cause !== undefined) entry.Cause = event.Cause;
-      events.push(entry);
-      options.onEvent?.(entry, raw as unknown as Record<string, unknown>);
-    }
-  })();
-
-  const result = (async (): Promise<ExecutionOutcome> => {
-    try {
-      const output = await execution.result;
-      // The last events (ExecutionSucceeded) are checked before the outcome is told.
-      await collector.catch(() => undefined);
-      if (usage.violation) return failed(usage.violation);
-      return { status: 'SUCCEEDED', output };
-    } catch (error) {
-      await collector.catch(() => undefined);
-      if (usage.violation) return failed(usage.violation);
-      // The definition's TimeoutSeconds passed: TIMED_OUT, with no error or cause (ExecutionTimedOut).
-      if (error instanceof ExecutionTimeoutError) return { status: 'TIMED_OUT' };
-      const cause = (error as { cause?: { name?: string; message?: string } }).cause;
-      return {
-        status: 'FAILED',
-        error: cause?.name ?? (error as Error).name,
-        cause: cause?.message ?? String(error),
-      };
-    }
-  })();
-  return { result, events, usage };
+  meter.abort = execution.abort;
+  const events: EventLog[] = [];
+  const collector = collectEvents(execution, meter, events, options.onEvent);
+  return { result: outcomeOf(execution, collector, meter.usage), events, usage: meter.usage };
 }
 
 /**
