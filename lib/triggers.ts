@@ -125,13 +125,18 @@ export function subscribeTopics(
   start: lambda.Function,
   appTopics: sns.ITopic[],
 ): string[] {
-  // SNS puts a subscription's undeliverable messages in a dead-letter queue of the subscription's
-  // own Region and account (the topic's), and the relay's DLQ is in the stack's: a topic elsewhere
-  // is refused rather than subscribed without one. S3 notifies only topics in the bucket's Region.
+  // SNS wants a subscription and its dead-letter queue in the same account and Region (SNS
+  // developer guide, "Amazon SNS dead-letter queues"). The stack creates each subscription from the
+  // relay's account, which then owns it (GetSubscriptionAttributes `Owner`: the subscriber's account,
+  // not the topic's), so a topic of another account keeps the relay's DLQ once its policy lets this
+  // account sns:Subscribe. A subscription is in its topic's Region: a topic in another Region is
+  // refused rather than subscribed without a DLQ (S3 notifies only topics in the bucket's Region).
   const fix = (index: number) =>
-    `subscribe only topics in the Region and account the relay deploys to (the source bucket's); remove triggers.snsTopicArns[${index}] or deploy the relay where the topic is.`;
+    `subscribe only topics in the Region the relay deploys to (the source bucket's); remove triggers.snsTopicArns[${index}] or deploy the relay in the topic's Region.`;
   for (const [index, arn] of config.triggers.snsTopicArns.entries()) {
-    refuseElsewhere(Stack.of(relay), `triggers.snsTopicArns[${index}]`, arn, fix(index));
+    refuseElsewhere(Stack.of(relay), `triggers.snsTopicArns[${index}]`, arn, fix(index), {
+      anyAccount: true,
+    });
   }
   const topics = [
     ...config.triggers.snsTopicArns.map((arn, index) =>
@@ -185,17 +190,17 @@ class TopicToQueue implements sns.ITopicSubscription {
       }),
     );
     const queueStack = Stack.of(this.queue);
-    let region: string | undefined;
-    if (topic instanceof sns.Topic) {
-      if (topic.stack !== queueStack) queueStack.addStackDependency(topic.stack);
-      const other = topic.env.region;
-      region = !Token.isUnresolved(other) && other !== queueStack.region ? other : undefined;
-    } else {
-      region = queueStack.splitArn(topic.topicArn, ArnFormat.SLASH_RESOURCE_NAME).region;
-    }
-    if (region && !Token.isUnresolved(queueStack.region) && region !== queueStack.region) {
+    if (topic instanceof sns.Topic && topic.stack !== queueStack) queueStack.addStackDependency(topic.stack);
+    // As for the configured topics (subscribeTopics): another account is fine, another Region not.
+    const known = (value?: string) => (value && !Token.isUnresolved(value) ? value : undefined);
+    const topicRegion = known(
+      topic instanceof sns.Topic
+        ? topic.env.region
+        : queueStack.splitArn(topic.topicArn, ArnFormat.SLASH_RESOURCE_NAME).region,
+    );
+    if (topicRegion && known(queueStack.region) && topicRegion !== queueStack.region) {
       throw new ConfigError([
-        `triggerTopics: topic ${topic.node.path} is in ${region}, not the relay's ${queueStack.region}. Fix: give the relay topics of its own Region (SNS keeps a subscription's dead-letter queue in the subscription's Region).`,
+        `triggerTopics: topic ${topic.node.path} is in ${topicRegion}, not the relay's ${queueStack.region}. Fix: give the relay topics of its own Region (SNS keeps a subscription's dead-letter queue in the subscription's account and Region).`,
       ]);
     }
     return {
@@ -206,7 +211,11 @@ class TopicToQueue implements sns.ITopicSubscription {
       rawMessageDelivery: false,
       deadLetterQueue: this.deadLetterQueue,
       subscriptionDependency: queuePolicy.policyDependable,
-      ...(region ? { region } : {}),
+      // Where the topic is, when that is not plainly the stack's Region (an imported ARN, or a
+      // stack whose Region is unknown at synth), as CDK's SqsSubscription names it.
+      ...(topicRegion && (!(topic instanceof sns.Topic) || topicRegion !== queueStack.region)
+        ? { region: topicRegion }
+        : {}),
     };
   }
 }

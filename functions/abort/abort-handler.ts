@@ -10,6 +10,7 @@ import {
 import type { RelayDeps } from '../core/deps.js';
 import { type AbortInput, abortDelivery } from '../core/steps/abort.js';
 import { countDelivery, type Observability, wrapHandler } from '../handler-kit.js';
+import { hasOutcome } from './outcome.js';
 
 export interface AbortEvent {
   deliveryId: string;
@@ -61,6 +62,15 @@ export async function withExecutionDetails(
       cause: detail.cause ?? found.cause ?? null,
     },
   };
+}
+
+/**
+ * The sweep's event, completed from the execution only when the delivery has no outcome yet: the
+ * execution name is the delivery id, and an aborted or delivered mark settles it without a read.
+ */
+export async function sweptEvent(deps: RelayDeps, event: ExecutionEndedEvent): Promise<ExecutionEndedEvent> {
+  if (await hasOutcome(deps, event.detail.name)) return event;
+  return withExecutionDetails(deps, event);
 }
 
 /**
@@ -127,7 +137,7 @@ function wellFormedSources(raw: unknown): Source[] {
 export function createAbortHandler(deps: () => Promise<RelayDeps>, observability: Observability) {
   return wrapHandler(observability, async (event: AbortEvent | ExecutionEndedEvent, _context: Context) => {
     const relayDeps = await deps();
-    const complete = 'detail-type' in event ? await withExecutionDetails(relayDeps, event) : event;
+    const complete = 'detail-type' in event ? await sweptEvent(relayDeps, event) : event;
     const result = await abortDelivery(relayDeps, abortInputOf(complete));
     if ('alreadyHandled' in result) return result;
     countDelivery(observability, result);

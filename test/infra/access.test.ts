@@ -139,6 +139,54 @@ describe('resources in another account or Region', () => {
       /triggers\.snsTopicArns\[1\]: .* is in Region eu-west-1, not the stack's us-west-2\. Fix: subscribe only topics in the Region/,
     );
   });
+
+  it("subscribes an SNS topic of another account in the stack's Region, with the relay's DLQ", () => {
+    // The subscription the stack creates is the relay account's, so its DLQ may be too.
+    const otherAccount = 'arn:aws:sns:us-west-2:999999999999:footage-events';
+    const { template } = synth({ ...FULL, triggers: { snsTopicArns: [otherAccount] } });
+    const [subscription] = Object.values(template.findResources('AWS::SNS::Subscription'));
+    expect(subscription!.Properties).toMatchObject({
+      Protocol: 'sqs',
+      TopicArn: otherAccount,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [logicalId(relay.deadLetterQueue), 'Arn'] } },
+    });
+  });
+
+  it('treats a topic of the embedding app as a configured one: another account yes, another Region no', () => {
+    const build = (topicEnv: { account: string; region: string }, id: string) => {
+      const app = unbundledApp();
+      const stack = new Stack(app, id, { env: { account: ACCOUNT, region: 'us-west-2' } });
+      const topics = new Stack(app, `${id}Topics`, { env: topicEnv });
+      const topic = new sns.Topic(topics, 'Uploads', { topicName: 'uploads' }); // named: used across accounts
+      const imported = sns.Topic.fromTopicArn(
+        stack,
+        'Imported',
+        `arn:aws:sns:${topicEnv.region}:${topicEnv.account}:uploads`,
+      );
+      return { stack, topic, imported };
+    };
+    const sameRegion = build({ account: '999999999999', region: 'us-west-2' }, 'OtherAccount');
+    new MasvRelay(sameRegion.stack, 'Relay', {
+      config: FULL,
+      triggerTopics: [sameRegion.topic, sameRegion.imported],
+    });
+    const subscriptions = Object.values(
+      Template.fromStack(sameRegion.stack).findResources('AWS::SNS::Subscription'),
+    );
+    expect(subscriptions).toHaveLength(3);
+    for (const s of subscriptions) expect(s.Properties.RedrivePolicy).toBeDefined();
+
+    for (const [index, id] of [0, 1].map((i) => [i, `OtherRegion${i}`] as const)) {
+      const elsewhere = build({ account: ACCOUNT, region: 'eu-west-1' }, id);
+      expect(
+        () =>
+          new MasvRelay(elsewhere.stack, 'Relay', {
+            config: FULL,
+            triggerTopics: [index === 0 ? elsewhere.topic : elsewhere.imported],
+          }),
+      ).toThrow(/triggerTopics: topic .* is in eu-west-1, not the relay's us-west-2/);
+    }
+  });
 });
 
 describe('who may ask: the trigger queue', () => {

@@ -187,6 +187,30 @@ describe('the deploy docs name what the stack really has', () => {
   });
 });
 
+describe('the upgrade note', () => {
+  it('warns of what an update replaces and expires, as the template has them', () => {
+    const deploying = read('docs/deploying.md');
+    const upgrading = deploying
+      .slice(deploying.indexOf('## Upgrading'), deploying.indexOf('## What it costs'))
+      .replace(/\s+/g, ' ');
+    const resources = Object.values(example.Resources) as Array<{ Type: string; Properties?: any }>;
+    // A named state machine is replaced when the name appears: running executions are terminated.
+    const [workflow] = resources.filter((r) => r.Type === 'AWS::StepFunctions::StateMachine');
+    expect(workflow!.Properties.StateMachineName).toBeDefined();
+    expect(upgrading).toMatch(/state machine is replaced/);
+    expect(upgrading).toContain('Let running deliveries finish (no RUNNING executions) before updating');
+    expect(upgrading).toMatch(/redriven event for an already-delivered object after the update/);
+    // The created source bucket's noncurrent versions expire after the configured default.
+    const days = resources
+      .filter((r) => r.Type === 'AWS::S3::Bucket')
+      .flatMap((r) => r.Properties?.LifecycleConfiguration?.Rules ?? [])
+      .map((rule: any) => rule.NoncurrentVersionExpiration?.NoncurrentDays)
+      .filter(Boolean);
+    expect(days).toEqual([30]);
+    expect(upgrading).toContain(`\`source.noncurrentVersionDays\` (default ${days[0]})`);
+  });
+});
+
 describe('the docs hang together', () => {
   it('the README fits in 300 lines and links every docs page', () => {
     const readme = read('README.md');

@@ -12,7 +12,17 @@ describe('npm run synth', () => {
       CDK_DISABLE_CLI_TELEMETRY: 'true',
       AWS_EC2_METADATA_DISABLED: 'true',
     };
-    for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE'])
+    // No credentials and no Region: the CLI hands the app no account (and its fallback Region).
+    for (const name of [
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+      'AWS_SESSION_TOKEN',
+      'AWS_PROFILE',
+      'AWS_REGION',
+      'AWS_DEFAULT_REGION',
+      'CDK_DEFAULT_ACCOUNT',
+      'CDK_DEFAULT_REGION',
+    ])
       delete env[name];
     const run = spawnSync('npm', ['run', 'synth', '--', '--output', output], {
       encoding: 'utf8',
@@ -20,6 +30,8 @@ describe('npm run synth', () => {
       timeout: 180_000,
     });
     expect(run.status, run.stderr).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(output, 'manifest.json'), 'utf8'));
+    expect(manifest.artifacts.MasvRelay.environment).toMatch(/^aws:\/\/unknown-account\//);
     const template = JSON.parse(readFileSync(join(output, 'MasvRelay.template.json'), 'utf8'));
     expect(
       Object.values(template.Resources).filter((r: any) => r.Type === 'AWS::StepFunctions::StateMachine'),

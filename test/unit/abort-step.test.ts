@@ -1,8 +1,13 @@
+import { Logger } from '@aws-lambda-powertools/logger';
 import { GetObjectTaggingCommand, PutObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { abortInputOf, withExecutionDetails } from '../../functions/abort/abort-handler.js';
+import {
+  abortInputOf,
+  createAbortHandler,
+  withExecutionDetails,
+} from '../../functions/abort/abort-handler.js';
 import { sfnExecutions } from '../../functions/abort/sfn-executions.js';
 import type { PreparedDelivery } from '../../functions/core/delivery/request.js';
 import { MasvServerError } from '../../functions/core/errors.js';
@@ -19,6 +24,7 @@ import {
   runtimeExited,
   taskErrorCause,
 } from '../../local/workflow/aws-limits.js';
+import { lambdaContext } from '../../local/workflow/lambda-context.js';
 import { stepDeps } from '../helpers/step-deps.js';
 
 /**
@@ -271,6 +277,46 @@ describe('the sweep: Abort from an execution status change', () => {
     } finally {
       sfn.restore();
     }
+  });
+
+  it('reads no execution when an outcome mark already settles the delivery (the routine failure)', async () => {
+    const executionArn = 'arn:aws:states:us-east-1:123456789012:execution:masv-relay:d1';
+    const event = {
+      'detail-type': 'Step Functions Execution Status Change' as const,
+      detail: { executionArn, name: 'd1', status: 'FAILED', input: null, error: null, cause: null },
+    };
+    const sweep = async (marks: { aborted?: unknown; delivered?: unknown }) => {
+      const { deps, deleted } = arrange({ generations: [record(1, 'P2')], delivered: marks.delivered });
+      (deps.stateBucket as unknown as { aborted: () => Promise<unknown> }).aborted = async () =>
+        marks.aborted;
+      const described: string[] = [];
+      const executions = {
+        describe: async (arn: string) => {
+          described.push(arn);
+          return { status: 'FAILED', error: 'States.DataLimitExceeded', cause: 'over the quota' };
+        },
+      };
+      const handler = createAbortHandler(async () => ({ ...deps, executions }), {
+        logger: new Logger({ logLevel: 'SILENT' }),
+      });
+      const result = await handler(event, lambdaContext('abort', 10_000));
+      return { result, described, deleted };
+    };
+
+    const aborted = await sweep({ aborted: { deliveryId: 'd1' } });
+    expect(aborted.described).toEqual([]);
+    expect(aborted.result).toMatchObject({ alreadyHandled: true });
+    expect(aborted.deleted).toEqual([]);
+
+    const delivered = await sweep({ delivered: { packageId: 'P2', followUpFailures: [] } });
+    expect(delivered.described).toEqual([]);
+    expect(delivered.result).toMatchObject({ delivered: true, packageId: 'P2' });
+    expect(delivered.deleted).toEqual([]);
+
+    // Neither mark: the execution is read, then Abort runs on what it tells.
+    const unsettled = await sweep({});
+    expect(unsettled.described).toEqual([executionArn]);
+    expect(unsettled.result).toMatchObject({ delivered: false, error: 'States.DataLimitExceeded' });
   });
 
   it('does nothing when the workflow’s own Abort already handled the delivery', async () => {

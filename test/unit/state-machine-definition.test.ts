@@ -5,7 +5,8 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { describe, expect, it } from 'vitest';
 import { EXECUTION_TIMEOUT_SECONDS, HISTORY_EVENT_BUDGET } from '../../functions/core/delivery/part-plan.js';
 import { RETRYABLE_ERROR_NAMES } from '../../functions/core/errors.js';
-import { runWithLimits } from '../../local/workflow/limited-execution.js';
+import { handlerError, MAX_CAUSE_CHARS } from '../../local/workflow/aws-limits.js';
+import { runWithLimits, scaleWaits } from '../../local/workflow/limited-execution.js';
 import {
   ARN_PLACEHOLDERS,
   DEFINITION_PATH,
@@ -178,6 +179,48 @@ describe('statemachines/relay.asl.json', () => {
     expect(await end({ Error: 'States.Timeout', Cause: null })).toMatchObject({
       status: 'FAILED',
       error: 'States.Timeout',
+    });
+  });
+
+  it("ends with the delivery's own error when Abort itself fails, its Cause kept out of the state", async () => {
+    // Abort's Catch drops its own error (it stays in the history): a second Cause of up to 32,768
+    // characters beside a state near 256 KiB would otherwise break the payload quota, an
+    // uncatchable States.DataLimitExceeded instead of the delivery's error.
+    expect(definition.States.Abort.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: null, Next: 'Cause Given?' },
+    ]);
+    const fromAbort = scaleWaits(
+      {
+        StartAt: 'Abort',
+        States: Object.fromEntries(
+          Object.entries(definition.States).filter(
+            ([name]) =>
+              ['Abort', 'Delivered After All?', 'Delivered Despite Error', 'Cause Given?'].includes(name) ||
+              name.startsWith('Delivery Failed'),
+          ),
+        ),
+      },
+      0,
+    );
+    const abortFails = {
+      invoke: async () => {
+        throw handlerError(
+          Object.assign(new Error('x'.repeat(MAX_CAUSE_CHARS)), { name: 'StateBucketError' }),
+        );
+      },
+    };
+    const state = {
+      files: [{ bucket: 'src', key: 'clip.mov', note: 'n'.repeat(240_000) }],
+      error: { Error: 'MasvServerError', Cause: '{"errorMessage":"MASV answered 503"}' },
+    };
+    const run = runWithLimits(new StateMachine(fromAbort as never), state, {
+      lambdas: { Abort: abortFails as never },
+      context: { Execution: { Name: 'd1' } },
+    });
+    expect(await run.result).toEqual({
+      status: 'FAILED',
+      error: 'MasvServerError',
+      cause: '{"errorMessage":"MASV answered 503"}',
     });
   });
 
