@@ -22,7 +22,7 @@ export const CLOCK_SKEW_MS = 5 * 60_000;
 /** Attempts to create one package within one Prepare before giving up to the workflow's Retry. */
 const CREATE_ATTEMPTS = 3;
 
-/** A package the relay may have created but cannot find: a Portal package whose answer was lost. */
+/** The package a Prepare created (or adopted), and any it may have created but cannot find. */
 export interface CreatedDeliveryPackage {
   record: PackageRecord;
   possibleOrphans: PossibleOrphan[];
