@@ -83,6 +83,7 @@ function sub(template: string, variables: Record<string, unknown>, scope: Scope)
   });
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: an intrinsic's argument is whatever the template holds; each case checks its shape
 function resolveIntrinsic(key: string, argument: any, scope: Scope): string {
   switch (key) {
     case 'Ref':

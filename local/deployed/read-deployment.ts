@@ -45,7 +45,30 @@ export interface Deployment {
   eventSourceMappings: DeployedEventSourceMapping[];
 }
 
-type Resource = { Type: string; Properties?: Record<string, any>; Metadata?: Record<string, any> };
+/** The template properties this reader uses, of the three resource types it reads. */
+interface ResourceProperties {
+  Code?: { S3Key?: unknown };
+  Handler?: string;
+  Runtime?: string;
+  Timeout?: number;
+  MemorySize?: number;
+  ReservedConcurrentExecutions?: number;
+  Environment?: { Variables?: Record<string, unknown> };
+  Role?: unknown;
+  DefinitionString?: string | { 'Fn::Join'?: [string, unknown[]] };
+  DefinitionSubstitutions?: Record<string, unknown>;
+  EventSourceArn?: unknown;
+  FunctionName?: unknown;
+  BatchSize?: number;
+  FunctionResponseTypes?: string[];
+  ScalingConfig?: { MaximumConcurrency?: number };
+}
+
+type Resource = { Type: string; Properties?: ResourceProperties; Metadata?: Record<string, unknown> };
+
+interface AssetManifest {
+  files?: Record<string, { source: { path: string }; destinations?: Record<string, { objectKey: string }> }>;
+}
 
 /** The logical id a `Ref` or `Fn::GetAtt` points at, if the value is one. */
 export function referencedLogicalId(value: unknown): string | undefined {
@@ -58,8 +81,8 @@ export function referencedLogicalId(value: unknown): string | undefined {
   return undefined;
 }
 
-function readJson(file: string): any {
-  return JSON.parse(readFileSync(file, 'utf8'));
+function readJson<T>(file: string): T {
+  return JSON.parse(readFileSync(file, 'utf8')) as T;
 }
 
 /** The asset manifest's file assets: object key → source directory inside the assembly. */
@@ -67,8 +90,8 @@ function assetDirsByObjectKey(assemblyDir: string, stackName: string): Map<strin
   const file = join(assemblyDir, `${stackName}.assets.json`);
   const dirs = new Map<string, string>();
   if (!existsSync(file)) return dirs;
-  for (const asset of Object.values<any>(readJson(file).files ?? {}))
-    for (const destination of Object.values<any>(asset.destinations ?? {}))
+  for (const asset of Object.values(readJson<AssetManifest>(file).files ?? {}))
+    for (const destination of Object.values(asset.destinations ?? {}))
       dirs.set(destination.objectKey, join(assemblyDir, asset.source.path));
   return dirs;
 }
@@ -87,6 +110,8 @@ function readFunction(
   assets: Map<string, string>,
 ): DeployedFunction {
   const p = resource.Properties ?? {};
+  if (!p.Handler || !p.Runtime)
+    throw new Error(`${logicalId} has no Handler or Runtime (a container-image function is not read)`);
   // Lambda's defaults when the template leaves them out: 3 s and 128 MB.
   return {
     logicalId,
@@ -104,12 +129,12 @@ function readFunction(
 function readStateMachine(logicalId: string, resource: Resource): DeployedStateMachine {
   const p = resource.Properties ?? {};
   const definition = p.DefinitionString;
-  const join = definition?.['Fn::Join'];
+  const join = typeof definition === 'object' ? definition['Fn::Join'] : undefined;
   const definitionParts =
     typeof definition === 'string'
       ? [definition]
       : join
-        ? (join[1] as unknown[]).flatMap((part, i) => (i === 0 || join[0] === '' ? [part] : [join[0], part]))
+        ? join[1].flatMap((part, i) => (i === 0 || join[0] === '' ? [part] : [join[0], part]))
         : [];
   if (definitionParts.length === 0)
     throw new Error(`${logicalId} has no DefinitionString (a Definition object or S3 location is not read)`);
@@ -140,10 +165,12 @@ function readEventSourceMapping(logicalId: string, resource: Resource): Deployed
 
 /** Reads one stack of a cloud assembly. */
 export function readDeployment(assemblyDir: string, stackName: string): Deployment {
-  const template = readJson(join(assemblyDir, `${stackName}.template.json`));
+  const template = readJson<{ Resources?: Record<string, Resource> }>(
+    join(assemblyDir, `${stackName}.template.json`),
+  );
   const assets = assetDirsByObjectKey(assemblyDir, stackName);
   const deployment: Deployment = { assemblyDir, stackName, functions: [], eventSourceMappings: [] };
-  for (const [logicalId, resource] of Object.entries<Resource>(template.Resources ?? {})) {
+  for (const [logicalId, resource] of Object.entries(template.Resources ?? {})) {
     if (resource.Type === 'AWS::Lambda::Function')
       deployment.functions.push(readFunction(logicalId, resource, assemblyDir, assets));
     else if (resource.Type === 'AWS::Lambda::EventSourceMapping')
